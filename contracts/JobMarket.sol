@@ -142,8 +142,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
             carbonIntensity: params.carbonIntensity,
             renewableBps: params.renewableBps,
             closed: false,
-            gpuModel: params.gpuModel,
-            region: params.region
+            gpuModel: params.gpuModel
         });
         emit OfferCreated(
             offerId,

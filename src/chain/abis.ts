@@ -1889,11 +1889,6 @@ export const jobMarketAbi = [
             "internalType": "bytes32",
             "name": "gpuModel",
             "type": "bytes32"
-          },
-          {
-            "internalType": "bytes16",
-            "name": "region",
-            "type": "bytes16"
           }
         ],
         "internalType": "struct Offer",
