@@ -30,7 +30,8 @@ const config: HardhatUserConfig = {
   },
   networks: {
     hardhat: { hardfork: "cancun" },
-    localhost: { url: "http://127.0.0.1:8545" },
+    // `npm start` points this at the port it chose for its embedded node.
+    localhost: { url: process.env.GPUMESH_LOCAL_RPC_URL ?? "http://127.0.0.1:8545" },
     ...(process.env.GPUMESH_RPC_URL
       ? {
           remote: {
