@@ -1,0 +1,301 @@
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture, time } from "@nomicfoundation/hardhat-toolbox/network-helpers";
+import {
+  A100,
+  H100,
+  HOUR,
+  MESH,
+  MIN_STAKE,
+  PRICE,
+  RESULT_HASH,
+  SPEC_HASH,
+  STAKE_PER_PAYMENT_UNIT,
+  bpsUp,
+  costUp,
+  createJob,
+  createOffer,
+  deployedFixture,
+  marketFixture,
+  offerExpiry,
+  offerParams,
+  region,
+  registerAndStake,
+  runningJob,
+} from "./helpers";
+
+describe("createOffer", function () {
+  it("stores the offer and emits OfferCreated with every attribute the indexer needs", async function () {
+    const env = await loadFixture(deployedFixture);
+    const { market, actors } = env;
+    await registerAndStake(env, actors.provider);
+    const params = await offerParams({ gpus: 4, carbonIntensity: 35, renewableBps: 10_000, region: region("us-east-2") });
+    await expect(market.connect(actors.provider).createOffer(params))
+      .to.emit(market, "OfferCreated")
+      .withArgs(
+        1n,
+        actors.provider.address,
+        H100,
+        4,
+        PRICE,
+        600,
+        7 * 24 * HOUR,
+        region("us-east-2"),
+        35,
+        10_000,
+        params.expiresAt,
+      );
+    const offer = await market.getOffer(1n);
+    expect(offer.provider).to.equal(actors.provider.address);
+    expect([offer.gpus, offer.gpusLeased, offer.pricePerGpuHour, offer.closed]).to.deep.equal([4n, 0n, PRICE, false]);
+    expect(offer.gpuModel).to.equal(H100);
+    expect(await market.nextOfferId()).to.equal(2n);
+  });
+
+  it("needs at least minStake of unlocked stake", async function () {
+    const env = await loadFixture(deployedFixture);
+    const { market, staking, actors } = env;
+    const { provider } = actors;
+    const params = await offerParams();
+    await expect(market.connect(provider).createOffer(params))
+      .to.be.revertedWithCustomError(market, "JobMarketInsufficientStake")
+      .withArgs(provider.address, 0n, MIN_STAKE);
+    await registerAndStake(env, provider, MIN_STAKE - 1n);
+    await expect(market.connect(provider).createOffer(params))
+      .to.be.revertedWithCustomError(market, "JobMarketInsufficientStake")
+      .withArgs(provider.address, MIN_STAKE - 1n, MIN_STAKE);
+    await staking.connect(provider).stake(1n);
+    await expect(market.connect(provider).createOffer(params)).to.emit(market, "OfferCreated");
+  });
+
+  it("counts only unlocked stake: collateral locked for jobs does not back new offers", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, staking, actors } = env;
+    const { provider } = actors;
+    // Leave just enough unlocked for minStake, then lock some of it for a job.
+    await staking.connect(provider).requestUnstake(900n * MESH);
+    const { jobId } = await runningJob(env, { gpus: 1, duration: 5_000 });
+    const collateral = bpsUp(costUp(PRICE, 1, 5_000), 5_000) * STAKE_PER_PAYMENT_UNIT;
+    expect((await market.getJob(jobId)).state).to.equal(2n);
+    await expect(createOffer(env, provider))
+      .to.be.revertedWithCustomError(market, "JobMarketInsufficientStake")
+      .withArgs(provider.address, MIN_STAKE - collateral, MIN_STAKE);
+  });
+
+  it("also needs non-zero stake when minStake is zero", async function () {
+    const env = await loadFixture(deployedFixture);
+    const { market, staking, actors } = env;
+    await staking.setMinStake(0n);
+    await staking.connect(actors.provider).register("ipfs://p");
+    await expect(market.connect(actors.provider).createOffer(await offerParams()))
+      .to.be.revertedWithCustomError(market, "JobMarketInsufficientStake")
+      .withArgs(actors.provider.address, 0n, 0n);
+  });
+
+  it("refuses GPU models that are not listed (never listed or delisted)", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, catalog, actors } = env;
+    const unknown = ethers.keccak256(ethers.toUtf8Bytes("h100"));
+    await expect(createOffer(env, actors.provider, { gpuModel: unknown }))
+      .to.be.revertedWithCustomError(market, "JobMarketUnknownGpuModel")
+      .withArgs(unknown);
+    await catalog.delistModel(A100);
+    await expect(createOffer(env, actors.provider, { gpuModel: A100 }))
+      .to.be.revertedWithCustomError(market, "JobMarketUnknownGpuModel")
+      .withArgs(A100);
+  });
+
+  it("validates the region code: 2-16 of [a-z0-9-], starting with a letter, zero-padded", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors } = env;
+    const bad = [
+      region("e"),
+      region("EU-WEST"),
+      region("1eu"),
+      region("-eu"),
+      region("eu_west"),
+      region("eu west"),
+      ethers.ZeroHash.slice(0, 34),
+      // A valid prefix followed by a zero and then garbage.
+      ethers.hexlify(ethers.concat([ethers.toUtf8Bytes("eu"), "0x00", ethers.toUtf8Bytes("x"), new Uint8Array(12)])),
+    ];
+    for (const code of bad) {
+      await expect(createOffer(env, actors.provider, { region: code }))
+        .to.be.revertedWithCustomError(market, "JobMarketInvalidRegion")
+        .withArgs(code);
+    }
+    for (const code of ["eu", "us-east-2", "ap-southeast-1xy", "a1"]) {
+      const params = await offerParams({ region: region(code) });
+      await expect(market.connect(actors.provider).createOffer(params)).to.emit(market, "OfferCreated");
+    }
+  });
+
+  it("refuses malformed offers", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors } = env;
+    const cases = [
+      { gpus: 0 },
+      { pricePerGpuHour: 0n },
+      { minDuration: 0 },
+      { minDuration: 7200, maxDuration: 3600 },
+      { maxDuration: 365 * 24 * HOUR + 1 },
+      { renewableBps: 10_001 },
+    ];
+    for (const overrides of cases) {
+      await expect(createOffer(env, actors.provider, overrides)).to.be.revertedWithCustomError(
+        market,
+        "JobMarketInvalidOffer",
+      );
+    }
+  });
+
+  it("refuses an expiry that is not in the future", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors } = env;
+    const now = (await time.latest()) + 1;
+    await time.setNextBlockTimestamp(now);
+    await expect(createOffer(env, actors.provider, { expiresAt: now }))
+      .to.be.revertedWithCustomError(market, "JobMarketOfferExpired")
+      .withArgs(0n, now);
+  });
+});
+
+describe("updateOffer: reprice and resize, never below what is leased", function () {
+  it("reprices, resizes and extends, emitting OfferUpdated", async function () {
+    const { market, actors, offerId } = await loadFixture(marketFixture);
+    const expiresAt = await offerExpiry(60 * 24 * HOUR);
+    await expect(market.connect(actors.provider).updateOffer(offerId, 16, 3_000_000n, expiresAt))
+      .to.emit(market, "OfferUpdated")
+      .withArgs(offerId, 16, 3_000_000n, expiresAt);
+    const offer = await market.getOffer(offerId);
+    expect([offer.gpus, offer.pricePerGpuHour, offer.expiresAt]).to.deep.equal([16n, 3_000_000n, BigInt(expiresAt)]);
+  });
+
+  it("resizes down to exactly the leased GPUs and no further", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors, offerId } = env;
+    await createJob(env, actors.client, { gpus: 3 });
+    const expiresAt = await offerExpiry();
+    await expect(market.connect(actors.provider).updateOffer(offerId, 2, PRICE, expiresAt))
+      .to.be.revertedWithCustomError(market, "JobMarketGpusBelowLeased")
+      .withArgs(2, 3);
+    await market.connect(actors.provider).updateOffer(offerId, 3, PRICE, expiresAt);
+    await expect(market.connect(actors.client2).createJob(offerId, 1, 3_600, PRICE, SPEC_HASH))
+      .to.be.revertedWithCustomError(market, "JobMarketInsufficientCapacity")
+      .withArgs(1, 0);
+  });
+
+  it("refuses zero GPUs, a zero price and a past expiry", async function () {
+    const { market, actors, offerId } = await loadFixture(marketFixture);
+    const expiresAt = await offerExpiry();
+    await expect(market.connect(actors.provider).updateOffer(offerId, 0, PRICE, expiresAt)).to.be.revertedWithCustomError(
+      market,
+      "JobMarketInvalidOffer",
+    );
+    await expect(market.connect(actors.provider).updateOffer(offerId, 8, 0n, expiresAt)).to.be.revertedWithCustomError(
+      market,
+      "JobMarketInvalidOffer",
+    );
+    const past = await time.latest();
+    await expect(market.connect(actors.provider).updateOffer(offerId, 8, PRICE, past))
+      .to.be.revertedWithCustomError(market, "JobMarketOfferExpired")
+      .withArgs(offerId, past);
+  });
+
+  it("only the offer's provider updates, an existing open offer", async function () {
+    const { market, actors, offerId } = await loadFixture(marketFixture);
+    const expiresAt = await offerExpiry();
+    await expect(market.connect(actors.stranger).updateOffer(offerId, 8, PRICE, expiresAt))
+      .to.be.revertedWithCustomError(market, "JobMarketNotOfferProvider")
+      .withArgs(offerId, actors.stranger.address);
+    await expect(market.connect(actors.provider).updateOffer(77n, 8, PRICE, expiresAt))
+      .to.be.revertedWithCustomError(market, "JobMarketUnknownOffer")
+      .withArgs(77n);
+    await market.connect(actors.provider).closeOffer(offerId);
+    await expect(market.connect(actors.provider).updateOffer(offerId, 8, PRICE, expiresAt))
+      .to.be.revertedWithCustomError(market, "JobMarketOfferClosed")
+      .withArgs(offerId);
+  });
+
+  it("a running job keeps its price when the offer is repriced; new jobs pay the new price", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors, offerId } = env;
+    const { jobId, startedAt } = await runningJob(env, { gpus: 2, duration: 5_000 });
+    await market.connect(actors.provider).updateOffer(offerId, 4, PRICE * 2n, await offerExpiry());
+    expect((await market.getJob(jobId)).pricePerGpuHour).to.equal(PRICE);
+    await time.setNextBlockTimestamp(startedAt + 1_000n);
+    await expect(market.connect(actors.provider).claim(jobId))
+      .to.emit(market, "JobClaimed")
+      .withArgs(jobId, costUp(PRICE, 2, 1_000), costUp(PRICE, 2, 1_000));
+    const newJob = await createJob(env, actors.client2, { gpus: 2, duration: 5_000, maxPrice: PRICE * 2n });
+    expect((await market.getJob(newJob)).pricePerGpuHour).to.equal(PRICE * 2n);
+    expect((await market.getOffer(offerId)).gpusLeased).to.equal(4n);
+  });
+});
+
+describe("closeOffer", function () {
+  it("stops new jobs; running jobs finish and settle on their terms", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors, offerId } = env;
+    const { jobId } = await runningJob(env);
+    await expect(market.connect(actors.provider).closeOffer(offerId)).to.emit(market, "OfferClosed").withArgs(offerId);
+    expect((await market.getOffer(offerId)).closed).to.equal(true);
+    await expect(market.connect(actors.client2).createJob(offerId, 1, 3_600, PRICE, SPEC_HASH))
+      .to.be.revertedWithCustomError(market, "JobMarketOfferClosed")
+      .withArgs(offerId);
+    await time.increase(HOUR);
+    await market.connect(actors.provider).completeJob(jobId, RESULT_HASH);
+    expect((await market.getOffer(offerId)).gpusLeased).to.equal(0n);
+    await time.increase(24 * HOUR + 1);
+    await expect(market.settleJob(jobId)).to.emit(market, "JobSettled");
+  });
+
+  it("only the provider closes, an existing open offer, once", async function () {
+    const { market, actors, offerId } = await loadFixture(marketFixture);
+    await expect(market.connect(actors.client).closeOffer(offerId))
+      .to.be.revertedWithCustomError(market, "JobMarketNotOfferProvider")
+      .withArgs(offerId, actors.client.address);
+    await expect(market.connect(actors.provider).closeOffer(0n))
+      .to.be.revertedWithCustomError(market, "JobMarketUnknownOffer")
+      .withArgs(0n);
+    await market.connect(actors.provider).closeOffer(offerId);
+    await expect(market.connect(actors.provider).closeOffer(offerId))
+      .to.be.revertedWithCustomError(market, "JobMarketOfferClosed")
+      .withArgs(offerId);
+  });
+});
+
+describe("capacity reservation", function () {
+  it("reserves GPUs per job and frees them on every exit: cancel, expire, complete, early end, dispute, reclaim", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors, offerId } = env;
+    const { client, client2, provider } = actors;
+    const leased = async () => (await market.getOffer(offerId)).gpusLeased;
+    const cancelled = await createJob(env, client, { gpus: 1 });
+    const expired = await createJob(env, client2, { gpus: 1 });
+    const completed = await createJob(env, client, { gpus: 1 });
+    const endedEarly = await createJob(env, client2, { gpus: 1 });
+    const disputed = await createJob(env, client, { gpus: 1 });
+    const reclaimed = await createJob(env, client2, { gpus: 1, duration: 600 });
+    expect(await leased()).to.equal(6n);
+    for (const jobId of [completed, endedEarly, disputed, reclaimed]) await market.connect(provider).acceptJob(jobId);
+    await market.connect(client).cancelJob(cancelled);
+    expect(await leased()).to.equal(5n);
+    await market.connect(provider).completeJob(completed, RESULT_HASH);
+    expect(await leased()).to.equal(4n);
+    await market.connect(client2).endJobEarly(endedEarly);
+    expect(await leased()).to.equal(3n);
+    await market.connect(client).disputeJob(disputed, RESULT_HASH);
+    expect(await leased()).to.equal(2n);
+    await time.increase(2 * HOUR);
+    await market.expireJob(expired);
+    expect(await leased()).to.equal(1n);
+    await market.connect(client2).reclaimAbandoned(reclaimed);
+    expect(await leased()).to.equal(0n);
+    // Settlement and resolution do not free GPUs a second time.
+    await time.increase(24 * HOUR);
+    await market.settleJob(completed);
+    await market.resolveDispute(disputed, 5_000, 0n);
+    expect(await leased()).to.equal(0n);
+  });
+});
