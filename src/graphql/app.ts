@@ -1,0 +1,196 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Database } from "better-sqlite3";
+import { validate, type ExecutionResult } from "graphql";
+import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from "graphql-yoga";
+import type { Registry } from "prom-client";
+import type { Logger } from "../internal/logger";
+import { createReads, type Reads } from "../store/reads";
+import {
+  createLoaders,
+  createResultCache,
+  type GpuModelIndex,
+  type GraphqlContext,
+  type IndexerStatus,
+  type StatusProvider,
+} from "./context";
+import { createCostLimitRule, createDepthLimitRule, MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits";
+import { createApiMetrics, type ApiMetrics } from "./metrics";
+import { resolvers } from "./resolvers";
+import { typeDefs } from "./schema";
+
+export type { IndexerStatus, StatusProvider } from "./context";
+
+export interface GraphqlAppOptions {
+  /** The store, opened read-only by `serve` or shared with the indexer by `run`. */
+  db: Database;
+  /** Progress of an indexer running in this process (head block, RPC figures); absent for `serve`. */
+  status?: StatusProvider;
+  logger: Logger;
+  /** Reported by _meta before the first block is indexed. */
+  chainId?: number;
+  /** /ready answers 200 while the indexed block is at most this many blocks behind the head (less confirmations). */
+  readyMaxLagBlocks?: number;
+  maxQueryDepth?: number;
+  maxQueryCost?: number;
+  /** More Prometheus registries to expose on /metrics (e.g. the indexer's own). */
+  registries?: Registry[];
+}
+
+export interface Readiness {
+  ready: boolean;
+  indexedBlock: number | null;
+  headBlock: number | null;
+  lagBlocks: number | null;
+}
+
+export interface GraphqlApp {
+  yoga: YogaServerInstance<{}, GraphqlContext>;
+  metrics: ApiMetrics;
+  readiness(): Readiness;
+  /** Node request listener: /graphql (GraphiQL on GET from a browser), /health, /ready, /metrics. */
+  handle: http.RequestListener;
+}
+
+export interface GraphqlServer {
+  server: http.Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const DEFAULT_READY_MAX_LAG_BLOCKS = 3;
+
+function modelIndex(reads: Reads): GpuModelIndex {
+  const list = reads.gpuModels();
+  return { list, byId: new Map(list.map((m) => [m.id, m])), byName: new Map(list.map((m) => [m.name, m])) };
+}
+
+/** The GraphQL API over a store: schema, per-request loaders, limits, error masking, health and metrics routes. */
+export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
+  const { db, status, logger } = options;
+  const reads = createReads(db);
+  const cache = createResultCache(reads);
+  const metrics = createApiMetrics({ reads, status, registries: options.registries });
+  const maxCost = options.maxQueryCost ?? MAX_QUERY_COST;
+  const depthLimit = createDepthLimitRule(options.maxQueryDepth ?? MAX_QUERY_DEPTH);
+
+  const limitsAndMetrics: Plugin = {
+    onValidate({ addValidationRule }) {
+      addValidationRule(depthLimit);
+      return ({ valid }) => {
+        if (!valid) metrics.countError("validation");
+      };
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      // The cost depends on `first`, which variables may carry: checked here, where their values are known.
+      const errors = validate(args.schema, args.document, [createCostLimitRule(maxCost, args.variableValues ?? {})]);
+      if (errors.length > 0) {
+        metrics.countError("validation");
+        setResultAndStopExecution({ errors });
+        return;
+      }
+      return {
+        onExecuteDone({ result }) {
+          if ((result as ExecutionResult).errors?.length) metrics.countError("execution");
+        },
+      };
+    },
+  };
+
+  const yoga = createYoga<{}, GraphqlContext>({
+    schema: createSchema<GraphqlContext & YogaInitialContext>({ typeDefs, resolvers }),
+    graphqlEndpoint: "/graphql",
+    graphiql: { title: "GPU Mesh" },
+    landingPage: false,
+    maskedErrors: true,
+    plugins: [limitsAndMetrics],
+    logging: {
+      debug: (...args: unknown[]) => logger.debug({ msg: "graphql", detail: args }),
+      info: (...args: unknown[]) => logger.info({ msg: "graphql", detail: args }),
+      warn: (...args: unknown[]) => logger.warn({ msg: "graphql", detail: args }),
+      error: (...args: unknown[]) => logger.error({ msg: "graphql error", err: args[0] }),
+    },
+    context: () => ({
+      reads,
+      loaders: createLoaders(reads),
+      cache,
+      models: () => cache.get("models", () => modelIndex(reads)),
+      status,
+      chainId: options.chainId,
+    }),
+  });
+
+  function readiness(): Readiness {
+    const indexedBlock = reads.checkpoint()?.blockNumber ?? null;
+    if (!status) return { ready: indexedBlock !== null, indexedBlock, headBlock: null, lagBlocks: null };
+    const current: IndexerStatus = status();
+    const headBlock = current.headBlock;
+    if (indexedBlock === null || headBlock === null) return { ready: false, indexedBlock, headBlock, lagBlocks: null };
+    const lagBlocks = Math.max(0, headBlock - indexedBlock);
+    const allowed = (current.confirmations ?? 0) + (options.readyMaxLagBlocks ?? DEFAULT_READY_MAX_LAG_BLOCKS);
+    return { ready: lagBlocks <= allowed, indexedBlock, headBlock, lagBlocks };
+  }
+
+  const sendJson = (response: http.ServerResponse, statusCode: number, body: unknown) => {
+    response.writeHead(statusCode, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+    response.end(JSON.stringify(body));
+  };
+
+  const handle: http.RequestListener = (request, response) => {
+    const path = (request.url ?? "/").split("?", 1)[0];
+    const isRead = request.method === "GET" || request.method === "HEAD";
+    if (isRead && path === "/health") return sendJson(response, 200, { status: "ok" });
+    if (isRead && path === "/ready") {
+      const state = readiness();
+      return sendJson(response, state.ready ? 200 : 503, { status: state.ready ? "ready" : "syncing", ...state });
+    }
+    if (isRead && path === "/metrics") {
+      metrics.registry.metrics().then(
+        (text) => {
+          response.writeHead(200, { "content-type": metrics.registry.contentType });
+          response.end(text);
+        },
+        (error: unknown) => {
+          logger.error({ msg: "metrics collection failed", err: error });
+          sendJson(response, 500, { error: "metrics collection failed" });
+        },
+      );
+      return;
+    }
+    if (path !== "/graphql") return yoga(request, response);
+    const started = process.hrtime.bigint();
+    response.once("finish", () =>
+      metrics.observeRequest(response.statusCode, Number(process.hrtime.bigint() - started) / 1e9),
+    );
+    return yoga(request, response);
+  };
+
+  return { yoga, metrics, readiness, handle };
+}
+
+/** Binds the app to host:port (port 0 picks a free one) and resolves once listening. */
+export function createServer(options: { app: GraphqlApp; host?: string; port: number }): Promise<GraphqlServer> {
+  const host = options.host ?? "127.0.0.1";
+  const server = http.createServer(options.app.handle);
+  // Keep-alive connections outlive requests; close() must not wait for clients to hang up.
+  server.keepAliveTimeout = 5_000;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, host, () => {
+      server.off("error", reject);
+      const port = (server.address() as AddressInfo).port;
+      const urlHost = host.includes(":") ? `[${host}]` : host;
+      resolve({
+        server,
+        port,
+        url: `http://${urlHost}:${port}`,
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((error) => (error ? fail(error) : done()));
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

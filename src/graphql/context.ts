@@ -1,0 +1,117 @@
+import DataLoader from "dataloader";
+import type { GpuModelRecord, JobRecord, KeyedRecord, OfferRecord, ProviderRecord, Reads } from "../store/reads";
+
+/** What the indexer running in the same process reports; absent when serving a database another process writes. */
+export interface IndexerStatus {
+  /** The chain head the indexer last saw. */
+  headBlock: number | null;
+  /** Blocks the indexer deliberately stays behind the head; /ready allows for them. */
+  confirmations?: number;
+  rpcRequests?: number;
+  rpcErrors?: number;
+  /** Totals over all RPC calls so far, for an average latency: rate(sum) / rate(count). */
+  rpcLatencySeconds?: { count: number; sum: number };
+}
+
+export type StatusProvider = () => IndexerStatus;
+
+export interface GpuModelIndex {
+  list: GpuModelRecord[];
+  byId: Map<string, GpuModelRecord>;
+  byName: Map<string, GpuModelRecord>;
+}
+
+/**
+ * Results derived from whole tables (market, capacity, prices, the model catalog), shared by all requests and
+ * dropped whenever the database changes: under load most requests then cost one tiny version query.
+ */
+export interface ResultCache {
+  get<T>(key: string, compute: () => T): T;
+}
+
+const MAX_CACHED_RESULTS = 2000;
+
+export function createResultCache(reads: Reads): ResultCache {
+  let version = "";
+  const entries = new Map<string, unknown>();
+  return {
+    get<T>(key: string, compute: () => T): T {
+      const current = reads.dataVersion();
+      if (current !== version) {
+        entries.clear();
+        version = current;
+      }
+      if (entries.has(key)) return entries.get(key) as T;
+      const value = compute();
+      if (entries.size >= MAX_CACHED_RESULTS) entries.clear();
+      entries.set(key, value);
+      return value;
+    },
+  };
+}
+
+/** Per-request loaders: every link (job.provider, offer.jobs, ...) of one request is fetched in batches. */
+export interface Loaders {
+  provider: DataLoader<string, ProviderRecord | null>;
+  offer: DataLoader<number, OfferRecord | null>;
+  job: DataLoader<number, JobRecord | null>;
+  /**
+   * Pages of child rows for many parents with the same arguments (e.g. jobs(first: 5) of every provider on a page).
+   * `name` and `argumentsKey` identify the list and its arguments.
+   */
+  childPages<K extends string | number, R>(
+    name: string,
+    argumentsKey: string,
+    fetch: (parent: K) => Array<KeyedRecord<R>>,
+  ): DataLoader<K, Array<KeyedRecord<R>>>;
+  /** Counts of child rows for many parents in one query. */
+  childCounts<K extends string | number>(
+    name: string,
+    argumentsKey: string,
+    countAll: (parents: readonly K[]) => Map<K, number>,
+  ): DataLoader<K, number>;
+}
+
+export function createLoaders(reads: Reads): Loaders {
+  const byKey = <K, R>(keys: readonly K[], records: R[], keyOf: (record: R) => K): Array<R | null> => {
+    const found = new Map(records.map((record) => [keyOf(record), record]));
+    return keys.map((key) => found.get(key) ?? null);
+  };
+  const lists = new Map<string, DataLoader<any, any>>();
+  const memoized = <L extends DataLoader<any, any>>(key: string, create: () => L): L => {
+    let loader = lists.get(key) as L | undefined;
+    if (!loader) {
+      loader = create();
+      lists.set(key, loader);
+    }
+    return loader;
+  };
+  return {
+    provider: new DataLoader(async (addresses) => byKey(addresses, reads.providersByAddress(addresses), (p) => p.address)),
+    offer: new DataLoader(async (ids) => byKey(ids, reads.offersById(ids), (o) => o.id)),
+    job: new DataLoader(async (ids) => byKey(ids, reads.jobsById(ids), (j) => j.id)),
+    // Each parent's page is one index range scan with LIMIT on the parent's (column, id) index: cheaper in
+    // SQLite than one window-function query, which would read every child row of every parent.
+    childPages: (name, argumentsKey, fetch) =>
+      memoized(`pages:${name}:${argumentsKey}`, () => new DataLoader(async (parents) => parents.map((parent) => fetch(parent)))),
+    childCounts: <K extends string | number>(name: string, argumentsKey: string, countAll: (parents: readonly K[]) => Map<K, number>) =>
+      memoized(
+        `counts:${name}:${argumentsKey}`,
+        () =>
+          new DataLoader<K, number>(async (parents) => {
+            const counts = countAll(parents);
+            return parents.map((parent) => counts.get(parent) ?? 0);
+          }),
+      ),
+  };
+}
+
+export interface GraphqlContext {
+  reads: Reads;
+  loaders: Loaders;
+  cache: ResultCache;
+  models(): GpuModelIndex;
+  status?: StatusProvider;
+  /** Chain id to report before the first block is indexed. */
+  chainId?: number;
+}

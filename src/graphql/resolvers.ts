@@ -1,0 +1,491 @@
+import type {
+  CapacityGrouping,
+  GpuModelRecord,
+  Interval,
+  JobOrderBy,
+  JobParentColumn,
+  JobRecord,
+  JobWhere,
+  KeyedRecord,
+  OfferOrderBy,
+  OfferRecord,
+  OfferWhere,
+  OpenAskRecord,
+  ProviderOrderBy,
+  ProviderRecord,
+  ProviderWhere,
+  SortDirection,
+  StakeMovementRecord,
+} from "../store/reads";
+import { INTERVAL_SECONDS, sortKeyTypes } from "../store/reads";
+import type { GraphqlContext, GpuModelIndex } from "./context";
+import {
+  BigIntScalar,
+  badUserInput,
+  decodeCursor,
+  encodeCursor,
+  parseAddress,
+  parseCount,
+  parseEntityId,
+  parseFirst,
+  parseTime,
+} from "./inputs";
+
+export const JOB_STATES = [
+  "CREATED",
+  "RUNNING",
+  "COMPLETED",
+  "DISPUTED",
+  "SETTLED",
+  "RESOLVED",
+  "CANCELLED",
+  "EXPIRED",
+  "RECLAIMED",
+] as const;
+
+const ZERO_HASH = `0x${"0".repeat(64)}`;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------------------------------------------
+
+interface PageArguments<Where, OrderBy> {
+  where?: Where | null;
+  orderBy?: OrderBy | null;
+  orderDirection?: SortDirection | null;
+  first?: number | null;
+  after?: string | null;
+}
+
+interface ProviderFilterInput {
+  address?: string | null;
+  active?: boolean | null;
+}
+interface OfferFilterInput {
+  provider?: string | null;
+  gpuModel?: string | null;
+  region?: string | null;
+  state?: string | null;
+  minGpusAvailable?: number | null;
+  maxPricePerGpuHour?: bigint | null;
+}
+interface JobFilterInput {
+  client?: string | null;
+  provider?: string | null;
+  payer?: string | null;
+  offer?: string | null;
+  state?: string | null;
+  gpuModel?: string | null;
+  region?: string | null;
+  createdAfter?: number | null;
+  createdBefore?: number | null;
+}
+
+const given = <T>(value: T | null | undefined): value is T => value !== null && value !== undefined;
+
+function modelIdByName(models: GpuModelIndex, name: string, argument: string): string {
+  const model = models.byName.get(name);
+  if (!model) {
+    const known = models.list.map((m) => m.name).join(", ") || "none indexed yet";
+    throw badUserInput(`unknown GPU model "${name}" in argument "${argument}" (known models: ${known})`, argument);
+  }
+  return model.id;
+}
+
+function providerWhere(input: ProviderFilterInput | null | undefined): ProviderWhere {
+  const where: ProviderWhere = {};
+  if (given(input?.address)) where.address = parseAddress(input.address, "where.address");
+  if (given(input?.active)) where.active = input.active;
+  return where;
+}
+
+function offerWhere(input: OfferFilterInput | null | undefined, context: GraphqlContext): OfferWhere {
+  const where: OfferWhere = {};
+  if (!input) return where;
+  if (given(input.provider)) where.provider = parseAddress(input.provider, "where.provider");
+  if (given(input.gpuModel)) where.gpuModelId = modelIdByName(context.models(), input.gpuModel, "where.gpuModel");
+  if (given(input.region)) where.region = input.region;
+  if (given(input.state)) where.state = input.state;
+  if (given(input.minGpusAvailable)) where.minGpusAvailable = parseCount(input.minGpusAvailable, "where.minGpusAvailable");
+  if (given(input.maxPricePerGpuHour)) where.maxPricePerGpuHour = input.maxPricePerGpuHour;
+  return where;
+}
+
+function jobWhere(input: JobFilterInput | null | undefined, context: GraphqlContext): JobWhere {
+  const where: JobWhere = {};
+  if (!input) return where;
+  if (given(input.client)) where.client = parseAddress(input.client, "where.client");
+  if (given(input.provider)) where.provider = parseAddress(input.provider, "where.provider");
+  if (given(input.payer)) where.payer = parseAddress(input.payer, "where.payer");
+  if (given(input.offer)) where.offerId = parseEntityId(input.offer, "where.offer");
+  if (given(input.state)) where.state = input.state;
+  if (given(input.gpuModel)) where.gpuModelId = modelIdByName(context.models(), input.gpuModel, "where.gpuModel");
+  if (given(input.region)) where.region = input.region;
+  if (given(input.createdAfter)) where.createdAfter = parseTime(input.createdAfter, "where.createdAfter");
+  if (given(input.createdBefore)) where.createdBefore = parseTime(input.createdBefore, "where.createdBefore");
+  return where;
+}
+
+interface ParsedPage<Where, OrderBy extends string> {
+  where: Where;
+  orderBy: OrderBy;
+  direction: SortDirection;
+  first: number;
+  after?: Array<string | number>;
+}
+
+function parsePage<Where, OrderBy extends string>(
+  entity: "provider" | "offer" | "job" | "stakeMovement",
+  args: PageArguments<unknown, OrderBy>,
+  where: Where,
+  defaultOrderBy: OrderBy,
+): ParsedPage<Where, OrderBy> {
+  const orderBy = args.orderBy ?? defaultOrderBy;
+  return {
+    where,
+    orderBy,
+    direction: args.orderDirection ?? "ASC",
+    first: parseFirst(args.first),
+    after: decodeCursor(args.after, orderBy, sortKeyTypes(entity, orderBy) ?? []),
+  };
+}
+
+/** Stable text of parsed arguments, to share one loader between parents asking for the same page. */
+function argumentsKey(value: unknown): string {
+  return JSON.stringify(value, (_key, item) => (typeof item === "bigint" ? item.toString() : item));
+}
+
+interface Page<R> {
+  items: R[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  totalCount: () => number | Promise<number>;
+}
+
+/** Rows were fetched with limit first + 1: the extra row only tells that a next page exists. */
+function toPage<R>(rows: Array<KeyedRecord<R>>, page: ParsedPage<unknown, string>, totalCount: Page<R>["totalCount"]): Page<R> {
+  const shown = rows.slice(0, page.first);
+  const last = shown[shown.length - 1];
+  return {
+    items: shown.map((row) => row.record),
+    pageInfo: { hasNextPage: rows.length > page.first, endCursor: last ? encodeCursor(page.orderBy, last.key) : null },
+    totalCount,
+  };
+}
+
+const pageQuery = <Where, OrderBy extends string>(page: ParsedPage<Where, OrderBy>) => ({
+  where: page.where,
+  orderBy: page.orderBy,
+  direction: page.direction,
+  limit: page.first + 1,
+  after: page.after,
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Derived results
+// ---------------------------------------------------------------------------------------------------------------
+
+const compareDecimal = (a: string, b: string): number => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+
+/** askFloor and the GPU-weighted (lower) median of asks: the price of the GPU at position ceil(total / 2). */
+function askSummary(asks: OpenAskRecord[]): { askFloor: string | null; askMedian: string | null } {
+  if (asks.length === 0) return { askFloor: null, askMedian: null };
+  const sorted = [...asks].sort((a, b) => compareDecimal(a.pricePerGpuHour, b.pricePerGpuHour));
+  const total = sorted.reduce((sum, ask) => sum + ask.gpusFree, 0);
+  const middle = Math.ceil(total / 2);
+  let seen = 0;
+  let median = sorted[sorted.length - 1].pricePerGpuHour;
+  for (const ask of sorted) {
+    seen += ask.gpusFree;
+    if (seen >= middle) {
+      median = ask.pricePerGpuHour;
+      break;
+    }
+  }
+  return { askFloor: sorted[0].pricePerGpuHour, askMedian: median };
+}
+
+export interface CapacityBucket {
+  gpuModel: string | null;
+  gpuModelId: string | null;
+  region: string | null;
+  gpusOffered: number;
+  gpusLeased: number;
+  gpusAvailable: number;
+  utilization: number;
+  providers: number;
+  offers: number;
+  askFloor: string | null;
+  askMedian: string | null;
+}
+
+function capacityBuckets(
+  context: GraphqlContext,
+  grouping: CapacityGrouping,
+  filter: { gpuModelId?: string; region?: string },
+): CapacityBucket[] {
+  return context.cache.get(`capacity:${grouping}:${filter.gpuModelId ?? ""}:${filter.region ?? ""}`, () => {
+    const models = context.models();
+    const groupKey = (gpuModelId: string | null, region: string | null) =>
+      grouping === "GPU_MODEL" ? `${gpuModelId}` : grouping === "REGION" ? `${region}` : `${gpuModelId}|${region}`;
+    const asksByGroup = new Map<string, OpenAskRecord[]>();
+    for (const ask of context.reads.openAsks(filter)) {
+      const key = groupKey(ask.gpuModelId, ask.region);
+      const group = asksByGroup.get(key);
+      if (group) group.push(ask);
+      else asksByGroup.set(key, [ask]);
+    }
+    return context.reads
+      .capacity(grouping, filter)
+      .map((row): CapacityBucket => {
+        const name = row.gpuModelId === null ? null : (models.byId.get(row.gpuModelId)?.name ?? row.gpuModelId);
+        return {
+          gpuModel: name,
+          gpuModelId: row.gpuModelId,
+          region: row.region,
+          gpusOffered: row.gpusOffered,
+          gpusLeased: row.gpusLeased,
+          gpusAvailable: row.gpusOffered - row.gpusLeased,
+          utilization: row.gpusOffered > 0 ? row.gpusLeased / row.gpusOffered : 0,
+          providers: row.providers,
+          offers: row.offers,
+          ...askSummary(asksByGroup.get(groupKey(row.gpuModelId, row.region)) ?? []),
+        };
+      })
+      .sort((a, b) => (a.gpuModel ?? "").localeCompare(b.gpuModel ?? "") || (a.region ?? "").localeCompare(b.region ?? ""));
+  });
+}
+
+function modelOf(context: GraphqlContext, gpuModelId: string): GpuModelRecord {
+  // Offers can only list catalog models, so a miss means the catalog row is not indexed yet: show the raw id.
+  return context.models().byId.get(gpuModelId) ?? { id: gpuModelId, name: gpuModelId, vramGb: 0, listed: false, listedAt: 0 };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Lists shared by top-level queries and links
+// ---------------------------------------------------------------------------------------------------------------
+
+function jobsOfParent(
+  context: GraphqlContext,
+  column: JobParentColumn,
+  parent: string | number,
+  args: PageArguments<JobFilterInput, JobOrderBy>,
+): Promise<Page<JobRecord>> {
+  const page = parsePage("job", args, jobWhere(args.where, context), "ID");
+  const key = argumentsKey(page);
+  return context.loaders
+    .childPages<string | number, JobRecord>(`jobs.${column}`, key, (value) =>
+      context.reads.jobs(pageQuery(page), { column, value }),
+    )
+    .load(parent)
+    .then((rows) =>
+      toPage(rows, page, () =>
+        context.loaders
+          .childCounts<string | number>(`jobs.${column}`, argumentsKey(page.where), (parents) =>
+            context.reads.countJobsByParent(page.where, column, parents),
+          )
+          .load(parent),
+      ),
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resolvers
+// ---------------------------------------------------------------------------------------------------------------
+
+type Resolver<Parent, Args = Record<string, never>> = (parent: Parent, args: Args, context: GraphqlContext) => unknown;
+
+const Query: Record<string, Resolver<unknown, any>> = {
+  _meta(_parent, _args, context) {
+    const checkpoint = context.reads.checkpoint();
+    const headBlock = context.status?.().headBlock ?? null;
+    const indexed = checkpoint?.blockNumber ?? 0;
+    return {
+      chainId: checkpoint?.chainId ?? context.chainId ?? 0,
+      block: { number: indexed, hash: checkpoint?.blockHash ?? ZERO_HASH, timestamp: checkpoint?.blockTimestamp ?? 0 },
+      headBlock,
+      lagBlocks: headBlock === null ? null : Math.max(0, headBlock - indexed),
+      reorgs: checkpoint?.reorgs ?? 0,
+      eventsIngested: checkpoint?.eventsIngested ?? 0,
+    };
+  },
+
+  market(_parent, _args, context) {
+    return context.cache.get("market", () => {
+      const totals = context.reads.marketTotals();
+      const counts = new Map(context.reads.jobStateCounts().map((row) => [row.state, row.count]));
+      const jobsByState = JOB_STATES.map((state) => ({ state, count: counts.get(state) ?? 0 }));
+      return {
+        providers: totals.providers,
+        activeProviders: context.reads.activeProviderCount(),
+        totalStaked: totals.totalStaked,
+        totalLocked: totals.totalLocked,
+        totalUnbonding: totals.totalUnbonding,
+        totalSlashed: totals.totalSlashed,
+        escrowed: totals.escrowed,
+        volume: totals.volume,
+        feesCollected: totals.feesCollected,
+        gpuHoursSold: totals.gpuSecondsSold / 3600,
+        jobsByState,
+        jobs: jobsByState.reduce((sum, row) => sum + row.count, 0),
+        gpusOffered: totals.gpusOffered,
+        gpusLeased: totals.gpusLeased,
+        gpusAvailable: totals.gpusOffered - totals.gpusLeased,
+        utilization: totals.gpusOffered > 0 ? totals.gpusLeased / totals.gpusOffered : 0,
+      };
+    });
+  },
+
+  gpuModels: (_parent, _args, context) => context.models().list,
+
+  gpuModel: (_parent, args: { name: string }, context) => context.models().byName.get(args.name) ?? null,
+
+  capacity(_parent, args: { groupBy?: CapacityGrouping | null; gpuModel?: string | null; region?: string | null }, context) {
+    const filter: { gpuModelId?: string; region?: string } = {};
+    if (given(args.gpuModel)) filter.gpuModelId = modelIdByName(context.models(), args.gpuModel, "gpuModel");
+    if (given(args.region)) filter.region = args.region;
+    return capacityBuckets(context, args.groupBy ?? "GPU_MODEL", filter);
+  },
+
+  prices(
+    _parent,
+    args: { gpuModel: string; region?: string | null; interval?: Interval | null; from?: number | null; to?: number | null },
+    context,
+  ) {
+    const gpuModelId = modelIdByName(context.models(), args.gpuModel, "gpuModel");
+    const interval = args.interval ?? "HOUR";
+    const seconds = INTERVAL_SECONDS[interval];
+    const from = parseTime(args.from, "from") ?? 0;
+    const to = parseTime(args.to, "to") ?? Number.MAX_SAFE_INTEGER;
+    if (from > to) throw badUserInput(`argument "from" (${from}) is after "to" (${to})`, "from");
+    const region = args.region ?? "";
+    return context.cache.get(`prices:${gpuModelId}:${region}:${interval}:${from}:${to}`, () =>
+      context.reads
+        .priceBuckets({ gpuModelId, region, interval, from: Math.floor(from / seconds) * seconds, to })
+        .map((bucket) => ({
+          start: bucket.start,
+          end: bucket.start + seconds,
+          jobs: bucket.jobs,
+          gpuHours: bucket.gpuSeconds / 3600,
+          notional: bucket.notional,
+          open: bucket.open,
+          high: bucket.high,
+          low: bucket.low,
+          close: bucket.close,
+          vwap: bucket.gpuSeconds > 0 ? (BigInt(bucket.notional) / BigInt(bucket.gpuSeconds)).toString() : null,
+          askFloor: bucket.askFloor,
+        })),
+    );
+  },
+
+  provider: (_parent, args: { id: string }, context) => context.loaders.provider.load(parseAddress(args.id, "id")),
+
+  providers(_parent, args: PageArguments<ProviderFilterInput, ProviderOrderBy>, context) {
+    const page = parsePage("provider", args, providerWhere(args.where), "ADDRESS");
+    return toPage(context.reads.providers(pageQuery(page)), page, () => context.reads.countProviders(page.where));
+  },
+
+  offer: (_parent, args: { id: string }, context) => context.loaders.offer.load(parseEntityId(args.id, "id")),
+
+  offers(_parent, args: PageArguments<OfferFilterInput, OfferOrderBy>, context) {
+    const page = parsePage("offer", args, offerWhere(args.where, context), "ID");
+    return toPage(context.reads.offers(pageQuery(page)), page, () => context.reads.countOffers(page.where));
+  },
+
+  job: (_parent, args: { id: string }, context) => context.loaders.job.load(parseEntityId(args.id, "id")),
+
+  jobs(_parent, args: PageArguments<JobFilterInput, JobOrderBy>, context) {
+    const page = parsePage("job", args, jobWhere(args.where, context), "ID");
+    return toPage(context.reads.jobs(pageQuery(page)), page, () => context.reads.countJobs(page.where));
+  },
+
+  account: (_parent, args: { id: string }) => ({ address: parseAddress(args.id, "id") }),
+};
+
+const GpuModel: Record<string, Resolver<GpuModelRecord>> = {
+  capacity: (model, _args, context) =>
+    capacityBuckets(context, "GPU_MODEL", {}).find((bucket) => bucket.gpuModelId === model.id) ?? null,
+};
+
+const CapacityBucket: Record<string, Resolver<CapacityBucket>> = {
+  model: (bucket, _args, context) => (bucket.gpuModelId === null ? null : modelOf(context, bucket.gpuModelId)),
+};
+
+const Provider: Record<string, Resolver<ProviderRecord, any>> = {
+  id: (provider) => provider.address,
+  stake: (provider) => provider.staked,
+
+  offers(provider, args: PageArguments<OfferFilterInput, OfferOrderBy>, context) {
+    const page = parsePage("offer", args, offerWhere(args.where, context), "ID");
+    const key = argumentsKey(page);
+    return context.loaders
+      .childPages<string, OfferRecord>("offers.provider", key, (value) =>
+        context.reads.offers(pageQuery(page), { column: "provider", value }),
+      )
+      .load(provider.address)
+      .then((rows) =>
+        toPage(rows, page, () =>
+          context.loaders
+            .childCounts<string>("offers.provider", argumentsKey(page.where), (parents) =>
+              context.reads.countOffersByParent(page.where, "provider", parents),
+            )
+            .load(provider.address),
+        ),
+      );
+  },
+
+  jobs: (provider, args: PageArguments<JobFilterInput, JobOrderBy>, context) =>
+    jobsOfParent(context, "provider", provider.address, args),
+
+  stakeMovements(provider, args: PageArguments<never, never>, context) {
+    const page = parsePage("stakeMovement", { ...args, orderBy: "BLOCK" }, { provider: provider.address }, "BLOCK");
+    return toPage(context.reads.stakeMovements(pageQuery(page)), page, () =>
+      context.reads.countStakeMovements(page.where),
+    );
+  },
+};
+
+const Offer: Record<string, Resolver<OfferRecord, any>> = {
+  provider: (offer, _args, context) => context.loaders.provider.load(offer.provider),
+  gpuModel: (offer, _args, context) => modelOf(context, offer.gpuModelId).name,
+  model: (offer, _args, context) => modelOf(context, offer.gpuModelId),
+  gpusAvailable: (offer) => offer.gpus - offer.gpusLeased,
+  price: (offer) => offer.pricePerGpuHour,
+  jobs: (offer, args: PageArguments<JobFilterInput, JobOrderBy>, context) => jobsOfParent(context, "offer_id", offer.id, args),
+};
+
+const Job: Record<string, Resolver<JobRecord>> = {
+  offer: (job, _args, context) => context.loaders.offer.load(job.offerId),
+  client: (job) => ({ address: job.client }),
+  payer: (job) => ({ address: job.payer }),
+  provider: (job, _args, context) => context.loaders.provider.load(job.provider),
+  gpuModel: (job, _args, context) => modelOf(context, job.gpuModelId).name,
+  model: (job, _args, context) => modelOf(context, job.gpuModelId),
+  price: (job) => job.pricePerGpuHour,
+  gpuHours: (job) => (job.gpus * job.duration) / 3600,
+  paid: (job) => job.providerPaid,
+};
+
+const Account: Record<string, Resolver<{ address: string }, any>> = {
+  id: (account) => account.address,
+  provider: (account, _args, context) => context.loaders.provider.load(account.address),
+  jobs: (account, args: PageArguments<JobFilterInput, JobOrderBy>, context) =>
+    jobsOfParent(context, "client", account.address, args),
+};
+
+const StakeMovement: Record<string, Resolver<StakeMovementRecord>> = {
+  id: (movement) => `${movement.blockNumber}-${movement.logIndex}`,
+  provider: (movement, _args, context) => context.loaders.provider.load(movement.provider),
+  job: (movement, _args, context) => (movement.jobId === null ? null : context.loaders.job.load(movement.jobId)),
+};
+
+export const resolvers = {
+  BigInt: BigIntScalar,
+  Query,
+  GpuModel,
+  CapacityBucket,
+  Provider,
+  Offer,
+  Job,
+  Account,
+  StakeMovement,
+};

@@ -1,0 +1,399 @@
+/**
+ * The GraphQL schema: the public contract of /work/shared/API.md (names there are never renamed, only added to).
+ * Amounts and prices are BigInt decimal strings, prices per GPU per hour in payment-token base units, times unix
+ * seconds, addresses lowercase in results and any case in arguments.
+ */
+export const typeDefs = /* GraphQL */ `
+"""
+An unsigned integer of any size (token amounts, prices), sent and accepted as a decimal string such as "2500000".
+"""
+scalar BigInt
+
+type Query {
+  "Indexing progress."
+  _meta: Meta!
+  "Network-wide totals, now."
+  market: MarketStats!
+  "Every GPU model of the catalog, listed or delisted, by name."
+  gpuModels: [GpuModel!]!
+  "One GPU model by name (as in the catalog, e.g. H100-SXM-80GB)."
+  gpuModel(name: String!): GpuModel
+  """
+  Open capacity now, grouped by GPU model, region or both. gpuModel (a model name) and region narrow the groups;
+  an unknown model name is an error.
+  """
+  capacity(groupBy: CapacityGroup = GPU_MODEL, gpuModel: String, region: String): [CapacityBucket!]!
+  """
+  Realized prices of jobs created in each interval, oldest first; intervals without jobs are absent.
+  gpuModel is a model name (unknown names are an error); without region, all regions together.
+  from/to (unix seconds) keep the buckets that overlap [from, to].
+  """
+  prices(gpuModel: String!, region: String, interval: Interval = HOUR, from: Int, to: Int): [PricePoint!]!
+  "A provider by address."
+  provider(id: ID!): Provider
+  providers(where: ProviderFilter, orderBy: ProviderOrderBy = ADDRESS, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): ProviderPage!
+  offer(id: ID!): Offer
+  offers(where: OfferFilter, orderBy: OfferOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): OfferPage!
+  job(id: ID!): Job
+  jobs(where: JobFilter, orderBy: JobOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): JobPage!
+  "Any address as a client or payer of jobs (and its provider record, if it is one)."
+  account(id: ID!): Account!
+}
+
+type Meta {
+  chainId: Int!
+  "The last block whose events are fully applied (number 0 and a zero hash before the first one)."
+  block: BlockRef!
+  "The chain head as last seen by the indexer running in this process; null when serving a database another process writes."
+  headBlock: Int
+  lagBlocks: Int
+  reorgs: Int!
+  eventsIngested: Int!
+}
+
+type BlockRef {
+  number: Int!
+  hash: String!
+  timestamp: Int!
+}
+
+type MarketStats {
+  "Registered providers."
+  providers: Int!
+  "Providers with at least one open offer."
+  activeProviders: Int!
+  totalStaked: BigInt!
+  totalLocked: BigInt!
+  totalUnbonding: BigInt!
+  totalSlashed: BigInt!
+  "Payment token held for jobs not yet finished."
+  escrowed: BigInt!
+  "Provider pay of finished jobs, claims included."
+  volume: BigInt!
+  feesCollected: BigInt!
+  "GPU-hours used by finished jobs."
+  gpuHoursSold: Float!
+  "Jobs in each state, every state listed (zero counts included)."
+  jobsByState: [StateCount!]!
+  jobs: Int!
+  "GPUs of open offers."
+  gpusOffered: Int!
+  "GPUs of open offers held by jobs."
+  gpusLeased: Int!
+  gpusAvailable: Int!
+  "gpusLeased / gpusOffered, 0..1 (0 when nothing is offered)."
+  utilization: Float!
+}
+
+type StateCount {
+  state: JobState!
+  count: Int!
+}
+
+enum JobState {
+  CREATED
+  RUNNING
+  COMPLETED
+  DISPUTED
+  SETTLED
+  RESOLVED
+  CANCELLED
+  EXPIRED
+  RECLAIMED
+}
+
+enum OfferState {
+  OPEN
+  CLOSED
+  EXPIRED
+}
+
+type GpuModel {
+  "keccak256 of the name, as the catalog keys it."
+  id: ID!
+  name: String!
+  vramGb: Int!
+  listed: Boolean!
+  listedAt: Int!
+  "Open capacity of this model over all regions; null when nothing is offered."
+  capacity: CapacityBucket
+}
+
+enum CapacityGroup {
+  GPU_MODEL
+  REGION
+  GPU_MODEL_REGION
+}
+
+type CapacityBucket {
+  "Model name; null when grouped by region only."
+  gpuModel: String
+  model: GpuModel
+  "Null when grouped by model only."
+  region: String
+  gpusOffered: Int!
+  gpusLeased: Int!
+  gpusAvailable: Int!
+  "gpusLeased / gpusOffered, 0..1."
+  utilization: Float!
+  providers: Int!
+  offers: Int!
+  "Lowest price of the open offers with free GPUs."
+  askFloor: BigInt
+  "GPU-weighted median price over the free GPUs of open offers (the lower median: an actual ask)."
+  askMedian: BigInt
+}
+
+enum Interval {
+  HOUR
+  DAY
+}
+
+type PricePoint {
+  start: Int!
+  "start + the interval's length."
+  end: Int!
+  jobs: Int!
+  "GPU-hours bought by the jobs created in the bucket."
+  gpuHours: Float!
+  "Sum of price x gpus x duration (seconds) of those jobs."
+  notional: BigInt!
+  open: BigInt
+  high: BigInt
+  low: BigInt
+  close: BigInt
+  "Volume-weighted average price: notional / GPU-seconds, rounded down."
+  vwap: BigInt
+  "Lowest open ask at the bucket's end."
+  askFloor: BigInt
+}
+
+type PageInfo {
+  hasNextPage: Boolean!
+  "Pass as after to get the next page; null on an empty page."
+  endCursor: String
+}
+
+enum OrderDirection {
+  ASC
+  DESC
+}
+
+input ProviderFilter {
+  address: String
+  "true: providers with open offers; false: without."
+  active: Boolean
+}
+
+enum ProviderOrderBy {
+  ADDRESS
+  STAKED
+  EARNED
+  JOBS_COMPLETED
+  REGISTERED_AT
+}
+
+type Provider {
+  "The provider's address."
+  id: ID!
+  address: String!
+  metadataUri: String!
+  registeredAt: Int!
+  "Stake not unbonding, locked collateral included."
+  staked: BigInt!
+  "Same as staked."
+  stake: BigInt!
+  locked: BigInt!
+  unbonding: BigInt!
+  unbondingReadyAt: Int
+  "Total taken by slashes."
+  slashed: BigInt!
+  "Payment token received: claims, settlements, resolutions, cancel fees."
+  earned: BigInt!
+  "Jobs that reached SETTLED."
+  jobsCompleted: Int!
+  jobsDisputed: Int!
+  activeOffers: Int!
+  updatedAt: Int!
+  offers(where: OfferFilter, orderBy: OfferOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): OfferPage!
+  jobs(where: JobFilter, orderBy: JobOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): JobPage!
+  "Every change of stake, oldest first by default."
+  stakeMovements(orderDirection: OrderDirection = ASC, first: Int = 50, after: String): StakeMovementPage!
+}
+
+type ProviderPage {
+  items: [Provider!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input OfferFilter {
+  provider: String
+  "A model name."
+  gpuModel: String
+  region: String
+  state: OfferState
+  minGpusAvailable: Int
+  maxPricePerGpuHour: BigInt
+}
+
+enum OfferOrderBy {
+  ID
+  PRICE
+  GPUS_AVAILABLE
+  CREATED_AT
+}
+
+type Offer {
+  id: ID!
+  provider: Provider!
+  "Model name."
+  gpuModel: String!
+  model: GpuModel!
+  region: String!
+  gpus: Int!
+  gpusLeased: Int!
+  gpusAvailable: Int!
+  pricePerGpuHour: BigInt!
+  "Same as pricePerGpuHour."
+  price: BigInt!
+  "Seconds."
+  minDuration: Int!
+  "Seconds."
+  maxDuration: Int!
+  "gCO2e per kWh."
+  carbonIntensity: Int!
+  renewableBps: Int!
+  expiresAt: Int!
+  state: OfferState!
+  createdAt: Int!
+  createdBlock: Int!
+  updatedAt: Int!
+  jobs(where: JobFilter, orderBy: JobOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): JobPage!
+}
+
+type OfferPage {
+  items: [Offer!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input JobFilter {
+  client: String
+  provider: String
+  payer: String
+  offer: ID
+  state: JobState
+  "A model name."
+  gpuModel: String
+  region: String
+  "createdAt >= createdAfter"
+  createdAfter: Int
+  "createdAt < createdBefore"
+  createdBefore: Int
+}
+
+enum JobOrderBy {
+  ID
+  CREATED_AT
+  PRICE
+}
+
+type Job {
+  id: ID!
+  offer: Offer!
+  client: Account!
+  provider: Provider!
+  "Who paid the escrow (the client or a sponsor)."
+  payer: Account!
+  "Model name."
+  gpuModel: String!
+  model: GpuModel!
+  region: String!
+  gpus: Int!
+  pricePerGpuHour: BigInt!
+  "Same as pricePerGpuHour."
+  price: BigInt!
+  "Seconds bought."
+  duration: Int!
+  "GPU-hours bought: gpus x duration / 3600."
+  gpuHours: Float!
+  cost: BigInt!
+  "Cost plus the protocol fee, paid in at creation."
+  escrow: BigInt!
+  specHash: String!
+  state: JobState!
+  createdAt: Int!
+  createdBlock: Int!
+  acceptDeadline: Int!
+  startedAt: Int
+  "When the clock stopped: completion, early end, dispute from running, cancel, expiry or reclaim."
+  endedAt: Int
+  completedAt: Int
+  disputedAt: Int
+  "Settled, resolved, cancelled, expired or reclaimed."
+  finalizedAt: Int
+  endedEarly: Boolean!
+  "Stake-token units locked when the job was accepted."
+  collateral: BigInt!
+  "Streamed to the provider by claims."
+  claimed: BigInt!
+  "Provider earnings for the time used, known when the clock stops."
+  earned: BigInt
+  "Everything the provider received for this job: claims, final pay, cancel fee."
+  paid: BigInt!
+  "Same as paid."
+  providerPaid: BigInt!
+  refunded: BigInt!
+  fee: BigInt!
+  cancelFee: BigInt!
+  "Stake taken from the provider for this job."
+  slashed: BigInt!
+  providerShareBps: Int
+  resultHash: String
+  reasonHash: String
+}
+
+type JobPage {
+  items: [Job!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type Account {
+  id: ID!
+  address: String!
+  "The account's provider record, if it registered as one."
+  provider: Provider
+  "Jobs created by this account as client."
+  jobs(where: JobFilter, orderBy: JobOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): JobPage!
+}
+
+enum StakeMovementKind {
+  STAKE
+  UNSTAKE_REQUEST
+  WITHDRAW
+  LOCK
+  UNLOCK
+  SLASH
+}
+
+type StakeMovement {
+  "blockNumber-logIndex"
+  id: ID!
+  blockNumber: Int!
+  logIndex: Int!
+  txHash: String!
+  timestamp: Int!
+  provider: Provider!
+  kind: StakeMovementKind!
+  amount: BigInt!
+  job: Job
+}
+
+type StakeMovementPage {
+  items: [StakeMovement!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+`;

@@ -1,0 +1,814 @@
+import type { Database, Statement } from "better-sqlite3";
+
+/**
+ * Read side of the store: every SQL statement the GraphQL API runs, prepared once per connection and
+ * returning camelCase records. Token amounts stay decimal strings (exact uint256); ids of offers and jobs,
+ * counts and times are numbers (they fit in 53 bits). Nothing here writes.
+ */
+
+export interface CheckpointRecord {
+  chainId: number;
+  blockNumber: number;
+  blockHash: string;
+  blockTimestamp: number;
+  eventsIngested: number;
+  reorgs: number;
+}
+
+export interface MarketTotalsRecord {
+  providers: number;
+  totalStaked: string;
+  totalLocked: string;
+  totalUnbonding: string;
+  totalSlashed: string;
+  escrowed: string;
+  volume: string;
+  feesCollected: string;
+  gpuSecondsSold: number;
+  gpusOffered: number;
+  gpusLeased: number;
+}
+
+export interface GpuModelRecord {
+  id: string;
+  name: string;
+  vramGb: number;
+  listed: boolean;
+  listedAt: number;
+}
+
+export interface ProviderRecord {
+  address: string;
+  metadataUri: string;
+  registeredAt: number;
+  staked: string;
+  locked: string;
+  unbonding: string;
+  unbondingReadyAt: number | null;
+  slashed: string;
+  earned: string;
+  jobsCompleted: number;
+  jobsDisputed: number;
+  activeOffers: number;
+  updatedAt: number;
+}
+
+export interface OfferRecord {
+  id: number;
+  provider: string;
+  gpuModelId: string;
+  region: string;
+  gpus: number;
+  gpusLeased: number;
+  pricePerGpuHour: string;
+  minDuration: number;
+  maxDuration: number;
+  carbonIntensity: number;
+  renewableBps: number;
+  expiresAt: number;
+  state: string;
+  createdAt: number;
+  createdBlock: number;
+  updatedAt: number;
+}
+
+export interface JobRecord {
+  id: number;
+  offerId: number;
+  client: string;
+  provider: string;
+  payer: string;
+  gpuModelId: string;
+  region: string;
+  gpus: number;
+  pricePerGpuHour: string;
+  duration: number;
+  cost: string;
+  escrow: string;
+  specHash: string;
+  state: string;
+  createdAt: number;
+  createdBlock: number;
+  acceptDeadline: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  completedAt: number | null;
+  disputedAt: number | null;
+  finalizedAt: number | null;
+  endedEarly: boolean;
+  collateral: string;
+  claimed: string;
+  earned: string | null;
+  providerPaid: string;
+  refunded: string;
+  fee: string;
+  cancelFee: string;
+  slashed: string;
+  providerShareBps: number | null;
+  resultHash: string | null;
+  reasonHash: string | null;
+}
+
+export interface StakeMovementRecord {
+  blockNumber: number;
+  logIndex: number;
+  txHash: string;
+  timestamp: number;
+  provider: string;
+  kind: string;
+  amount: string;
+  jobId: number | null;
+}
+
+export type CapacityGrouping = "GPU_MODEL" | "REGION" | "GPU_MODEL_REGION";
+
+/** One capacity group; the grouped-away dimension is null. */
+export interface CapacityRecord {
+  gpuModelId: string | null;
+  region: string | null;
+  gpusOffered: number;
+  gpusLeased: number;
+  offers: number;
+  providers: number;
+}
+
+/** An OPEN offer with free GPUs: the asks behind askFloor and askMedian. */
+export interface OpenAskRecord {
+  gpuModelId: string;
+  region: string;
+  pricePerGpuHour: string;
+  gpusFree: number;
+}
+
+export interface PriceBucketRecord {
+  start: number;
+  jobs: number;
+  gpuSeconds: number;
+  notional: string;
+  open: string | null;
+  high: string | null;
+  low: string | null;
+  close: string | null;
+  askFloor: string | null;
+}
+
+export type Interval = "HOUR" | "DAY";
+export const INTERVAL_SECONDS: Record<Interval, number> = { HOUR: 3600, DAY: 86400 };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pages: keyset pagination on (sort key..., id)
+// ---------------------------------------------------------------------------------------------------------------
+
+export type SortDirection = "ASC" | "DESC";
+
+/** The values of a row's sort key, id last: what a cursor carries. */
+export type SortKey = Array<string | number>;
+
+export interface PageQuery<Where, OrderBy extends string> {
+  where: Where;
+  orderBy: OrderBy;
+  direction: SortDirection;
+  /** Rows to return; callers ask for one more than they show to learn whether a next page exists. */
+  limit: number;
+  after?: SortKey;
+}
+
+export interface KeyedRecord<R> {
+  record: R;
+  key: SortKey;
+}
+
+export interface ProviderWhere {
+  address?: string;
+  active?: boolean;
+}
+export type ProviderOrderBy = "ADDRESS" | "STAKED" | "EARNED" | "JOBS_COMPLETED" | "REGISTERED_AT";
+
+export interface OfferWhere {
+  provider?: string;
+  gpuModelId?: string;
+  region?: string;
+  state?: string;
+  minGpusAvailable?: number;
+  maxPricePerGpuHour?: bigint;
+}
+export type OfferOrderBy = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT";
+
+export interface JobWhere {
+  client?: string;
+  provider?: string;
+  payer?: string;
+  offerId?: number;
+  state?: string;
+  gpuModelId?: string;
+  region?: string;
+  /** created_at >= createdAfter */
+  createdAfter?: number;
+  /** created_at < createdBefore */
+  createdBefore?: number;
+}
+export type JobOrderBy = "ID" | "CREATED_AT" | "PRICE";
+
+export interface StakeMovementWhere {
+  provider?: string;
+}
+export type StakeMovementOrderBy = "BLOCK";
+
+/** A list of child rows per parent (provider.jobs, offer.jobs, ...): the column that holds the parent's key. */
+export type JobParentColumn = "provider" | "offer_id" | "client";
+export type OfferParentColumn = "provider";
+
+type KeyType = "int" | "text";
+interface SortColumn {
+  sql: string;
+  type: KeyType;
+}
+
+/** Sort keys of the orderings; decimal amounts sort exactly by (length, text) since they carry no leading zeros. */
+const decimalKey = (column: string): SortColumn[] => [
+  { sql: `length(${column})`, type: "int" },
+  { sql: column, type: "text" },
+];
+
+const PROVIDER_ORDER: Record<ProviderOrderBy, SortColumn[]> = {
+  ADDRESS: [],
+  STAKED: decimalKey("staked"),
+  EARNED: decimalKey("earned"),
+  JOBS_COMPLETED: [{ sql: "jobs_completed", type: "int" }],
+  REGISTERED_AT: [{ sql: "registered_at", type: "int" }],
+};
+const OFFER_ORDER: Record<OfferOrderBy, SortColumn[]> = {
+  ID: [],
+  PRICE: decimalKey("price_per_gpu_hour"),
+  GPUS_AVAILABLE: [{ sql: "gpus - gpus_leased", type: "int" }],
+  CREATED_AT: [{ sql: "created_at", type: "int" }],
+};
+const JOB_ORDER: Record<JobOrderBy, SortColumn[]> = {
+  ID: [],
+  CREATED_AT: [{ sql: "created_at", type: "int" }],
+  PRICE: decimalKey("price_per_gpu_hour"),
+};
+const STAKE_MOVEMENT_ORDER: Record<StakeMovementOrderBy, SortColumn[]> = {
+  BLOCK: [{ sql: "block_number", type: "int" }],
+};
+
+interface TableSpec<Where, OrderBy extends string, Row, R> {
+  table: string;
+  /** The unique tie-breaker that ends every sort key. */
+  id: SortColumn[];
+  order: Record<OrderBy, SortColumn[]>;
+  conditions(where: Where, params: unknown[]): string[];
+  map(row: Row): R;
+}
+
+/** The shape of a sort key for an ordering: validates cursors before their values reach SQL. */
+export function sortKeyTypes(
+  entity: "provider" | "offer" | "job" | "stakeMovement",
+  orderBy: string,
+): KeyType[] | undefined {
+  const spec = { provider: PROVIDERS, offer: OFFERS, job: JOBS, stakeMovement: STAKE_MOVEMENTS }[entity] as TableSpec<
+    unknown,
+    string,
+    unknown,
+    unknown
+  >;
+  const columns = spec.order[orderBy];
+  return columns && [...columns, ...spec.id].map((column) => column.type);
+}
+
+// 2^63 - 1: offers.price_sort saturates there, so it orders exactly only below it.
+const PRICE_SORT_MAX = 9223372036854775807n;
+
+function decimalAtMost(column: string, sortColumn: string, max: bigint, params: unknown[]): string {
+  if (max < PRICE_SORT_MAX) {
+    params.push(max);
+    return `${sortColumn} <= ?`;
+  }
+  const text = max.toString();
+  params.push(text.length, text.length, text);
+  return `(${sortColumn} < ${PRICE_SORT_MAX} OR length(${column}) < ? OR (length(${column}) = ? AND ${column} <= ?))`;
+}
+
+const PROVIDERS: TableSpec<ProviderWhere, ProviderOrderBy, ProviderRow, ProviderRecord> = {
+  table: "providers",
+  id: [{ sql: "address", type: "text" }],
+  order: PROVIDER_ORDER,
+  conditions(where, params) {
+    const conditions: string[] = [];
+    if (where.address !== undefined) conditions.push("address = ?"), params.push(where.address);
+    if (where.active !== undefined) conditions.push(where.active ? "active_offers > 0" : "active_offers = 0");
+    return conditions;
+  },
+  map: providerRecord,
+};
+
+const OFFERS: TableSpec<OfferWhere, OfferOrderBy, OfferRow, OfferRecord> = {
+  table: "offers",
+  id: [{ sql: "id", type: "int" }],
+  order: OFFER_ORDER,
+  conditions(where, params) {
+    const conditions: string[] = [];
+    if (where.provider !== undefined) conditions.push("provider = ?"), params.push(where.provider);
+    if (where.gpuModelId !== undefined) conditions.push("gpu_model = ?"), params.push(where.gpuModelId);
+    if (where.region !== undefined) conditions.push("region = ?"), params.push(where.region);
+    if (where.state !== undefined) conditions.push("state = ?"), params.push(where.state);
+    if (where.minGpusAvailable !== undefined) {
+      conditions.push("gpus - gpus_leased >= ?"), params.push(where.minGpusAvailable);
+    }
+    if (where.maxPricePerGpuHour !== undefined) {
+      conditions.push(decimalAtMost("price_per_gpu_hour", "price_sort", where.maxPricePerGpuHour, params));
+    }
+    return conditions;
+  },
+  map: offerRecord,
+};
+
+const JOBS: TableSpec<JobWhere, JobOrderBy, JobRow, JobRecord> = {
+  table: "jobs",
+  id: [{ sql: "id", type: "int" }],
+  order: JOB_ORDER,
+  conditions(where, params) {
+    const conditions: string[] = [];
+    if (where.client !== undefined) conditions.push("client = ?"), params.push(where.client);
+    if (where.provider !== undefined) conditions.push("provider = ?"), params.push(where.provider);
+    if (where.payer !== undefined) conditions.push("payer = ?"), params.push(where.payer);
+    if (where.offerId !== undefined) conditions.push("offer_id = ?"), params.push(where.offerId);
+    if (where.state !== undefined) conditions.push("state = ?"), params.push(where.state);
+    if (where.gpuModelId !== undefined) conditions.push("gpu_model = ?"), params.push(where.gpuModelId);
+    if (where.region !== undefined) conditions.push("region = ?"), params.push(where.region);
+    if (where.createdAfter !== undefined) conditions.push("created_at >= ?"), params.push(where.createdAfter);
+    if (where.createdBefore !== undefined) conditions.push("created_at < ?"), params.push(where.createdBefore);
+    return conditions;
+  },
+  map: jobRecord,
+};
+
+const STAKE_MOVEMENTS: TableSpec<StakeMovementWhere, StakeMovementOrderBy, StakeMovementRow, StakeMovementRecord> = {
+  table: "stake_movements",
+  id: [{ sql: "log_index", type: "int" }],
+  order: STAKE_MOVEMENT_ORDER,
+  conditions(where, params) {
+    const conditions: string[] = [];
+    if (where.provider !== undefined) conditions.push("provider = ?"), params.push(where.provider);
+    return conditions;
+  },
+  map: stakeMovementRecord,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rows as SQLite returns them, and their records
+// ---------------------------------------------------------------------------------------------------------------
+
+interface ProviderRow {
+  address: string;
+  metadata_uri: string;
+  registered_at: number;
+  staked: string;
+  locked: string;
+  unbonding: string;
+  unbonding_ready_at: number | null;
+  slashed: string;
+  earned: string;
+  jobs_completed: number;
+  jobs_disputed: number;
+  active_offers: number;
+  updated_at: number;
+}
+
+function providerRecord(row: ProviderRow): ProviderRecord {
+  return {
+    address: row.address,
+    metadataUri: row.metadata_uri,
+    registeredAt: row.registered_at,
+    staked: row.staked,
+    locked: row.locked,
+    unbonding: row.unbonding,
+    unbondingReadyAt: row.unbonding_ready_at,
+    slashed: row.slashed,
+    earned: row.earned,
+    jobsCompleted: row.jobs_completed,
+    jobsDisputed: row.jobs_disputed,
+    activeOffers: row.active_offers,
+    updatedAt: row.updated_at,
+  };
+}
+
+interface OfferRow {
+  id: number;
+  provider: string;
+  gpu_model: string;
+  region: string;
+  gpus: number;
+  gpus_leased: number;
+  price_per_gpu_hour: string;
+  min_duration: number;
+  max_duration: number;
+  carbon_intensity: number;
+  renewable_bps: number;
+  expires_at: number;
+  state: string;
+  created_at: number;
+  created_block: number;
+  updated_at: number;
+}
+
+function offerRecord(row: OfferRow): OfferRecord {
+  return {
+    id: row.id,
+    provider: row.provider,
+    gpuModelId: row.gpu_model,
+    region: row.region,
+    gpus: row.gpus,
+    gpusLeased: row.gpus_leased,
+    pricePerGpuHour: row.price_per_gpu_hour,
+    minDuration: row.min_duration,
+    maxDuration: row.max_duration,
+    carbonIntensity: row.carbon_intensity,
+    renewableBps: row.renewable_bps,
+    expiresAt: row.expires_at,
+    state: row.state,
+    createdAt: row.created_at,
+    createdBlock: row.created_block,
+    updatedAt: row.updated_at,
+  };
+}
+
+interface JobRow {
+  id: number;
+  offer_id: number;
+  client: string;
+  provider: string;
+  payer: string;
+  gpu_model: string;
+  region: string;
+  gpus: number;
+  price_per_gpu_hour: string;
+  duration: number;
+  cost: string;
+  escrow: string;
+  spec_hash: string;
+  state: string;
+  created_at: number;
+  created_block: number;
+  accept_deadline: number;
+  started_at: number | null;
+  ended_at: number | null;
+  completed_at: number | null;
+  disputed_at: number | null;
+  finalized_at: number | null;
+  ended_early: number;
+  collateral: string;
+  claimed: string;
+  earned: string | null;
+  provider_paid: string;
+  refunded: string;
+  fee: string;
+  cancel_fee: string;
+  slashed: string;
+  provider_share_bps: number | null;
+  result_hash: string | null;
+  reason_hash: string | null;
+}
+
+function jobRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    offerId: row.offer_id,
+    client: row.client,
+    provider: row.provider,
+    payer: row.payer,
+    gpuModelId: row.gpu_model,
+    region: row.region,
+    gpus: row.gpus,
+    pricePerGpuHour: row.price_per_gpu_hour,
+    duration: row.duration,
+    cost: row.cost,
+    escrow: row.escrow,
+    specHash: row.spec_hash,
+    state: row.state,
+    createdAt: row.created_at,
+    createdBlock: row.created_block,
+    acceptDeadline: row.accept_deadline,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    completedAt: row.completed_at,
+    disputedAt: row.disputed_at,
+    finalizedAt: row.finalized_at,
+    endedEarly: row.ended_early !== 0,
+    collateral: row.collateral,
+    claimed: row.claimed,
+    earned: row.earned,
+    providerPaid: row.provider_paid,
+    refunded: row.refunded,
+    fee: row.fee,
+    cancelFee: row.cancel_fee,
+    slashed: row.slashed,
+    providerShareBps: row.provider_share_bps,
+    resultHash: row.result_hash,
+    reasonHash: row.reason_hash,
+  };
+}
+
+interface StakeMovementRow {
+  block_number: number;
+  log_index: number;
+  tx_hash: string;
+  timestamp: number;
+  provider: string;
+  kind: string;
+  amount: string;
+  job_id: number | null;
+}
+
+function stakeMovementRecord(row: StakeMovementRow): StakeMovementRecord {
+  return {
+    blockNumber: row.block_number,
+    logIndex: row.log_index,
+    txHash: row.tx_hash,
+    timestamp: row.timestamp,
+    provider: row.provider,
+    kind: row.kind,
+    amount: row.amount,
+    jobId: row.job_id,
+  };
+}
+
+// Explicit column lists: offers.price_sort may exceed 2^53 and is never read into a JS number.
+const PROVIDER_COLUMNS =
+  "address, metadata_uri, registered_at, staked, locked, unbonding, unbonding_ready_at, slashed, earned, " +
+  "jobs_completed, jobs_disputed, active_offers, updated_at";
+const OFFER_COLUMNS =
+  "id, provider, gpu_model, region, gpus, gpus_leased, price_per_gpu_hour, min_duration, max_duration, " +
+  "carbon_intensity, renewable_bps, expires_at, state, created_at, created_block, updated_at";
+const JOB_COLUMNS =
+  "id, offer_id, client, provider, payer, gpu_model, region, gpus, price_per_gpu_hour, duration, cost, escrow, " +
+  "spec_hash, state, created_at, created_block, accept_deadline, started_at, ended_at, completed_at, disputed_at, " +
+  "finalized_at, ended_early, collateral, claimed, earned, provider_paid, refunded, fee, cancel_fee, slashed, " +
+  "provider_share_bps, result_hash, reason_hash";
+const STAKE_MOVEMENT_COLUMNS = "block_number, log_index, tx_hash, timestamp, provider, kind, amount, job_id";
+const COLUMNS: Record<string, string> = {
+  providers: PROVIDER_COLUMNS,
+  offers: OFFER_COLUMNS,
+  jobs: JOB_COLUMNS,
+  stake_movements: STAKE_MOVEMENT_COLUMNS,
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// The read functions
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface Reads {
+  /** Changes whenever any connection commits to the database: a key for caches of derived results. */
+  dataVersion(): string;
+  checkpoint(): CheckpointRecord | undefined;
+  marketTotals(): MarketTotalsRecord;
+  jobStateCounts(): Array<{ state: string; count: number }>;
+  activeProviderCount(): number;
+  gpuModels(): GpuModelRecord[];
+  providersByAddress(addresses: readonly string[]): ProviderRecord[];
+  offersById(ids: readonly number[]): OfferRecord[];
+  jobsById(ids: readonly number[]): JobRecord[];
+  providers(query: PageQuery<ProviderWhere, ProviderOrderBy>): Array<KeyedRecord<ProviderRecord>>;
+  countProviders(where: ProviderWhere): number;
+  offers(query: PageQuery<OfferWhere, OfferOrderBy>, parent?: { column: OfferParentColumn; value: string }): Array<KeyedRecord<OfferRecord>>;
+  countOffers(where: OfferWhere): number;
+  /** Counts per parent in one statement: Map(parent key -> count), parents without rows absent. */
+  countOffersByParent(where: OfferWhere, column: OfferParentColumn, values: readonly string[]): Map<string, number>;
+  jobs(query: PageQuery<JobWhere, JobOrderBy>, parent?: { column: JobParentColumn; value: string | number }): Array<KeyedRecord<JobRecord>>;
+  countJobs(where: JobWhere): number;
+  countJobsByParent(where: JobWhere, column: JobParentColumn, values: ReadonlyArray<string | number>): Map<string | number, number>;
+  stakeMovements(query: PageQuery<StakeMovementWhere, StakeMovementOrderBy>): Array<KeyedRecord<StakeMovementRecord>>;
+  countStakeMovements(where: StakeMovementWhere): number;
+  capacity(grouping: CapacityGrouping, filter: { gpuModelId?: string; region?: string }): CapacityRecord[];
+  openAsks(filter: { gpuModelId?: string; region?: string }): OpenAskRecord[];
+  priceBuckets(query: { gpuModelId: string; region: string; interval: Interval; from: number; to: number }): PriceBucketRecord[];
+}
+
+export function createReads(db: Database): Reads {
+  const statements = new Map<string, Statement>();
+  // Queries built from filters vary by which filters are set; each shape is prepared once.
+  const prepare = (sql: string): Statement => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+
+  const versionStatement = db.prepare(
+    "SELECT total_changes() AS changes, (SELECT data_version FROM pragma_data_version) AS version",
+  );
+  const checkpointStatement = db.prepare(
+    "SELECT chain_id, block_number, block_hash, block_timestamp, events_ingested, reorgs FROM checkpoint WHERE id = 1",
+  );
+  const marketTotalsStatement = db.prepare("SELECT * FROM market_totals WHERE id = 1");
+  const jobStateCountsStatement = db.prepare("SELECT state, count FROM job_state_counts");
+  const activeProvidersStatement = db.prepare("SELECT count(*) AS n FROM providers WHERE active_offers > 0");
+  const gpuModelsStatement = db.prepare("SELECT id, name, vram_gb, listed, listed_at FROM gpu_models ORDER BY name");
+  const providersByAddressStatement = db.prepare(
+    `SELECT ${PROVIDER_COLUMNS} FROM providers WHERE address IN (SELECT value FROM json_each(?))`,
+  );
+  const offersByIdStatement = db.prepare(`SELECT ${OFFER_COLUMNS} FROM offers WHERE id IN (SELECT value FROM json_each(?))`);
+  const jobsByIdStatement = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))`);
+  const priceBucketsStatement = db.prepare(
+    `SELECT start, jobs, gpu_seconds, notional, open, high, low, close, ask_floor FROM price_buckets
+     WHERE gpu_model = ? AND region = ? AND interval = ? AND start >= ? AND start <= ? ORDER BY start`,
+  );
+  // Joining from the capacity roll-up walks the offers (gpu_model, region, state) index once per pair.
+  const openAsksStatement = db.prepare(
+    `SELECT o.gpu_model, o.region, o.price_per_gpu_hour, o.gpus - o.gpus_leased AS gpus_free
+     FROM capacity c JOIN offers o ON o.gpu_model = c.gpu_model AND o.region = c.region AND o.state = 'OPEN'
+     WHERE c.offers > 0 AND (@model IS NULL OR c.gpu_model = @model) AND (@region IS NULL OR c.region = @region)
+       AND o.gpus > o.gpus_leased`,
+  );
+  const capacityStatements = Object.fromEntries(
+    (["GPU_MODEL", "REGION", "GPU_MODEL_REGION"] as const).map((grouping) => {
+      const model = grouping === "REGION" ? "NULL" : "gpu_model";
+      const region = grouping === "GPU_MODEL" ? "NULL" : "region";
+      const groupBy = grouping === "GPU_MODEL" ? "gpu_model" : grouping === "REGION" ? "region" : "gpu_model, region";
+      const filter = "(@model IS NULL OR gpu_model = @model) AND (@region IS NULL OR region = @region)";
+      const statement = db.prepare(
+        `SELECT t.model, t.region, t.gpus_offered, t.gpus_leased, t.offers, coalesce(p.providers, 0) AS providers
+         FROM (SELECT ${model} AS model, ${region} AS region, sum(gpus_offered) AS gpus_offered,
+                      sum(gpus_leased) AS gpus_leased, sum(offers) AS offers
+               FROM capacity WHERE offers > 0 AND ${filter} GROUP BY ${groupBy}) t
+         LEFT JOIN (SELECT ${model} AS model, ${region} AS region, count(DISTINCT provider) AS providers
+                    FROM capacity_providers WHERE offers > 0 AND ${filter} GROUP BY ${groupBy}) p
+           ON p.model IS t.model AND p.region IS t.region`,
+      );
+      return [grouping, statement];
+    }),
+  ) as Record<CapacityGrouping, Statement>;
+
+  function page<Where, OrderBy extends string, Row, R>(
+    spec: TableSpec<Where, OrderBy, Row, R>,
+    query: PageQuery<Where, OrderBy>,
+    parent?: { column: string; value: string | number },
+  ): Array<KeyedRecord<R>> {
+    const params: unknown[] = [];
+    const conditions = spec.conditions(query.where, params);
+    if (parent) conditions.push(`${parent.column} = ?`), params.push(parent.value);
+    const keys = [...spec.order[query.orderBy], ...spec.id];
+    if (query.after) {
+      const operator = query.direction === "ASC" ? ">" : "<";
+      conditions.push(`(${keys.map((key) => key.sql).join(", ")}) ${operator} (${keys.map(() => "?").join(", ")})`);
+      params.push(...query.after);
+    }
+    const sql =
+      `SELECT ${COLUMNS[spec.table]}, ${keys.map((key, index) => `${key.sql} AS _k${index}`).join(", ")} ` +
+      `FROM ${spec.table}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""} ` +
+      `ORDER BY ${keys.map((key) => `${key.sql} ${query.direction}`).join(", ")} LIMIT ?`;
+    params.push(query.limit);
+    return (prepare(sql).all(...params) as Array<Row & Record<string, string | number>>).map((row) => ({
+      record: spec.map(row),
+      key: keys.map((_, index) => row[`_k${index}`]),
+    }));
+  }
+
+  function count<Where>(spec: TableSpec<Where, string, unknown, unknown>, where: Where): number {
+    const params: unknown[] = [];
+    const conditions = spec.conditions(where, params);
+    const sql = `SELECT count(*) AS n FROM ${spec.table}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}`;
+    return (prepare(sql).get(...params) as { n: number }).n;
+  }
+
+  function countByParent<Where, K extends string | number>(
+    spec: TableSpec<Where, string, unknown, unknown>,
+    where: Where,
+    column: string,
+    values: readonly K[],
+  ): Map<K, number> {
+    const params: unknown[] = [];
+    const conditions = spec.conditions(where, params);
+    conditions.push(`${column} IN (SELECT value FROM json_each(?))`);
+    params.push(JSON.stringify(values));
+    const sql = `SELECT ${column} AS parent, count(*) AS n FROM ${spec.table} WHERE ${conditions.join(" AND ")} GROUP BY ${column}`;
+    const rows = prepare(sql).all(...params) as Array<{ parent: K; n: number }>;
+    return new Map(rows.map((row) => [row.parent, row.n]));
+  }
+
+  return {
+    dataVersion() {
+      const row = versionStatement.get() as { changes: number; version: number };
+      return `${row.version}:${row.changes}`;
+    },
+    checkpoint() {
+      const row = checkpointStatement.get() as
+        | { chain_id: number; block_number: number; block_hash: string; block_timestamp: number; events_ingested: number; reorgs: number }
+        | undefined;
+      return (
+        row && {
+          chainId: row.chain_id,
+          blockNumber: row.block_number,
+          blockHash: row.block_hash,
+          blockTimestamp: row.block_timestamp,
+          eventsIngested: row.events_ingested,
+          reorgs: row.reorgs,
+        }
+      );
+    },
+    marketTotals() {
+      const row = marketTotalsStatement.get() as Record<string, string | number> | undefined;
+      return {
+        providers: Number(row?.providers ?? 0),
+        totalStaked: String(row?.total_staked ?? "0"),
+        totalLocked: String(row?.total_locked ?? "0"),
+        totalUnbonding: String(row?.total_unbonding ?? "0"),
+        totalSlashed: String(row?.total_slashed ?? "0"),
+        escrowed: String(row?.escrowed ?? "0"),
+        volume: String(row?.volume ?? "0"),
+        feesCollected: String(row?.fees_collected ?? "0"),
+        gpuSecondsSold: Number(row?.gpu_seconds_sold ?? 0),
+        gpusOffered: Number(row?.gpus_offered ?? 0),
+        gpusLeased: Number(row?.gpus_leased ?? 0),
+      };
+    },
+    jobStateCounts() {
+      return jobStateCountsStatement.all() as Array<{ state: string; count: number }>;
+    },
+    activeProviderCount() {
+      return (activeProvidersStatement.get() as { n: number }).n;
+    },
+    gpuModels() {
+      return (gpuModelsStatement.all() as Array<{ id: string; name: string; vram_gb: number; listed: number; listed_at: number }>).map(
+        (row) => ({ id: row.id, name: row.name, vramGb: row.vram_gb, listed: row.listed !== 0, listedAt: row.listed_at }),
+      );
+    },
+    providersByAddress(addresses) {
+      return (providersByAddressStatement.all(JSON.stringify(addresses)) as ProviderRow[]).map(providerRecord);
+    },
+    offersById(ids) {
+      return (offersByIdStatement.all(JSON.stringify(ids)) as OfferRow[]).map(offerRecord);
+    },
+    jobsById(ids) {
+      return (jobsByIdStatement.all(JSON.stringify(ids)) as JobRow[]).map(jobRecord);
+    },
+    providers: (query) => page(PROVIDERS, query),
+    countProviders: (where) => count(PROVIDERS, where),
+    offers: (query, parent) => page(OFFERS, query, parent),
+    countOffers: (where) => count(OFFERS, where),
+    countOffersByParent: (where, column, values) => countByParent(OFFERS, where, column, values),
+    jobs: (query, parent) => page(JOBS, query, parent),
+    countJobs: (where) => count(JOBS, where),
+    countJobsByParent: (where, column, values) => countByParent(JOBS, where, column, values),
+    stakeMovements: (query) => page(STAKE_MOVEMENTS, query),
+    countStakeMovements: (where) => count(STAKE_MOVEMENTS, where),
+    capacity(grouping, filter) {
+      const rows = capacityStatements[grouping].all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
+        model: string | null;
+        region: string | null;
+        gpus_offered: number;
+        gpus_leased: number;
+        offers: number;
+        providers: number;
+      }>;
+      return rows.map((row) => ({
+        gpuModelId: row.model,
+        region: row.region,
+        gpusOffered: row.gpus_offered,
+        gpusLeased: row.gpus_leased,
+        offers: row.offers,
+        providers: row.providers,
+      }));
+    },
+    openAsks(filter) {
+      const rows = openAsksStatement.all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
+        gpu_model: string;
+        region: string;
+        price_per_gpu_hour: string;
+        gpus_free: number;
+      }>;
+      return rows.map((row) => ({
+        gpuModelId: row.gpu_model,
+        region: row.region,
+        pricePerGpuHour: row.price_per_gpu_hour,
+        gpusFree: row.gpus_free,
+      }));
+    },
+    priceBuckets(query) {
+      const rows = priceBucketsStatement.all(query.gpuModelId, query.region, query.interval, query.from, query.to) as Array<{
+        start: number;
+        jobs: number;
+        gpu_seconds: number;
+        notional: string;
+        open: string | null;
+        high: string | null;
+        low: string | null;
+        close: string | null;
+        ask_floor: string | null;
+      }>;
+      return rows.map((row) => ({
+        start: row.start,
+        jobs: row.jobs,
+        gpuSeconds: row.gpu_seconds,
+        notional: row.notional,
+        open: row.open,
+        high: row.high,
+        low: row.low,
+        close: row.close,
+        askFloor: row.ask_floor,
+      }));
+    },
+  };
+}
