@@ -1,0 +1,521 @@
+import { erc20Abi, isAddress, type Address, type Hex } from "viem";
+import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
+import { loadDeployment, type Deployment } from "../../chain/deployment";
+import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, WALLET_OPTIONS, WALLET_OPTIONS_HELP, requireOption } from "../lib/args";
+import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
+import { hashOrText, signerFromValues } from "../lib/common";
+import { createChainContext, resolveApiUrl, resolveChainOptions, type ChainContext, type SignerContext } from "../lib/context";
+import { CliError, UsageError } from "../lib/errors";
+import { JOB_HEADERS, OFFER_HEADERS, describeJob, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
+import { ApiUnavailableError, graphqlRequest } from "../lib/graphql";
+import { createOutput, type Output } from "../lib/output";
+import { authorizePull } from "../lib/permit";
+import {
+  readAllJobs,
+  readAllOffers,
+  readCatalog,
+  readEarned,
+  readJob,
+  readOffer,
+  readParameters,
+  resolveModel,
+  type OfferView,
+} from "../lib/reads";
+import { describeRevert } from "../lib/revert";
+import { eventOf, readOrExplain, sendContractTransaction } from "../lib/tx";
+import {
+  formatAmount,
+  formatDuration,
+  formatTime,
+  parseDuration,
+  parseId,
+  parseInteger,
+  parsePositiveAmount,
+} from "../lib/units";
+import { confirm } from "../lib/wallet";
+
+export const summary = "find offers, rent GPUs, and manage your jobs as a client";
+
+const SIGNER_OPTIONS = { ...CHAIN_OPTIONS, ...WALLET_OPTIONS } as const;
+const help = (...lines: string[]) => [...lines, ...CHAIN_OPTIONS_HELP, ...WALLET_OPTIONS_HELP].join("\n");
+const MAX_UINT32 = 2 ** 32 - 1;
+
+// ------------------------------------------------------------------ offers
+const offersHelp = [
+  "usage: gpumesh client offers [--model NAME] [--region CODE] [--max-price PRICE] [--gpus N] [--duration D] [options]",
+  "Open offers, cheapest first, from the GraphQL API when it answers, else scanned on-chain.",
+  "  --model NAME          GPU model (a unique prefix like h100 works)",
+  "  --region CODE         region code, e.g. eu-west",
+  "  --max-price PRICE     highest price per GPU-hour, e.g. 2.50",
+  "  --gpus N              at least N GPUs free (default 1)",
+  "  --duration D          offers that take a job this long (e.g. 2h)",
+  "  --api URL             GraphQL API (env GPUMESH_API_URL, default http://127.0.0.1:4000/graphql)",
+  "  --chain               skip the API and read the chain",
+  ...CHAIN_OPTIONS_HELP,
+].join("\n");
+
+const OFFERS_QUERY = /* GraphQL */ `
+  query ClientOffers($where: OfferFilter) {
+    gpuModels { id name listed vramGb }
+    offers(where: $where, orderBy: PRICE, orderDirection: ASC, first: 1000) {
+      totalCount
+      items {
+        id provider { address } gpuModel region gpus gpusLeased gpusAvailable pricePerGpuHour
+        minDuration maxDuration carbonIntensity renewableBps expiresAt state
+      }
+    }
+  }
+`;
+
+interface ApiOffer {
+  id: string;
+  provider: { address: string };
+  gpuModel: string;
+  region: string;
+  gpus: number;
+  gpusLeased: number;
+  gpusAvailable: number;
+  pricePerGpuHour: string;
+  minDuration: number;
+  maxDuration: number;
+  carbonIntensity: number;
+  renewableBps: number;
+  expiresAt: number;
+  state: OfferView["state"];
+}
+
+interface OfferQuery {
+  model?: string;
+  region?: string;
+  maxPrice?: bigint;
+  gpus: number;
+  duration?: number;
+}
+
+async function offersFromApi(apiUrl: string, query: OfferQuery): Promise<OfferView[]> {
+  const catalog = await graphqlRequest<{ gpuModels: Array<{ id: Hex; name: string; listed: boolean; vramGb: number }> }>(
+    apiUrl,
+    "query { gpuModels { id name listed vramGb } }",
+  );
+  const model = query.model ? resolveModel(catalog.gpuModels, query.model) : undefined;
+  const where: Record<string, unknown> = { state: "OPEN", minGpusAvailable: query.gpus };
+  if (model) where.gpuModel = model.name;
+  if (query.region) where.region = query.region;
+  if (query.maxPrice !== undefined) where.maxPricePerGpuHour = query.maxPrice.toString();
+  const data = await graphqlRequest<{ offers: { items: ApiOffer[] } }>(apiUrl, OFFERS_QUERY, { where });
+  const ids = new Map(catalog.gpuModels.map((m) => [m.name, m.id]));
+  return data.offers.items.map((offer) => ({
+    id: BigInt(offer.id),
+    provider: offer.provider.address as Address,
+    gpuModelId: ids.get(offer.gpuModel) ?? ("0x" as Hex),
+    gpuModel: offer.gpuModel,
+    region: offer.region,
+    gpus: offer.gpus,
+    gpusLeased: offer.gpusLeased,
+    gpusAvailable: offer.gpusAvailable,
+    pricePerGpuHour: BigInt(offer.pricePerGpuHour),
+    minDuration: offer.minDuration,
+    maxDuration: offer.maxDuration,
+    carbonIntensity: offer.carbonIntensity,
+    renewableBps: offer.renewableBps,
+    expiresAt: offer.expiresAt,
+    closed: offer.state === "CLOSED",
+    state: offer.state,
+  }));
+}
+
+async function offersFromChain(context: ChainContext, query: OfferQuery): Promise<OfferView[]> {
+  const catalog = await readCatalog(context);
+  const model = query.model ? resolveModel(catalog, query.model) : undefined;
+  return (await readAllOffers(context, catalog)).filter(
+    (offer) =>
+      offer.state === "OPEN" &&
+      offer.gpusAvailable >= query.gpus &&
+      (!model || offer.gpuModelId.toLowerCase() === model.id.toLowerCase()) &&
+      (!query.region || offer.region === query.region) &&
+      (query.maxPrice === undefined || offer.pricePerGpuHour <= query.maxPrice),
+  );
+}
+
+const offers: Subcommand = {
+  summary: "find open offers (GraphQL API, else on-chain)",
+  help: offersHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(
+      argv,
+      {
+        ...CHAIN_OPTIONS,
+        model: { type: "string" },
+        region: { type: "string" },
+        "max-price": { type: "string" },
+        gpus: { type: "string" },
+        duration: { type: "string" },
+        api: { type: "string" },
+        chain: { type: "boolean" },
+      },
+      offersHelp,
+    );
+    if (!parsed) return 0;
+    const { values } = parsed;
+    const chainOptions = resolveChainOptions(values);
+    const deployment: Deployment = loadDeployment(chainOptions.deploymentFile);
+    const query: OfferQuery = {
+      model: values.model,
+      region: values.region,
+      maxPrice: values["max-price"] === undefined ? undefined : parsePositiveAmount(values["max-price"], deployment.tokens.payment, "--max-price"),
+      gpus: values.gpus === undefined ? 1 : parseInteger(values.gpus, "--gpus", { min: 1, max: MAX_UINT32 }),
+      duration: values.duration === undefined ? undefined : parseDuration(values.duration, "--duration"),
+    };
+    const out = createOutput(Boolean(values.json));
+    let source = "api";
+    let list: OfferView[] | undefined;
+    let context: ChainContext | undefined;
+    if (!values.chain) {
+      try {
+        list = await offersFromApi(resolveApiUrl(values), query);
+      } catch (error) {
+        if (!(error instanceof ApiUnavailableError)) throw error;
+        process.stderr.write(`${error.message}; reading offers from the chain instead\n`);
+      }
+    }
+    if (!list) {
+      source = "chain";
+      context = await createChainContext(chainOptions);
+      list = await offersFromChain(context, query);
+    }
+    if (query.duration !== undefined) {
+      list = list.filter((offer) => offer.minDuration <= query.duration! && query.duration! <= offer.maxDuration);
+    }
+    list.sort((a, b) => (a.pricePerGpuHour === b.pricePerGpuHour ? Number(a.id - b.id) : a.pricePerGpuHour < b.pricePerGpuHour ? -1 : 1));
+    const units = { payment: deployment.tokens.payment } as ChainContext;
+    const now = context ? await context.now() : BigInt(Math.floor(Date.now() / 1000));
+    out.table(OFFER_HEADERS, list.map((offer) => offerRow(units, offer, now)));
+    out.line(`${list.length} offer${list.length === 1 ? "" : "s"} (from the ${source === "api" ? "GraphQL API" : "chain"})`);
+    out.result({ source, offers: list.map((offer) => offerJson(units, offer)) });
+  },
+};
+
+// ------------------------------------------------------------------ create-job
+const createJobHelp = help(
+  "usage: gpumesh client create-job --offer ID --gpus N --duration D --max-price PRICE [--spec TEXT] [--yes] [options]",
+  "Rents GPUs of an offer: shows cost + fee = escrow and asks to confirm on a terminal; pays with an EIP-2612 permit",
+  "when the token supports it (one transaction), else approve + createJob. Unused time is refunded.",
+  "  --offer ID            offer to rent from",
+  "  --gpus N              GPUs to rent",
+  "  --duration D          rental time, e.g. 2h (you pay only for the time used)",
+  "  --max-price PRICE     highest price per GPU-hour you accept (protects against a reprice), e.g. 2.50",
+  "  --spec TEXT|HASH      job specification: text to hash, or a 0x bytes32",
+  "  --yes                 do not ask for confirmation",
+  "  --no-permit           approve + createJob even when the token supports permit",
+);
+
+/** The checks createJob makes, done before signing anything, in the contract's words. */
+function checkOffer(context: SignerContext, offer: OfferView, gpus: number, duration: number, maxPrice: bigint, now: bigint): void {
+  const fail = (errorName: string, args: unknown[]) => {
+    throw new CliError(describeRevert(errorName, args, context.errorContext));
+  };
+  if (offer.closed) fail("JobMarketOfferClosed", [offer.id]);
+  if (BigInt(offer.expiresAt) <= now) fail("JobMarketOfferExpired", [offer.id, BigInt(offer.expiresAt)]);
+  if (offer.provider.toLowerCase() === context.account.address.toLowerCase()) fail("JobMarketSelfDealing", [context.account.address]);
+  if (gpus > offer.gpusAvailable) fail("JobMarketInsufficientCapacity", [gpus, offer.gpusAvailable]);
+  if (duration < offer.minDuration || duration > offer.maxDuration) fail("JobMarketDurationOutOfRange", [duration, offer.minDuration, offer.maxDuration]);
+  if (offer.pricePerGpuHour > maxPrice) fail("JobMarketPriceAboveMax", [offer.pricePerGpuHour, maxPrice]);
+}
+
+const createJob: Subcommand = {
+  summary: "rent GPUs of an offer (escrows cost + fee)",
+  help: createJobHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(
+      argv,
+      {
+        ...SIGNER_OPTIONS,
+        offer: { type: "string" },
+        gpus: { type: "string" },
+        duration: { type: "string" },
+        "max-price": { type: "string" },
+        spec: { type: "string" },
+        yes: { type: "boolean", short: "y" },
+        "no-permit": { type: "boolean" },
+      },
+      createJobHelp,
+    );
+    if (!parsed) return 0;
+    const { values } = parsed;
+    const offerId = parseId(requireOption(values.offer, "--offer"), "--offer");
+    const gpus = parseInteger(requireOption(values.gpus, "--gpus"), "--gpus", { min: 1, max: MAX_UINT32 });
+    const duration = parseDuration(requireOption(values.duration, "--duration"), "--duration");
+    if (duration === 0) throw new UsageError("--duration: must be more than 0");
+    const maxPriceText = requireOption(values["max-price"], "--max-price");
+    const specHash = hashOrText(values.spec);
+
+    const context = await signerFromValues(values);
+    const maxPrice = parsePositiveAmount(maxPriceText, context.payment, "--max-price");
+    const pay = (value: bigint) => formatAmount(value, context.payment);
+    const [offer, now] = await Promise.all([readOffer(context, offerId), context.now()]);
+    checkOffer(context, offer, gpus, duration, maxPrice, now);
+    const [cost, fee, escrow] = await readOrExplain(context, "quote", () =>
+      context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "quote", args: [offerId, gpus, duration] }),
+    );
+    const out = createOutput(Boolean(values.json));
+    out.line(
+      `offer #${offerId}: ${gpus} x ${offer.gpuModel} in ${offer.region || "?"} for ${formatDuration(duration)} at ${pay(offer.pricePerGpuHour)} per GPU-hour (your maximum ${pay(maxPrice)})`,
+    );
+    out.line(`cost ${pay(cost)} + fee ${pay(fee)} = ${pay(escrow)} held in escrow; unused time is refunded`);
+    if (!values.yes && process.stdin.isTTY && !values.json) {
+      if (!(await confirm(`pay ${pay(escrow)} into escrow?`))) throw new CliError("cancelled: no job was created");
+    }
+    const balance = await context.publicClient.readContract({
+      address: context.payment.address,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [context.account.address],
+    });
+    if (balance < escrow) {
+      throw new CliError(describeRevert("ERC20InsufficientBalance", [context.account.address, balance, escrow], { ...context.errorContext, token: context.payment }));
+    }
+    const permit = await authorizePull(context, out, context.payment, context.market, escrow, !values["no-permit"]);
+    const sent = await sendContractTransaction(context, out, {
+      label: permit ? "create job with permit" : "create job",
+      address: context.market,
+      abi: jobMarketAbi,
+      functionName: permit ? "createJobWithPermit" : "createJob",
+      args: permit
+        ? [context.account.address, offerId, gpus, duration, maxPrice, specHash, permit]
+        : [offerId, gpus, duration, maxPrice, specHash],
+      token: context.payment,
+    });
+    const event = eventOf(sent, "JobCreated");
+    const jobId = event.jobId as bigint;
+    const acceptDeadline = Number(event.acceptDeadline);
+    out.line(`job #${jobId} created: ${pay(event.escrow as bigint)} in escrow; the provider must accept by ${formatTime(acceptDeadline)}`);
+    out.result({
+      jobId,
+      state: "Created",
+      offerId,
+      gpus,
+      duration,
+      pricePerGpuHour: event.pricePerGpuHour,
+      cost: event.cost,
+      fee: (event.escrow as bigint) - (event.cost as bigint),
+      escrow: event.escrow,
+      acceptDeadline,
+      specHash,
+      permit: Boolean(permit),
+    });
+  },
+};
+
+// ------------------------------------------------------------------ status and jobs
+const statusHelp = [
+  "usage: gpumesh client status JOB [options]",
+  "A job's state, money and deadlines, and what can happen next.",
+  ...CHAIN_OPTIONS_HELP,
+].join("\n");
+const status: Subcommand = {
+  summary: "show a job",
+  help: statusHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(argv, CHAIN_OPTIONS, statusHelp, 1);
+    if (!parsed) return 0;
+    const jobId = parseId(parsed.positionals[0], "job");
+    const context = await createChainContext(resolveChainOptions(parsed.values));
+    const job = await readJob(context, jobId);
+    const [earned, parameters, now] = await Promise.all([readEarned(context, jobId), readParameters(context), context.now()]);
+    const out = createOutput(Boolean(parsed.values.json));
+    for (const line of describeJob(context, job, earned, now, parameters)) out.line(line);
+    out.result(
+      jobJson(context, job, {
+        earned,
+        disputeDeadline: job.state === "Completed" ? job.endedAt + parameters.disputeWindow : null,
+        reclaimableAt: job.startedAt ? job.startedAt + job.duration + parameters.abandonGrace : null,
+      }),
+    );
+  },
+};
+
+const jobsHelp = help("usage: gpumesh client jobs [--all] [options]", "The wallet's jobs as client (unfinished ones unless --all).", "  --all                 finished jobs too");
+const jobs: Subcommand = {
+  summary: "list your jobs",
+  help: jobsHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(argv, { ...SIGNER_OPTIONS, all: { type: "boolean" } }, jobsHelp);
+    if (!parsed) return 0;
+    const context = await signerFromValues(parsed.values);
+    const me = context.account.address.toLowerCase();
+    const open = new Set(["Created", "Running", "Completed", "Disputed"]);
+    const list = await readAllJobs(context, (job) => job.client.toLowerCase() === me && (Boolean(parsed.values.all) || open.has(job.state)));
+    const now = await context.now();
+    const out = createOutput(Boolean(parsed.values.json));
+    out.table(JOB_HEADERS.slice(0, -1), list.map((job) => jobRow(context, job, now).slice(0, -1)));
+    out.result(list.map((job) => jobJson(context, job)));
+  },
+};
+
+// ------------------------------------------------------------------ job actions
+function jobAction(
+  name: string,
+  summaryText: string,
+  description: string,
+  functionName: "endJobEarly" | "disputeJob" | "settleJob" | "cancelJob" | "expireJob" | "reclaimAbandoned",
+  report: (context: SignerContext, out: Output, event: Record<string, unknown>) => Promise<Record<string, unknown>>,
+  eventName: string,
+  withReason = false,
+): Subcommand {
+  const text = help(
+    `usage: gpumesh client ${name} JOB${withReason ? " [--reason TEXT|HASH]" : ""} [options]`,
+    description,
+    ...(withReason ? ["  --reason TEXT|HASH    why (text to hash, or a 0x bytes32); keep the text for the arbiter"] : []),
+  );
+  return {
+    summary: summaryText,
+    help: text,
+    async run(argv) {
+      const parsed = parseOrHelp(argv, { ...SIGNER_OPTIONS, ...(withReason ? { reason: { type: "string" } } : {}) } as typeof SIGNER_OPTIONS & { reason: { type: "string" } }, text, 1);
+      if (!parsed) return 0;
+      const jobId = parseId(parsed.positionals[0], "job");
+      const context = await signerFromValues(parsed.values);
+      const out = createOutput(Boolean(parsed.values.json));
+      const args: readonly unknown[] = withReason ? [jobId, hashOrText(parsed.values.reason)] : [jobId];
+      const sent = await sendContractTransaction(context, out, {
+        label: name.replace("-", " ") + " job",
+        address: context.market,
+        abi: jobMarketAbi,
+        functionName,
+        args,
+      });
+      const result = await report(context, out, eventOf(sent, eventName));
+      const job = await readJob(context, jobId);
+      out.line(`job #${jobId} is ${job.state}`);
+      out.result({ jobId, state: job.state, ...result, job: jobJson(context, job) });
+    },
+  };
+}
+
+const pay = (context: SignerContext, value: unknown) => formatAmount(value as bigint, context.payment);
+
+const endEarly = jobAction(
+  "end-early",
+  "stop a running job now (pay only for the time used)",
+  "Stops a running job: the provider earns the time used, the rest is refunded at settlement.",
+  "endJobEarly",
+  async (context, out, event) => {
+    const parameters = await readParameters(context);
+    out.line(`ended at ${formatTime(Number(event.endedAt))}; provider earned ${pay(context, event.earned)}; disputable until ${formatTime(Number(event.endedAt) + parameters.disputeWindow)}`);
+    return { endedAt: event.endedAt, earned: event.earned };
+  },
+  "JobEndedEarly",
+);
+
+const dispute = jobAction(
+  "dispute",
+  "dispute a running or completed job (the arbiter decides)",
+  "Disputes a running job, or a completed one within its dispute window; the arbiter splits the unclaimed escrow.",
+  "disputeJob",
+  async (context, out, event) => {
+    out.line(`disputed: clock stopped at ${formatTime(Number(event.endedAt))}, provider earned ${pay(context, event.earned)} so far; waiting for the arbiter`);
+    return { endedAt: event.endedAt, earned: event.earned, reasonHash: event.reasonHash };
+  },
+  "JobDisputed",
+  true,
+);
+
+const settle = jobAction(
+  "settle",
+  "settle a completed job after its dispute window (anyone)",
+  "Pays the provider, the fee and the client's refund of a completed job whose dispute window has passed.",
+  "settleJob",
+  async (context, out, event) => {
+    out.line(`settled: provider ${pay(context, event.providerPay)}, fee ${pay(context, event.protocolFee)}, refund ${pay(context, event.refund)}`);
+    return { providerPay: event.providerPay, protocolFee: event.protocolFee, refund: event.refund };
+  },
+  "JobSettled",
+);
+
+const cancel = jobAction(
+  "cancel",
+  "cancel a job the provider has not accepted (cancellation fee)",
+  "Cancels a job before acceptance: refund less the cancellation fee, which goes to the provider.",
+  "cancelJob",
+  async (context, out, event) => {
+    out.line(`cancelled: refund ${pay(context, event.refund)}, cancellation fee ${pay(context, event.cancelFee)}`);
+    return { refund: event.refund, cancelFee: event.cancelFee };
+  },
+  "JobCancelled",
+);
+
+const expire = jobAction(
+  "expire",
+  "expire a job whose accept window passed (full refund; anyone)",
+  "Expires a job the provider did not accept in time: full refund to the client; the provider may be slashed.",
+  "expireJob",
+  async (context, out, event) => {
+    out.line(`expired: refund ${pay(context, event.refund)}, provider slashed ${formatAmount(event.slashed as bigint, context.stake)}`);
+    return { refund: event.refund, slashed: event.slashed };
+  },
+  "JobExpired",
+);
+
+const reclaim = jobAction(
+  "reclaim",
+  "reclaim an abandoned job's escrow (after its end + grace)",
+  "Takes back the unclaimed escrow of a job the provider left running past its end and the grace period.",
+  "reclaimAbandoned",
+  async (context, out, event) => {
+    out.line(`reclaimed: refund ${pay(context, event.refund)}, fee ${pay(context, event.protocolFee)}`);
+    return { refund: event.refund, protocolFee: event.protocolFee };
+  },
+  "JobReclaimed",
+);
+
+const withdrawHelp = help(
+  "usage: gpumesh client withdraw [--to ADDRESS] [options]",
+  "Withdraws credited balances: payouts the market could not push, and slash payouts held by staking.",
+  "  --to ADDRESS          where to send them (default: the wallet)",
+);
+const withdraw: Subcommand = {
+  summary: "withdraw credited balances",
+  help: withdrawHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(argv, { ...SIGNER_OPTIONS, to: { type: "string" } }, withdrawHelp);
+    if (!parsed) return 0;
+    const to = parsed.values.to;
+    if (to !== undefined && !isAddress(to, { strict: false })) throw new UsageError(`--to: "${to}" is not an address`);
+    const context = await signerFromValues(parsed.values);
+    const recipient = (to ?? context.account.address) as Address;
+    const me = context.account.address;
+    const [marketCredit, stakingCredit] = await Promise.all([
+      context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "balanceOf", args: [me] }),
+      context.publicClient.readContract({ address: context.staking, abi: providerStakingAbi, functionName: "credit", args: [me] }),
+    ]);
+    if (marketCredit === 0n && stakingCredit === 0n) throw new CliError(`nothing to withdraw: ${me} has no credited balance`);
+    const out = createOutput(Boolean(parsed.values.json));
+    if (marketCredit > 0n) {
+      await sendContractTransaction(context, out, { label: "withdraw market balance", address: context.market, abi: jobMarketAbi, functionName: "withdrawBalance", args: [recipient] });
+      out.line(`withdrew ${formatAmount(marketCredit, context.payment)} to ${recipient}`);
+    }
+    if (stakingCredit > 0n) {
+      await sendContractTransaction(context, out, { label: "withdraw staking credit", address: context.staking, abi: providerStakingAbi, functionName: "withdrawCredit", args: [recipient] });
+      out.line(`withdrew ${formatAmount(stakingCredit, context.stake)} to ${recipient}`);
+    }
+    out.result({ to: recipient, market: marketCredit, staking: stakingCredit });
+  },
+};
+
+const subcommands: Record<string, Subcommand> = {
+  offers,
+  "create-job": createJob,
+  status,
+  jobs,
+  "end-early": endEarly,
+  dispute,
+  settle,
+  cancel,
+  expire,
+  reclaim,
+  withdraw,
+};
+
+export async function run(argv: string[]): Promise<number> {
+  return dispatch("client", subcommands, argv);
+}

@@ -1,0 +1,75 @@
+import { GpuMeshError } from "../../internal/errors";
+import { parseCommandArgs, type OptionSpecs, type ParsedArgs } from "./args";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors";
+import { describeError } from "./revert";
+
+/** A leaf command (`provider stake`) or a group of them (`provider offer`). */
+export interface Subcommand {
+  summary: string;
+  /** Usage line and option help, printed by --help and after a usage error. */
+  help: string;
+  run?: (argv: string[]) => Promise<number | void>;
+  subcommands?: Record<string, Subcommand>;
+}
+
+/** Parses a leaf command's arguments; returns null after printing the help for --help. */
+export function parseOrHelp<T extends OptionSpecs>(
+  argv: string[],
+  options: T,
+  help: string,
+  positionals: number | [number, number] = 0,
+): ParsedArgs<T> | null {
+  const parsed = parseCommandArgs(argv, options, positionals);
+  if ((parsed.values as { help?: boolean }).help) {
+    process.stdout.write(help.trimEnd() + "\n");
+    return null;
+  }
+  return parsed;
+}
+
+function groupHelp(path: string, subcommands: Record<string, Subcommand>): string {
+  const names = Object.keys(subcommands);
+  const width = Math.max(...names.map((name) => name.length));
+  return [
+    `usage: gpumesh ${path} <command> [options]`,
+    "",
+    "commands:",
+    ...names.map((name) => `  ${name.padEnd(width)}  ${subcommands[name]!.summary}`),
+    "",
+    `\`gpumesh ${path} <command> --help\` shows a command's options.`,
+  ].join("\n");
+}
+
+/**
+ * Dispatches `gpumesh <path> <sub> ...` and maps failures to exit codes: 2 for usage errors (the message names the
+ * flag), 1 for failures at run time (a decoded revert, a wrong password, an unreachable node).
+ */
+export async function dispatch(path: string, subcommands: Record<string, Subcommand>, argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    (name ? process.stdout : process.stderr).write(groupHelp(path, subcommands) + "\n");
+    return name ? EXIT_OK : EXIT_USAGE;
+  }
+  const subcommand = subcommands[name];
+  if (!subcommand) {
+    process.stderr.write(`gpumesh ${path}: unknown command "${name}"\n\n${groupHelp(path, subcommands)}\n`);
+    return EXIT_USAGE;
+  }
+  if (subcommand.subcommands) return dispatch(`${path} ${name}`, subcommand.subcommands, rest);
+  try {
+    return (await subcommand.run!(rest)) ?? EXIT_OK;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`gpumesh ${path} ${name}: ${error.message}\n${subcommand.help.split("\n")[0]}\n`);
+      return EXIT_USAGE;
+    }
+    if (error instanceof GpuMeshError) {
+      process.stderr.write(`gpumesh ${path} ${name}: ${error.message}\n`);
+      return EXIT_FAILURE;
+    }
+    const message = describeError(error, { payment: { symbol: "", decimals: 0 }, stake: { symbol: "", decimals: 0 } });
+    process.stderr.write(`gpumesh ${path} ${name}: ${message}\n`);
+    if (process.env.GPUMESH_DEBUG) console.error(error);
+    return EXIT_FAILURE;
+  }
+}

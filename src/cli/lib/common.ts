@@ -1,0 +1,40 @@
+import { keccak256, toHex, zeroHash, type Hex } from "viem";
+import { createSignerContext, resolveChainOptions, type SignerContext } from "./context";
+import { UsageError } from "./errors";
+import { parseDuration } from "./units";
+
+/** Small pieces that several commands share. */
+
+export async function signerFromValues(values: {
+  rpc?: string;
+  deployment?: string;
+  keystore?: string;
+  "account-index"?: string;
+}): Promise<SignerContext> {
+  return createSignerContext(resolveChainOptions(values), {
+    keystore: values.keystore,
+    accountIndex: values["account-index"],
+  });
+}
+
+/** A bytes32 given as 0x + 64 hex digits is used as is; any other text is hashed (keccak256). */
+export function hashOrText(text: string | undefined): Hex {
+  if (text === undefined || text === "") return zeroHash;
+  if (/^0x[0-9a-fA-F]{64}$/.test(text)) return text.toLowerCase() as Hex;
+  return keccak256(toHex(text));
+}
+
+/** An expiry as a duration from the chain's now ("30d") or an ISO date ("2027-01-31" or with a time). */
+export function parseExpiry(text: string, nowSeconds: bigint, flag = "--expires"): number {
+  let expiresAt: number;
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const millis = Date.parse(text);
+    if (Number.isNaN(millis)) throw new UsageError(`${flag}: "${text}" is not a date`);
+    expiresAt = Math.floor(millis / 1000);
+  } else {
+    expiresAt = Number(nowSeconds) + parseDuration(text, flag);
+  }
+  if (expiresAt <= Number(nowSeconds)) throw new UsageError(`${flag}: ${text} is not in the future`);
+  if (expiresAt > 2 ** 32 - 1) throw new UsageError(`${flag}: ${text} is too far in the future`);
+  return expiresAt;
+}
