@@ -43,10 +43,12 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     ///         token valued one to one). Fixed at deployment, like the tokens.
     uint256 public immutable stakePerPaymentUnit;
 
-    // slot: counters and accrued fees together, so createJob and settlement each write one slot for them.
+    // Slot 1, shared with Pausable's `_paused` (8 bits): the pause check, the counters and accrued fees are one slot,
+    // so createJob and settlement each pay for one warm write here. uint96 fees hold 7.9e28 base units, more than
+    // any escrow total this market can hold between two withdrawals.
     uint64 internal _nextOfferId;
     uint64 internal _nextJobId;
-    uint128 internal _feesAccrued;
+    uint96 internal _feesAccrued;
 
     Parameters internal _parameters;
     address public treasury;
@@ -401,17 +403,23 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         uint256 cost = JobMath.costUp(price, gpus, duration);
         uint256 escrow = cost + JobMath.bpsUp(cost, parameters_.protocolFeeBps);
         jobId = _nextJobId++;
+        // One struct assignment lets the compiler write each of the three slots once.
+        _jobs[jobId] = Job({
+            client: client,
+            offerId: uint64(offerId),
+            gpus: gpus,
+            pricePerGpuHour: price,
+            duration: duration,
+            acceptDeadline: uint40(block.timestamp + parameters_.acceptWindow),
+            startedAt: 0,
+            endedAt: 0,
+            state: JobState.Created,
+            escrow: escrow.toUint96(),
+            claimed: 0,
+            protocolFeeBps: parameters_.protocolFeeBps,
+            collateralBps: parameters_.collateralBps
+        });
         Job storage job = _jobs[jobId];
-        job.client = client;
-        job.offerId = uint64(offerId);
-        job.gpus = gpus;
-        job.pricePerGpuHour = price;
-        job.duration = duration;
-        job.acceptDeadline = uint40(block.timestamp + parameters_.acceptWindow);
-        job.state = JobState.Created;
-        job.escrow = escrow.toUint96();
-        job.protocolFeeBps = parameters_.protocolFeeBps;
-        job.collateralBps = parameters_.collateralBps;
         _emitJobCreated(jobId, job, provider, cost, specHash);
         _pull(msg.sender, escrow);
     }
@@ -495,10 +503,8 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// @dev Ends a running-or-later job's money: fee accrued, collateral unlocked, provider and client paid.
     function _payOut(uint256 jobId, Job storage job, uint256 providerPay, uint256 fee, uint256 refund) internal {
         address provider = _offers[job.offerId].provider;
-        // Fees are bounded by total escrow, which is bounded by the token supply.
-        unchecked {
-            _feesAccrued += uint128(fee);
-        }
+        // fee <= escrow < 2^96; checked addition: an overflow would need 7.9e28 base units of unwithdrawn fees.
+        _feesAccrued += uint96(fee);
         _staking.unlockCollateral(provider, jobId, _collateralOf(job));
         _pay(provider, providerPay);
         _pay(job.client, refund);
