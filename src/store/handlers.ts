@@ -1,0 +1,582 @@
+import type { IndexedEvent } from "../chain/events";
+import { GpuMeshError } from "../internal/errors";
+import type { Db } from "./db";
+import type { JobRow, JobState, MarketTotalsRow, OfferRow, PriceInterval, ProviderRow, StakeMovementKind } from "./rows";
+import { MAX_PRICE_SORT, type Tables } from "./schema";
+import type { Journal } from "./tables";
+
+export interface BlockContext {
+  number: number;
+  timestamp: number;
+  /** Whether writes in this block are journaled for rollback (above the finalized block). */
+  journaled: boolean;
+}
+
+export interface EventHandlers {
+  /** Runs before a block's events: offers whose expiry the block's timestamp reached become EXPIRED. */
+  beginBlock(block: BlockContext): void;
+  apply(indexed: IndexedEvent, block: BlockContext): void;
+  /** Writes the ask floors still pending (call before flushing the tables). */
+  endBatch(): void;
+  /** Forgets in-memory state after a failed transaction or a rollback. */
+  reset(): void;
+}
+
+const INTERVAL_SECONDS: Record<PriceInterval, number> = { HOUR: 3600, DAY: 86400 };
+const INTERVALS = Object.keys(INTERVAL_SECONDS) as PriceInterval[];
+
+/** A (model, region) whose ask floor must be written into one price bucket; region '' is all regions. */
+interface PendingFloor {
+  model: string;
+  region: string;
+  interval: PriceInterval;
+  start: number;
+  /** Timestamp and block of the last offer/job event of this (model, region) in the bucket. */
+  asOf: number;
+  blockNumber: number;
+  journaled: boolean;
+}
+
+const add = (a: string, b: string | bigint): string => (BigInt(a) + BigInt(b)).toString();
+const sub = (a: string, b: string | bigint): string => (BigInt(a) - BigInt(b)).toString();
+const text = (value: bigint | number): string => value.toString();
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** bytes16 region code (lowercase ASCII, zero-padded on the right) to its string. */
+export function decodeRegion(hex: string): string {
+  return Buffer.from(hex.slice(2), "hex").toString("latin1").replace(/\0+$/, "");
+}
+
+function inconsistent(what: string): never {
+  throw new GpuMeshError(`store is inconsistent with the chain: ${what}`, { code: "STORE_INCONSISTENT" });
+}
+
+/**
+ * Applies decoded events to the tables, keeping every roll-up current: capacity and capacity_providers over OPEN
+ * offers, price buckets, market totals, job state counts, providers' active offers.
+ *
+ * Ask floors: a bucket's ask_floor is the lowest price among open offers with free GPUs after the last offer/job
+ * event of its (model, region) in the bucket. Computing it after every event would cost a query per event, so the
+ * computation waits until the (model, region) has an event in a later bucket or the batch ends. Only that
+ * (model, region)'s own events change its floor, except expiry, which the query accounts for by asking which offers
+ * were open at the event's timestamp (not closed, expires_at after it); so the deferred value equals the eager one
+ * whatever the batch boundaries, which keeps a resumed or re-orged index equal to a fresh one.
+ */
+export function createEventHandlers(db: Db, tables: Tables, journal: Journal): EventHandlers {
+  const floorByRegion = db.prepare<[string, string, number], { price: string }>(
+    `SELECT price_per_gpu_hour AS price FROM offers
+     WHERE gpu_model = ? AND region = ? AND state <> 'CLOSED' AND expires_at > ? AND gpus_leased < gpus
+     ORDER BY price_sort LIMIT 1`,
+  );
+  const floorByModel = db.prepare<[string, number], { price: string }>(
+    `SELECT price_per_gpu_hour AS price FROM offers
+     WHERE gpu_model = ? AND state <> 'CLOSED' AND expires_at > ? AND gpus_leased < gpus
+     ORDER BY price_sort LIMIT 1`,
+  );
+  // Prices that saturate the 63-bit sort key are compared exactly here.
+  const saturatedPrices = db
+    .prepare<[string, string, string, number, bigint]>(
+      `SELECT price_per_gpu_hour FROM offers
+       WHERE gpu_model = ? AND (? = '' OR region = ?) AND state <> 'CLOSED' AND expires_at > ? AND gpus_leased < gpus
+         AND price_sort = ?`,
+    )
+    .pluck();
+  const dueForExpiry = db.prepare<[number]>(`SELECT id FROM offers WHERE state = 'OPEN' AND expires_at <= ? ORDER BY id`).pluck();
+  const earliestExpiry = db.prepare(`SELECT MIN(expires_at) FROM offers WHERE state = 'OPEN'`).pluck();
+
+  const pendingFloors = new Map<string, PendingFloor>();
+  /** Earliest expires_at among OPEN offers (a lower bound); undefined until read from the database. */
+  let nextExpiryAt: number | null | undefined;
+
+  // ------------------------------------------------------------------ roll-up helpers
+  const totals = (): MarketTotalsRow => tables.marketTotals.get(1) ?? inconsistent("market_totals row is missing");
+  const updateTotals = (change: (row: MarketTotalsRow) => Partial<MarketTotalsRow>) =>
+    tables.marketTotals.update(1, change(totals()));
+
+  const provider = (address: string, block: BlockContext): ProviderRow =>
+    tables.providers.get(address) ??
+    tables.providers.put({ address, registered_at: block.timestamp, updated_at: block.timestamp });
+
+  const updateProvider = (address: string, block: BlockContext, change: (row: ProviderRow) => Partial<ProviderRow>) => {
+    const row = provider(address, block);
+    tables.providers.update(address, { ...change(row), updated_at: block.timestamp });
+  };
+
+  const countState = (state: JobState, delta: number) => {
+    const row = tables.jobStateCounts.get(state);
+    if (row) tables.jobStateCounts.update(state, { count: row.count + delta });
+    else tables.jobStateCounts.put({ state, count: delta });
+  };
+
+  const setJobState = (job: JobRow, state: JobState, changes: Partial<JobRow>) => {
+    countState(job.state, -1);
+    countState(state, 1);
+    tables.jobs.update(job.id, { ...changes, state });
+  };
+
+  const job = (id: bigint): JobRow => tables.jobs.get(Number(id)) ?? inconsistent(`event for unknown job ${id}`);
+  const offer = (id: bigint | number): OfferRow => tables.offers.get(Number(id)) ?? inconsistent(`event for unknown offer ${id}`);
+
+  /** Adds (sign 1) or removes (sign -1) an OPEN offer's share of the capacity roll-ups. */
+  const contribute = (row: OfferRow, sign: 1 | -1) => {
+    const capacityKey = [row.gpu_model, row.region];
+    const capacity = tables.capacity.get(capacityKey);
+    const offers = (capacity?.offers ?? 0) + sign;
+    if (offers === 0) tables.capacity.delete(capacityKey);
+    else
+      tables.capacity.put({
+        gpu_model: row.gpu_model,
+        region: row.region,
+        gpus_offered: (capacity?.gpus_offered ?? 0) + sign * row.gpus,
+        gpus_leased: (capacity?.gpus_leased ?? 0) + sign * row.gpus_leased,
+        offers,
+      });
+    const providerKey = [row.gpu_model, row.region, row.provider];
+    const providerOffers = (tables.capacityProviders.get(providerKey)?.offers ?? 0) + sign;
+    if (providerOffers === 0) tables.capacityProviders.delete(providerKey);
+    else tables.capacityProviders.put({ gpu_model: row.gpu_model, region: row.region, provider: row.provider, offers: providerOffers });
+    updateTotals((t) => ({
+      gpus_offered: t.gpus_offered + sign * row.gpus,
+      gpus_leased: t.gpus_leased + sign * row.gpus_leased,
+    }));
+    const providerRow = tables.providers.get(row.provider) ?? inconsistent(`offer ${row.id} of unknown provider`);
+    tables.providers.update(row.provider, { active_offers: providerRow.active_offers + sign });
+  };
+
+  /** Changes an offer, moving its share of the roll-ups when it is (or becomes) OPEN. */
+  const changeOffer = (row: OfferRow, changes: Partial<OfferRow>) => {
+    if (row.state === "OPEN") contribute(row, -1);
+    const updated = tables.offers.update(row.id, changes);
+    if (updated.state === "OPEN") contribute(updated, 1);
+  };
+
+  const releaseGpus = (jobRow: JobRow, block: BlockContext) => {
+    const offerRow = offer(jobRow.offer_id);
+    touchFloor(offerRow.gpu_model, offerRow.region, block);
+    changeOffer(offerRow, { gpus_leased: offerRow.gpus_leased - jobRow.gpus, updated_at: block.timestamp });
+  };
+
+  /** Seconds of GPU time a stopped job used, times its GPUs. */
+  const gpuSecondsUsed = (jobRow: JobRow, endedAt: number) =>
+    jobRow.gpus * Math.min(Math.max(0, endedAt - (jobRow.started_at ?? endedAt)), jobRow.duration);
+
+  const stakeMovement = (indexed: IndexedEvent, block: BlockContext, providerAddress: string, kind: StakeMovementKind, amount: bigint, jobId?: bigint) =>
+    tables.stakeMovements.put({
+      block_number: indexed.blockNumber,
+      log_index: indexed.logIndex,
+      tx_hash: indexed.transactionHash,
+      timestamp: block.timestamp,
+      provider: providerAddress,
+      kind,
+      amount: text(amount),
+      job_id: jobId === undefined ? null : Number(jobId),
+    });
+
+  /** Provider pay leaves escrow: providers.earned, jobs.provider_paid and market volume move together. */
+  const payProvider = (jobRow: JobRow, amount: bigint, block: BlockContext): string => {
+    if (amount !== 0n) {
+      updateProvider(jobRow.provider, block, (p) => ({ earned: add(p.earned, amount) }));
+      updateTotals((t) => ({ volume: add(t.volume, amount) }));
+    }
+    return add(jobRow.provider_paid, amount);
+  };
+
+  // ------------------------------------------------------------------ ask floors and price buckets
+  const bucketKey = (model: string, region: string, interval: PriceInterval, start: number) => [model, region, interval, start];
+
+  const priceBucket = (model: string, region: string, interval: PriceInterval, start: number) =>
+    tables.priceBuckets.get(bucketKey(model, region, interval, start)) ??
+    tables.priceBuckets.put({ gpu_model: model, region, interval, start });
+
+  const askFloor = (model: string, region: string, asOf: number): string | null => {
+    const row = region === "" ? floorByModel.get(model, asOf) : floorByRegion.get(model, region, asOf);
+    if (!row) return null;
+    if (BigInt(row.price) < MAX_PRICE_SORT) return row.price;
+    const prices = saturatedPrices.all(model, region, region, asOf, MAX_PRICE_SORT) as string[];
+    return prices.map(BigInt).reduce(min).toString();
+  };
+
+  const writeFloor = (pending: PendingFloor) => {
+    const saved = journal.blockNumber;
+    // The write belongs to the block of the event it follows, so that a rollback past that block undoes it.
+    journal.blockNumber = pending.journaled ? pending.blockNumber : null;
+    try {
+      const floor = askFloor(pending.model, pending.region, pending.asOf);
+      priceBucket(pending.model, pending.region, pending.interval, pending.start);
+      tables.priceBuckets.update(bucketKey(pending.model, pending.region, pending.interval, pending.start), { ask_floor: floor });
+    } finally {
+      journal.blockNumber = saved;
+    }
+  };
+
+  const flushPendingFloors = (pendings: PendingFloor[]) => {
+    if (pendings.length === 0) return;
+    // The floor query reads offers from SQLite: write the cached changes first.
+    if (tables.offers.dirtyCount > 0) tables.offers.flush();
+    for (const pending of pendings) writeFloor(pending);
+  };
+
+  /** Call at the start of every event that can change the open asks of (model, region). */
+  function touchFloor(model: string, region: string, block: BlockContext) {
+    const stale: PendingFloor[] = [];
+    for (const key of region === "" ? [""] : [region, ""]) {
+      for (const interval of INTERVALS) {
+        const start = Math.floor(block.timestamp / INTERVAL_SECONDS[interval]) * INTERVAL_SECONDS[interval];
+        const id = `${model}|${key}|${interval}`;
+        const pending = pendingFloors.get(id);
+        if (pending && pending.start !== start) stale.push(pending);
+        pendingFloors.set(id, {
+          model,
+          region: key,
+          interval,
+          start,
+          asOf: block.timestamp,
+          blockNumber: block.number,
+          journaled: block.journaled,
+        });
+      }
+    }
+    flushPendingFloors(stale);
+  }
+
+  const recordJobPrice = (jobRow: JobRow) => {
+    const price = BigInt(jobRow.price_per_gpu_hour);
+    const gpuSeconds = jobRow.gpus * jobRow.duration;
+    const notional = price * BigInt(jobRow.gpus) * BigInt(jobRow.duration);
+    for (const region of [jobRow.region, ""]) {
+      for (const interval of INTERVALS) {
+        const start = Math.floor(jobRow.created_at / INTERVAL_SECONDS[interval]) * INTERVAL_SECONDS[interval];
+        const bucket = priceBucket(jobRow.gpu_model, region, interval, start);
+        tables.priceBuckets.update(bucketKey(jobRow.gpu_model, region, interval, start), {
+          jobs: bucket.jobs + 1,
+          gpu_seconds: bucket.gpu_seconds + gpuSeconds,
+          notional: add(bucket.notional, notional),
+          open: bucket.open ?? jobRow.price_per_gpu_hour,
+          close: jobRow.price_per_gpu_hour,
+          high: bucket.high === null || BigInt(bucket.high) < price ? jobRow.price_per_gpu_hour : bucket.high,
+          low: bucket.low === null || BigInt(bucket.low) > price ? jobRow.price_per_gpu_hour : bucket.low,
+        });
+      }
+    }
+  };
+
+  // ------------------------------------------------------------------ events
+  const apply = (indexed: IndexedEvent, block: BlockContext) => {
+    const { event } = indexed;
+    const ts = block.timestamp;
+    switch (event.contract) {
+      case "GpuCatalog": {
+        switch (event.eventName) {
+          case "GpuModelListed": {
+            const { modelId, name, vramGb } = event.args;
+            tables.gpuModels.put({ id: modelId.toLowerCase(), name, vram_gb: vramGb, listed: 1, listed_at: ts });
+            return;
+          }
+          case "GpuModelDelisted": {
+            const id = event.args.modelId.toLowerCase();
+            if (!tables.gpuModels.get(id)) inconsistent(`delisting of unknown model ${id}`);
+            tables.gpuModels.update(id, { listed: 0 });
+            return;
+          }
+          default:
+            return;
+        }
+      }
+      case "ProviderStaking": {
+        switch (event.eventName) {
+          case "ProviderRegistered": {
+            const address = event.args.provider.toLowerCase();
+            if (!tables.providers.get(address)) updateTotals((t) => ({ providers: t.providers + 1 }));
+            updateProvider(address, block, () => ({ metadata_uri: event.args.metadataURI, registered_at: ts }));
+            return;
+          }
+          case "ProviderMetadataUpdated":
+            updateProvider(event.args.provider.toLowerCase(), block, () => ({ metadata_uri: event.args.metadataURI }));
+            return;
+          case "Staked": {
+            const { amount, staked } = event.args;
+            const address = event.args.provider.toLowerCase();
+            updateProvider(address, block, () => ({ staked: text(staked) }));
+            updateTotals((t) => ({ total_staked: add(t.total_staked, amount) }));
+            stakeMovement(indexed, block, address, "STAKE", amount);
+            return;
+          }
+          case "UnstakeRequested": {
+            const { amount, staked, unbonding, readyAt } = event.args;
+            const address = event.args.provider.toLowerCase();
+            updateProvider(address, block, () => ({ staked: text(staked), unbonding: text(unbonding), unbonding_ready_at: Number(readyAt) }));
+            updateTotals((t) => ({ total_staked: sub(t.total_staked, amount), total_unbonding: add(t.total_unbonding, amount) }));
+            stakeMovement(indexed, block, address, "UNSTAKE_REQUEST", amount);
+            return;
+          }
+          case "StakeWithdrawn": {
+            const { amount } = event.args;
+            const address = event.args.provider.toLowerCase();
+            updateProvider(address, block, (p) => ({ unbonding: sub(p.unbonding, amount), unbonding_ready_at: null }));
+            updateTotals((t) => ({ total_unbonding: sub(t.total_unbonding, amount) }));
+            stakeMovement(indexed, block, address, "WITHDRAW", amount);
+            return;
+          }
+          case "CollateralLocked":
+          case "CollateralUnlocked": {
+            const { amount, locked, jobId } = event.args;
+            const address = event.args.provider.toLowerCase();
+            const sign = event.eventName === "CollateralLocked" ? 1n : -1n;
+            updateProvider(address, block, () => ({ locked: text(locked) }));
+            updateTotals((t) => ({ total_locked: add(t.total_locked, sign * amount) }));
+            stakeMovement(indexed, block, address, sign > 0n ? "LOCK" : "UNLOCK", amount, jobId);
+            return;
+          }
+          case "Slashed": {
+            const { jobId, fromStaked, fromUnbonding } = event.args;
+            const address = event.args.provider.toLowerCase();
+            const amount = fromStaked + fromUnbonding;
+            updateProvider(address, block, (p) => ({
+              staked: sub(p.staked, fromStaked),
+              unbonding: sub(p.unbonding, fromUnbonding),
+              slashed: add(p.slashed, amount),
+            }));
+            updateTotals((t) => ({
+              total_staked: sub(t.total_staked, fromStaked),
+              total_unbonding: sub(t.total_unbonding, fromUnbonding),
+              total_slashed: add(t.total_slashed, amount),
+            }));
+            stakeMovement(indexed, block, address, "SLASH", amount, jobId);
+            return;
+          }
+          default:
+            // PayoutCredited, CreditWithdrawn and governance settings have no table.
+            return;
+        }
+      }
+      case "JobMarket": {
+        switch (event.eventName) {
+          case "OfferCreated": {
+            const a = event.args;
+            const model = a.gpuModel.toLowerCase();
+            const region = decodeRegion(a.region);
+            touchFloor(model, region, block);
+            const row = tables.offers.put({
+              id: Number(a.offerId),
+              provider: a.provider.toLowerCase(),
+              gpu_model: model,
+              region,
+              gpus: a.gpus,
+              gpus_leased: 0,
+              price_per_gpu_hour: text(a.pricePerGpuHour),
+              min_duration: a.minDuration,
+              max_duration: a.maxDuration,
+              carbon_intensity: a.carbonIntensity,
+              renewable_bps: a.renewableBps,
+              expires_at: a.expiresAt,
+              // The contract refuses an expiry at or before the block's timestamp.
+              state: "OPEN",
+              created_at: ts,
+              created_block: block.number,
+              updated_at: ts,
+            });
+            contribute(row, 1);
+            noteExpiry(a.expiresAt);
+            return;
+          }
+          case "OfferUpdated": {
+            const { offerId, gpus, pricePerGpuHour, expiresAt } = event.args;
+            const row = offer(offerId);
+            touchFloor(row.gpu_model, row.region, block);
+            // updateOffer needs an expiry after the block and an offer not closed: an expired offer reopens.
+            changeOffer(row, {
+              gpus,
+              price_per_gpu_hour: text(pricePerGpuHour),
+              expires_at: expiresAt,
+              state: "OPEN",
+              updated_at: ts,
+            });
+            noteExpiry(expiresAt);
+            return;
+          }
+          case "OfferClosed": {
+            const row = offer(event.args.offerId);
+            touchFloor(row.gpu_model, row.region, block);
+            changeOffer(row, { state: "CLOSED", updated_at: ts });
+            return;
+          }
+          case "JobCreated": {
+            const a = event.args;
+            const offerRow = offer(a.offerId);
+            touchFloor(offerRow.gpu_model, offerRow.region, block);
+            const row = tables.jobs.put({
+              id: Number(a.jobId),
+              offer_id: Number(a.offerId),
+              client: a.client.toLowerCase(),
+              provider: a.provider.toLowerCase(),
+              payer: a.payer.toLowerCase(),
+              gpu_model: offerRow.gpu_model,
+              region: offerRow.region,
+              gpus: a.gpus,
+              price_per_gpu_hour: text(a.pricePerGpuHour),
+              duration: a.duration,
+              cost: text(a.cost),
+              escrow: text(a.escrow),
+              spec_hash: a.specHash.toLowerCase(),
+              state: "CREATED",
+              created_at: ts,
+              created_block: block.number,
+              accept_deadline: Number(a.acceptDeadline),
+            });
+            countState("CREATED", 1);
+            changeOffer(offerRow, { gpus_leased: offerRow.gpus_leased + a.gpus, updated_at: ts });
+            updateTotals((t) => ({ escrowed: add(t.escrowed, a.escrow) }));
+            recordJobPrice(row);
+            return;
+          }
+          case "JobAccepted": {
+            const row = job(event.args.jobId);
+            setJobState(row, "RUNNING", { started_at: Number(event.args.startedAt), collateral: text(event.args.collateral) });
+            return;
+          }
+          case "JobCancelled": {
+            const { refund, cancelFee } = event.args;
+            const row = job(event.args.jobId);
+            releaseGpus(row, block);
+            const providerPaid = payProvider(row, cancelFee, block);
+            setJobState(row, "CANCELLED", {
+              ended_at: ts,
+              finalized_at: ts,
+              earned: "0",
+              refunded: text(refund),
+              cancel_fee: text(cancelFee),
+              provider_paid: providerPaid,
+            });
+            updateTotals((t) => ({ escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)) }));
+            return;
+          }
+          case "JobExpired": {
+            const { refund, slashed } = event.args;
+            const row = job(event.args.jobId);
+            releaseGpus(row, block);
+            setJobState(row, "EXPIRED", { ended_at: ts, finalized_at: ts, earned: "0", refunded: text(refund), slashed: text(slashed) });
+            updateTotals((t) => ({ escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)) }));
+            return;
+          }
+          case "JobClaimed": {
+            const { amount, claimed } = event.args;
+            const row = job(event.args.jobId);
+            tables.jobs.update(row.id, { claimed: text(claimed), provider_paid: payProvider(row, amount, block) });
+            updateTotals((t) => ({ escrowed: sub(t.escrowed, amount) }));
+            return;
+          }
+          case "JobCompleted":
+          case "JobEndedEarly": {
+            const { endedAt, earned } = event.args;
+            const row = job(event.args.jobId);
+            releaseGpus(row, block);
+            const changes: Partial<JobRow> = { ended_at: Number(endedAt), completed_at: ts, earned: text(earned) };
+            if (event.eventName === "JobCompleted") changes.result_hash = event.args.resultHash.toLowerCase();
+            else changes.ended_early = 1;
+            setJobState(row, "COMPLETED", changes);
+            if (earned > 0n) updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSecondsUsed(row, Number(endedAt)) }));
+            return;
+          }
+          case "JobDisputed": {
+            const { endedAt, earned, reasonHash } = event.args;
+            const row = job(event.args.jobId);
+            const changes: Partial<JobRow> = { disputed_at: ts, earned: text(earned), reason_hash: reasonHash.toLowerCase() };
+            if (row.state === "RUNNING") {
+              // Disputing a running job stops its clock and frees its GPUs.
+              releaseGpus(row, block);
+              changes.ended_at = Number(endedAt);
+              if (earned > 0n) updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSecondsUsed(row, Number(endedAt)) }));
+            }
+            setJobState(row, "DISPUTED", changes);
+            updateProvider(row.provider, block, (p) => ({ jobs_disputed: p.jobs_disputed + 1 }));
+            return;
+          }
+          case "JobSettled": {
+            const { providerPay, protocolFee, refund } = event.args;
+            const row = job(event.args.jobId);
+            const providerPaid = payProvider(row, providerPay, block);
+            setJobState(row, "SETTLED", { finalized_at: ts, provider_paid: providerPaid, refunded: text(refund), fee: text(protocolFee) });
+            updateProvider(row.provider, block, (p) => ({ jobs_completed: p.jobs_completed + 1 }));
+            updateTotals((t) => ({
+              escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)),
+              fees_collected: add(t.fees_collected, protocolFee),
+            }));
+            return;
+          }
+          case "JobResolved": {
+            const { providerShareBps, providerPay, protocolFee, refund, slashed } = event.args;
+            const row = job(event.args.jobId);
+            const providerPaid = payProvider(row, providerPay, block);
+            setJobState(row, "RESOLVED", {
+              finalized_at: ts,
+              provider_share_bps: providerShareBps,
+              provider_paid: providerPaid,
+              refunded: text(refund),
+              fee: text(protocolFee),
+              slashed: add(row.slashed, slashed),
+            });
+            updateTotals((t) => ({
+              escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)),
+              fees_collected: add(t.fees_collected, protocolFee),
+            }));
+            return;
+          }
+          case "JobReclaimed": {
+            const { endedAt, protocolFee, refund } = event.args;
+            const row = job(event.args.jobId);
+            releaseGpus(row, block);
+            // The provider keeps its streamed pay and gets nothing more; an abandoned job sells no GPU time.
+            setJobState(row, "RECLAIMED", {
+              ended_at: Number(endedAt),
+              finalized_at: ts,
+              earned: row.claimed,
+              refunded: text(refund),
+              fee: text(protocolFee),
+            });
+            updateTotals((t) => ({
+              escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)),
+              fees_collected: add(t.fees_collected, protocolFee),
+            }));
+            return;
+          }
+          default:
+            // PayoutCredited, BalanceWithdrawn, FeesWithdrawn, ParameterSet, TreasurySet, role and pause events.
+            return;
+        }
+      }
+    }
+  };
+
+  function noteExpiry(expiresAt: number) {
+    if (nextExpiryAt !== undefined && (nextExpiryAt === null || expiresAt < nextExpiryAt)) nextExpiryAt = expiresAt;
+  }
+
+  const beginBlock = (block: BlockContext) => {
+    if (nextExpiryAt === undefined) {
+      tables.offers.flush();
+      nextExpiryAt = earliestExpiry.get() as number | null;
+    }
+    if (nextExpiryAt === null || block.timestamp < nextExpiryAt) return;
+    tables.offers.flush();
+    for (const id of dueForExpiry.all(block.timestamp) as number[]) {
+      const row = offer(id);
+      // The moment it expired, not when a block noticed: the same whichever blocks a batch fetched.
+      changeOffer(row, { state: "EXPIRED", updated_at: row.expires_at });
+    }
+    tables.offers.flush();
+    nextExpiryAt = earliestExpiry.get() as number | null;
+  };
+
+  return {
+    beginBlock,
+    apply,
+    endBatch() {
+      flushPendingFloors([...pendingFloors.values()]);
+      pendingFloors.clear();
+    },
+    reset() {
+      pendingFloors.clear();
+      nextExpiryAt = undefined;
+    },
+  };
+}

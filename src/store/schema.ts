@@ -1,0 +1,71 @@
+import type { Db } from "./db";
+import { createTable, type Journal, type Row, type SqlValue, type Table } from "./tables";
+import type {
+  CapacityProviderRow,
+  CapacityRow,
+  GpuModelRow,
+  JobRow,
+  JobStateCountRow,
+  MarketTotalsRow,
+  OfferRow,
+  PriceBucketRow,
+  ProviderRow,
+  StakeMovementRow,
+} from "./rows";
+
+/** Largest value of a signed 64-bit INTEGER: offers.price_sort saturates here. */
+export const MAX_PRICE_SORT = (1n << 63n) - 1n;
+
+/** Columns that the store computes when writing a row (never read back into memory). */
+export const DERIVED_COLUMNS: Record<string, Record<string, (row: Row) => SqlValue | bigint>> = {
+  offers: {
+    price_sort: (row) => {
+      const price = BigInt(row.price_per_gpu_hour as string);
+      return price > MAX_PRICE_SORT ? MAX_PRICE_SORT : price;
+    },
+  },
+};
+
+export interface Tables {
+  gpuModels: Table<GpuModelRow>;
+  providers: Table<ProviderRow>;
+  offers: Table<OfferRow>;
+  jobs: Table<JobRow>;
+  stakeMovements: Table<StakeMovementRow>;
+  capacity: Table<CapacityRow>;
+  capacityProviders: Table<CapacityProviderRow>;
+  priceBuckets: Table<PriceBucketRow>;
+  marketTotals: Table<MarketTotalsRow>;
+  jobStateCounts: Table<JobStateCountRow>;
+}
+
+/** Tables derived from events: everything but checkpoint, blocks and undo_log. */
+export const ENTITY_TABLES = [
+  "gpu_models",
+  "providers",
+  "offers",
+  "jobs",
+  "stake_movements",
+  "capacity",
+  "capacity_providers",
+  "price_buckets",
+  "market_totals",
+  "job_state_counts",
+] as const;
+
+export function createTables(db: Db, journal: Journal): Tables & { all: Table<Row>[] } {
+  const tables: Tables = {
+    gpuModels: createTable(db, "gpu_models", journal),
+    providers: createTable(db, "providers", journal),
+    offers: createTable(db, "offers", journal, { derived: DERIVED_COLUMNS.offers }),
+    jobs: createTable(db, "jobs", journal),
+    // Append-only: nothing reads a movement back, so none stays in memory after a flush.
+    stakeMovements: createTable(db, "stake_movements", journal, { maxCachedRows: 0, appendOnly: true }),
+    capacity: createTable(db, "capacity", journal),
+    capacityProviders: createTable(db, "capacity_providers", journal),
+    priceBuckets: createTable(db, "price_buckets", journal, { maxCachedRows: 5_000 }),
+    marketTotals: createTable(db, "market_totals", journal),
+    jobStateCounts: createTable(db, "job_state_counts", journal),
+  };
+  return { ...tables, all: Object.values(tables) as unknown as Table<Row>[] };
+}

@@ -1,0 +1,187 @@
+import type { IndexedEvent } from "../chain/events";
+import { ConfigError, GpuMeshError } from "../internal/errors";
+import type { Store } from "./db";
+import { createEventHandlers } from "./handlers";
+import type { CheckpointRow } from "./rows";
+import { createTables, DERIVED_COLUMNS } from "./schema";
+import { createRowRestorer, type Journal } from "./tables";
+
+/** One block of a batch: its header and its events in log order. */
+export interface BlockToApply {
+  number: number;
+  hash: string;
+  /** Null when the header was not fetched (a finalized block known only from its logs). */
+  parentHash: string | null;
+  timestamp: number;
+  events: IndexedEvent[];
+}
+
+export interface ApplyBatchOptions {
+  /** Blocks at or below it cannot be re-orged: their writes are not journaled, and older journal rows are pruned. */
+  finalizedBlock: number;
+}
+
+export interface StoredBlock {
+  number: number;
+  hash: string;
+  parentHash: string;
+  timestamp: number;
+}
+
+export interface StoreWriter {
+  readonly chainId: number;
+  checkpoint(): CheckpointRow | undefined;
+  /**
+   * Applies blocks in one transaction: their events, the roll-ups, the undo journal, the block hashes and the
+   * checkpoint (the last block) commit together, so a process killed at any moment resumes exactly.
+   */
+  applyBatch(blocks: BlockToApply[], options: ApplyBatchOptions): { events: number };
+  /** Undoes every block above `blockNumber` (a block whose hash is stored) and counts a reorg. */
+  rollbackTo(blockNumber: number): { blocks: number; events: number };
+  /** A stored (unfinalized or checkpoint) block. */
+  storedBlock(blockNumber: number): StoredBlock | undefined;
+  /** Lowest block whose hash is stored: the deepest possible common ancestor in a reorg. */
+  lowestStoredBlock(): number | undefined;
+}
+
+/** SQLITE_BUSY (another connection holds the write lock past busy_timeout) is worth a retry; the rest is not. */
+function asStoreError(error: unknown): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string" && (code === "SQLITE_BUSY" || code.startsWith("SQLITE_BUSY_") || code === "SQLITE_LOCKED")) {
+    return new GpuMeshError(`database busy: ${(error as Error).message}`, { code: "DB_BUSY", retryable: true, cause: error });
+  }
+  return error;
+}
+
+/** Creates the single writer of a store (one per database: it caches rows between batches). */
+export function createStoreWriter(options: { store: Store; chainId: number }): StoreWriter {
+  const { store, chainId } = options;
+  if (store.readonly) throw new ConfigError("the indexer needs a writable database");
+  const { db } = store;
+  const journal: Journal = { blockNumber: null, records: [] };
+  const tables = createTables(db, journal);
+  const handlers = createEventHandlers(db, tables, journal);
+  const restoreRow = createRowRestorer(db, DERIVED_COLUMNS);
+
+  const selectCheckpoint = db.prepare<[], CheckpointRow>(`SELECT * FROM checkpoint WHERE id = 1`);
+  const writeCheckpoint = db.prepare(
+    `INSERT INTO checkpoint (id, chain_id, block_number, block_hash, block_timestamp, events_ingested, reorgs)
+     VALUES (1, @chainId, @number, @hash, @timestamp, @events, 0)
+     ON CONFLICT (id) DO UPDATE SET block_number = @number, block_hash = @hash, block_timestamp = @timestamp,
+       events_ingested = events_ingested + @events`,
+  );
+  const insertUndo = db.prepare(`INSERT INTO undo_log (block_number, table_name, row_key, old_row) VALUES (?, ?, ?, ?)`);
+  const insertBlock = db.prepare(
+    `INSERT OR REPLACE INTO blocks (number, hash, parent_hash, timestamp, events) VALUES (?, ?, ?, ?, ?)`,
+  );
+  const pruneUndo = db.prepare(`DELETE FROM undo_log WHERE block_number <= ?`);
+  const pruneBlocks = db.prepare(`DELETE FROM blocks WHERE number < ?`);
+  const selectBlock = db.prepare<[number], { number: number; hash: string; parent_hash: string; timestamp: number }>(
+    `SELECT number, hash, parent_hash, timestamp FROM blocks WHERE number = ?`,
+  );
+  const selectLowestBlock = db.prepare(`SELECT MIN(number) FROM blocks`).pluck();
+  const selectUndo = db.prepare<[number], { table_name: string; row_key: string; old_row: string | null }>(
+    `SELECT table_name, row_key, old_row FROM undo_log WHERE block_number > ? ORDER BY seq DESC`,
+  );
+  const sumEventsAbove = db.prepare(`SELECT COUNT(*) AS blocks, COALESCE(SUM(events), 0) AS events FROM blocks WHERE number > ?`);
+  const deleteUndoAbove = db.prepare(`DELETE FROM undo_log WHERE block_number > ?`);
+  const deleteBlocksAbove = db.prepare(`DELETE FROM blocks WHERE number > ?`);
+  const rewindCheckpoint = db.prepare(
+    `UPDATE checkpoint SET block_number = ?, block_hash = ?, block_timestamp = ?, events_ingested = events_ingested - ?,
+       reorgs = reorgs + 1 WHERE id = 1`,
+  );
+
+  const existing = selectCheckpoint.get();
+  if (existing && existing.chain_id !== chainId) {
+    throw new ConfigError(`database ${store.file} indexes chain ${existing.chain_id}, not chain ${chainId}; use another --db`);
+  }
+
+  /** Drops everything in memory that may disagree with the database (after a failed or undone transaction). */
+  const forget = () => {
+    for (const table of tables.all) table.clear();
+    handlers.reset();
+    journal.records = [];
+    journal.blockNumber = null;
+  };
+
+  const applyBatchTransaction = db.transaction((blocks: BlockToApply[], finalizedBlock: number) => {
+    let events = 0;
+    for (const block of blocks) {
+      const journaled = block.number > finalizedBlock;
+      journal.blockNumber = journaled ? block.number : null;
+      const context = { number: block.number, timestamp: block.timestamp, journaled };
+      handlers.beginBlock(context);
+      for (const event of block.events) handlers.apply(event, context);
+      events += block.events.length;
+    }
+    handlers.endBatch();
+    for (const table of tables.all) table.flush();
+    for (const record of journal.records) insertUndo.run(record.blockNumber, record.table, record.rowKey, record.oldRow);
+    journal.records = [];
+    const last = blocks[blocks.length - 1];
+    for (const block of blocks) {
+      if (block.parentHash !== null && (block.number > finalizedBlock || block === last)) {
+        insertBlock.run(block.number, block.hash, block.parentHash, block.timestamp, block.events.length);
+      }
+    }
+    writeCheckpoint.run({ chainId, number: last.number, hash: last.hash, timestamp: last.timestamp, events });
+    pruneUndo.run(finalizedBlock);
+    pruneBlocks.run(Math.min(finalizedBlock, last.number));
+    return events;
+  });
+
+  return {
+    chainId,
+    checkpoint: () => selectCheckpoint.get(),
+    applyBatch(blocks, { finalizedBlock }) {
+      if (blocks.length === 0) return { events: 0 };
+      const checkpoint = selectCheckpoint.get();
+      for (let i = 0; i < blocks.length; i++) {
+        const previous = i === 0 ? checkpoint?.block_number : blocks[i - 1].number;
+        if (previous !== undefined && blocks[i].number <= previous) {
+          throw new GpuMeshError(`batch block ${blocks[i].number} is not after block ${previous}`, { code: "BATCH_ORDER" });
+        }
+      }
+      try {
+        return { events: applyBatchTransaction.immediate(blocks, finalizedBlock) };
+      } catch (error) {
+        forget();
+        throw asStoreError(error);
+      }
+    },
+    rollbackTo(blockNumber) {
+      try {
+        const result = db
+          .transaction(() => {
+            const checkpoint = selectCheckpoint.get();
+            if (!checkpoint || blockNumber >= checkpoint.block_number) return { blocks: 0, events: 0 };
+            const base = selectBlock.get(blockNumber);
+            if (!base) {
+              throw new GpuMeshError(`cannot roll back to block ${blockNumber}: it is below the unfinalized window`, {
+                code: "REORG_TOO_DEEP",
+              });
+            }
+            for (const record of selectUndo.all(blockNumber)) restoreRow(record.table_name, record.row_key, record.old_row);
+            const undone = sumEventsAbove.get(blockNumber) as { blocks: number; events: number };
+            deleteUndoAbove.run(blockNumber);
+            deleteBlocksAbove.run(blockNumber);
+            rewindCheckpoint.run(base.number, base.hash, base.timestamp, undone.events);
+            return undone;
+          })
+          .immediate();
+        return result;
+      } catch (error) {
+        throw asStoreError(error);
+      } finally {
+        forget();
+      }
+    },
+    storedBlock(blockNumber) {
+      const row = selectBlock.get(blockNumber);
+      return row && { number: row.number, hash: row.hash, parentHash: row.parent_hash, timestamp: row.timestamp };
+    },
+    lowestStoredBlock() {
+      return (selectLowestBlock.get() as number | null) ?? undefined;
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {
+  createPublicClient,
+  createTestClient,
+  createWalletClient,
+  http,
+  keccak256,
+  toHex,
+  type Abi,
+  type Address,
+  type Hex,
+  type TransactionReceipt,
+} from "viem";
+import { foundry } from "viem/chains";
+import { devStablecoinAbi, gpuCatalogAbi, jobMarketAbi, providerStakingAbi } from "../../../src/chain/abis";
+import { deployGpuMeshWithViem } from "../../../src/chain/deploy";
+import { loadDeployment, type Deployment } from "../../../src/chain/deployment";
+
+export const USDC = 10n ** 6n;
+export const MESH = 10n ** 18n;
+export const STAKE_PER_PAYMENT_UNIT = 10n ** 12n;
+export const H100 = keccak256(toHex("H100-SXM-80GB"));
+export const A100 = keccak256(toHex("A100-SXM-80GB"));
+export const L40S = keccak256(toHex("L40S-48GB"));
+export const RTX4090 = keccak256(toHex("RTX-4090-24GB"));
+export const SPEC_HASH = keccak256(toHex("spec"));
+export const RESULT_HASH = keccak256(toHex("result"));
+export const REASON_HASH = keccak256(toHex("reason"));
+
+export function region(code: string): Hex {
+  return toHex(code, { size: 16 });
+}
+export function costUp(price: bigint, gpus: bigint | number, seconds: bigint | number): bigint {
+  return (price * BigInt(gpus) * BigInt(seconds) + 3599n) / 3600n;
+}
+export function bpsUp(amount: bigint, bps: bigint | number): bigint {
+  return (amount * BigInt(bps) + 9999n) / 10000n;
+}
+export function bpsDown(amount: bigint, bps: bigint | number): bigint {
+  return (amount * BigInt(bps)) / 10000n;
+}
+
+const TARGETS = {
+  market: jobMarketAbi,
+  staking: providerStakingAbi,
+  catalog: gpuCatalogAbi,
+  payment: devStablecoinAbi,
+  // DevStakeToken has the same ERC-20, permit and mint functions.
+  stake: devStablecoinAbi,
+} as const;
+export type Target = keyof typeof TARGETS;
+
+export interface OfferInput {
+  gpuModel: Hex;
+  gpus: number;
+  pricePerGpuHour: bigint;
+  minDuration?: number;
+  maxDuration?: number;
+  region: string;
+  carbonIntensity?: number;
+  renewableBps?: number;
+  expiresAt: number;
+}
+
+export type MarketSession = Awaited<ReturnType<typeof setUpMarket>>;
+
+/** Deploys GPU Mesh on an anvil and returns typed-enough helpers to drive it from anvil's unlocked accounts. */
+export async function setUpMarket(url: string, options: { dir?: string } = {}) {
+  const transport = http(url);
+  const publicClient = createPublicClient({ chain: foundry, transport });
+  const testClient = createTestClient({ chain: foundry, mode: "anvil", transport });
+  const accounts = await createWalletClient({ chain: foundry, transport }).getAddresses();
+  const deployer = accounts[0];
+  const walletClient = createWalletClient({ chain: foundry, transport, account: deployer });
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-indexer-"));
+  fs.mkdirSync(dir, { recursive: true });
+  const deploymentFile = path.join(dir, "deployment.json");
+  const written = await deployGpuMeshWithViem({ publicClient, walletClient, network: "anvil" });
+  fs.writeFileSync(deploymentFile, JSON.stringify(written, null, 2));
+  const deployment = loadDeployment(deploymentFile);
+
+  const address = (target: Target): Address => {
+    switch (target) {
+      case "market":
+        return deployment.contracts.JobMarket.address;
+      case "staking":
+        return deployment.contracts.ProviderStaking.address;
+      case "catalog":
+        return deployment.contracts.GpuCatalog.address;
+      case "payment":
+        return deployment.tokens.payment.address;
+      case "stake":
+        return deployment.tokens.stake.address;
+    }
+  };
+
+  /** Sends a transaction from an unlocked account and waits for it; reverts throw. */
+  async function send(from: Address, target: Target, functionName: string, args: readonly unknown[] = []): Promise<TransactionReceipt> {
+    const wallet = createWalletClient({ chain: foundry, transport, account: from });
+    const hash = await wallet.writeContract({ address: address(target), abi: TARGETS[target] as Abi, functionName, args } as never);
+    const receipt = await publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`${functionName} reverted`);
+    return receipt;
+  }
+
+  async function read<T = unknown>(target: Target, functionName: string, args: readonly unknown[] = []): Promise<T> {
+    return (await publicClient.readContract({ address: address(target), abi: TARGETS[target] as Abi, functionName, args })) as T;
+  }
+
+  async function latestTimestamp(): Promise<number> {
+    return Number((await publicClient.getBlock()).timestamp);
+  }
+
+  async function increaseTime(seconds: number): Promise<void> {
+    await testClient.increaseTime({ seconds });
+    await testClient.mine({ blocks: 1 });
+  }
+
+  async function fund(account: Address, { usdc = 0n, mesh = 0n }: { usdc?: bigint; mesh?: bigint }) {
+    if (usdc > 0n) {
+      await send(account, "payment", "mint", [account, usdc]);
+      await send(account, "payment", "approve", [address("market"), 2n ** 255n]);
+    }
+    if (mesh > 0n) {
+      await send(account, "stake", "mint", [account, mesh]);
+      await send(account, "stake", "approve", [address("staking"), 2n ** 255n]);
+    }
+  }
+
+  async function registerProvider(provider: Address, stake: bigint, metadata = "https://provider.example/gpus") {
+    await fund(provider, { mesh: stake });
+    await send(provider, "staking", "register", [metadata]);
+    await send(provider, "staking", "stake", [stake]);
+  }
+
+  async function createOffer(provider: Address, offer: OfferInput): Promise<bigint> {
+    const id = await read<bigint>("market", "nextOfferId");
+    await send(provider, "market", "createOffer", [
+      {
+        gpuModel: offer.gpuModel,
+        gpus: offer.gpus,
+        pricePerGpuHour: offer.pricePerGpuHour,
+        minDuration: offer.minDuration ?? 60,
+        maxDuration: offer.maxDuration ?? 30 * 86400,
+        region: region(offer.region),
+        carbonIntensity: offer.carbonIntensity ?? 120,
+        renewableBps: offer.renewableBps ?? 5000,
+        expiresAt: offer.expiresAt,
+      },
+    ]);
+    return id;
+  }
+
+  async function createJob(client: Address, offerId: bigint, gpus: number, duration: number, maxPrice = 2n ** 96n): Promise<bigint> {
+    const id = await read<bigint>("market", "nextJobId");
+    await send(client, "market", "createJob", [offerId, gpus, duration, maxPrice, SPEC_HASH]);
+    return id;
+  }
+
+  return {
+    url,
+    publicClient,
+    testClient,
+    accounts,
+    deployer,
+    deployment: deployment as Deployment,
+    deploymentFile,
+    address,
+    send,
+    read,
+    latestTimestamp,
+    increaseTime,
+    fund,
+    registerProvider,
+    createOffer,
+    createJob,
+  };
+}

@@ -1,0 +1,254 @@
+import { expect } from "chai";
+import type { Address } from "viem";
+import { openStore, type Store } from "../../src/store/db";
+import type { JobRow, OfferRow, ProviderRow } from "../../src/store/rows";
+import { createIndexer } from "../../src/sync/indexer";
+import { startAnvil, type Anvil } from "./helpers/anvil";
+import { dumpTables } from "./helpers/dump";
+import { A100, setUpMarket, type MarketSession } from "./helpers/market";
+import { runFullScenario, type ScenarioLedger } from "./helpers/scenario";
+
+interface ChainJob {
+  client: Address;
+  offerId: bigint;
+  gpus: number;
+  pricePerGpuHour: bigint;
+  duration: number;
+  acceptDeadline: number;
+  startedAt: number;
+  endedAt: number;
+  state: number;
+  escrow: bigint;
+  claimed: bigint;
+}
+interface ChainOffer {
+  provider: Address;
+  gpus: number;
+  gpusLeased: number;
+  expiresAt: number;
+  pricePerGpuHour: bigint;
+  closed: boolean;
+  gpuModel: string;
+}
+
+const CHAIN_STATES = ["NONE", "CREATED", "RUNNING", "COMPLETED", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "RECLAIMED"];
+const sum = (values: Iterable<bigint>) => [...values].reduce((a, b) => a + b, 0n);
+
+describe("indexer: every job path, checked against the contracts", function () {
+  let anvil: Anvil;
+  let m: MarketSession;
+  let ledger: ScenarioLedger;
+  let incremental: Store;
+  let store: Store;
+
+  before(async function () {
+    anvil = await startAnvil();
+    m = await setUpMarket(anvil.url);
+    incremental = openStore({ file: ":memory:" });
+    // Indexed after every step of the scenario: realtime batches of a few blocks, all journaled.
+    const follower = createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: incremental, finalityDepth: 1000 });
+    ledger = await runFullScenario(m, async () => {
+      await follower.syncOnce();
+    });
+    await follower.syncOnce();
+    store = openStore({ file: ":memory:" });
+    const indexer = createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store, finalityDepth: 2 });
+    const result = await indexer.syncOnce();
+    expect(result.caughtUp).to.equal(true);
+  });
+
+  after(async function () {
+    incremental?.close();
+    store?.close();
+    await anvil?.stop();
+  });
+
+  const rows = <T>(sql: string, ...params: unknown[]) => store.db.prepare(sql).all(...params) as T[];
+
+  it("providers: stake, locked, unbonding, slashed and earnings equal the chain", async function () {
+    const providers = rows<ProviderRow>("SELECT * FROM providers ORDER BY address");
+    expect(providers.map((p) => p.address)).to.deep.equal([...ledger.providers].map((a) => a.toLowerCase()).sort());
+    for (const address of ledger.providers) {
+      const row = providers.find((p) => p.address === address.toLowerCase())!;
+      const account = await m.read<{ staked: bigint; locked: bigint; unbonding: bigint; unbondingReadyAt: number }>("staking", "account", [address]);
+      expect(row.staked, "staked").to.equal(account.staked.toString());
+      expect(row.locked, "locked").to.equal(account.locked.toString());
+      expect(row.unbonding, "unbonding").to.equal(account.unbonding.toString());
+      // Stake tokens are conserved: wallet + staked + unbonding + slashed == minted.
+      const wallet = await m.read<bigint>("stake", "balanceOf", [address]);
+      expect(wallet + account.staked + account.unbonding + BigInt(row.slashed), "stake conservation").to.equal(ledger.meshMinted.get(address));
+      // Providers hold no payment token but their pay.
+      expect(row.earned, "earned").to.equal((await m.read<bigint>("payment", "balanceOf", [address])).toString());
+    }
+    const byAddress = (a: Address) => providers.find((p) => p.address === a.toLowerCase())!;
+    const [p1, p2, p3] = ledger.providers;
+    expect(BigInt(byAddress(p1).slashed) > 0n, "P1 slashed by resolution").to.equal(true);
+    expect(BigInt(byAddress(p2).slashed) > 0n, "P2 slashed by expiry").to.equal(true);
+    expect(BigInt(byAddress(p3).slashed) > 0n, "P3 slashed from unbonding").to.equal(true);
+    expect([byAddress(p1).jobs_completed, byAddress(p2).jobs_completed, byAddress(p3).jobs_completed]).to.deep.equal([1, 1, 0]);
+    expect([byAddress(p1).jobs_disputed, byAddress(p2).jobs_disputed, byAddress(p3).jobs_disputed]).to.deep.equal([1, 0, 1]);
+    expect([byAddress(p1).active_offers, byAddress(p2).active_offers, byAddress(p3).active_offers]).to.deep.equal([2, 1, 1]);
+    expect(byAddress(p1).unbonding_ready_at).to.equal(null);
+  });
+
+  it("offers: gpus, leases, prices and states equal the chain", async function () {
+    const now = await m.latestTimestamp();
+    const offers = rows<OfferRow>("SELECT * FROM offers ORDER BY id");
+    expect(offers).to.have.length(Object.keys(ledger.offers).length);
+    for (const row of offers) {
+      const chain = await m.read<ChainOffer>("market", "getOffer", [BigInt(row.id)]);
+      expect(row.provider).to.equal(chain.provider.toLowerCase());
+      expect(row.gpu_model).to.equal(chain.gpuModel.toLowerCase());
+      expect(row.gpus, `offer ${row.id} gpus`).to.equal(chain.gpus);
+      expect(row.gpus_leased, `offer ${row.id} gpusLeased`).to.equal(chain.gpusLeased);
+      expect(row.price_per_gpu_hour).to.equal(chain.pricePerGpuHour.toString());
+      expect(row.expires_at).to.equal(chain.expiresAt);
+      const state = chain.closed ? "CLOSED" : chain.expiresAt <= now ? "EXPIRED" : "OPEN";
+      expect(row.state, `offer ${row.id} state`).to.equal(state);
+    }
+    expect(offers.map((o) => o.state)).to.deep.equal(["OPEN", "OPEN", "CLOSED", "OPEN", "OPEN", "EXPIRED"]);
+  });
+
+  it("jobs: state, escrow, claims, pay, refund and fee equal the chain and add up", async function () {
+    const jobs = rows<JobRow>("SELECT * FROM jobs ORDER BY id");
+    expect(jobs).to.have.length(Object.keys(ledger.jobs).length);
+    const expired = new Set(ledger.expiredJobs.map(Number));
+    for (const row of jobs) {
+      const chain = await m.read<ChainJob>("market", "getJob", [BigInt(row.id)]);
+      const chainState = CHAIN_STATES[chain.state];
+      expect(row.state, `job ${row.id} state`).to.equal(chainState === "CANCELLED" && expired.has(row.id) ? "EXPIRED" : chainState);
+      expect(row.client).to.equal(chain.client.toLowerCase());
+      expect(row.offer_id).to.equal(Number(chain.offerId));
+      expect(row.gpus).to.equal(chain.gpus);
+      expect(row.duration).to.equal(chain.duration);
+      expect(row.escrow).to.equal(chain.escrow.toString());
+      expect(row.claimed, `job ${row.id} claimed`).to.equal(chain.claimed.toString());
+      expect(row.accept_deadline).to.equal(Number(chain.acceptDeadline));
+      expect(row.started_at ?? 0).to.equal(Number(chain.startedAt));
+      expect(row.ended_at ?? 0, `job ${row.id} endedAt`).to.equal(Number(chain.endedAt));
+      if (row.finalized_at !== null) {
+        expect(BigInt(row.refunded) + BigInt(row.provider_paid) + BigInt(row.fee), `job ${row.id} refund + pay + fee`).to.equal(
+          BigInt(row.escrow),
+        );
+      } else {
+        expect(BigInt(row.provider_paid)).to.equal(chain.claimed);
+      }
+    }
+    // Clients paid escrow and got refunds: their balances say so.
+    for (const client of ledger.clients) {
+      const mine = jobs.filter((j) => j.payer === client.toLowerCase());
+      const expected = ledger.usdcMinted.get(client)! - sum(mine.map((j) => BigInt(j.escrow))) + sum(mine.map((j) => BigInt(j.refunded)));
+      expect(await m.read<bigint>("payment", "balanceOf", [client]), `client ${client} balance`).to.equal(expected);
+    }
+    const states = new Set(jobs.map((j) => j.state));
+    for (const state of ["CREATED", "RUNNING", "SETTLED", "RESOLVED", "CANCELLED", "EXPIRED", "RECLAIMED"]) {
+      expect(states.has(state as JobRow["state"]), state).to.equal(true);
+    }
+    const counts = rows<{ state: string; count: number }>("SELECT state, count FROM job_state_counts WHERE count > 0 ORDER BY state");
+    const recount = new Map<string, number>();
+    for (const job of jobs) recount.set(job.state, (recount.get(job.state) ?? 0) + 1);
+    expect(counts).to.deep.equal([...recount.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([state, count]) => ({ state, count })));
+  });
+
+  it("market totals: escrow, fees, volume, stake and capacity equal the chain", async function () {
+    const totals = rows<Record<string, string | number>>("SELECT * FROM market_totals")[0];
+    const market = m.deployment.contracts.JobMarket.address;
+    const held = await m.read<bigint>("payment", "balanceOf", [market]);
+    const feesAccrued = await m.read<bigint>("market", "feesAccrued");
+    let credited = 0n;
+    for (const account of m.accounts) credited += await m.read<bigint>("market", "balanceOf", [account]);
+    expect(totals.escrowed, "escrowed").to.equal((held - credited - feesAccrued).toString());
+    const withdrawnFees = await m.read<bigint>("payment", "balanceOf", [ledger.arbiter]);
+    expect(totals.fees_collected, "fees").to.equal((feesAccrued + withdrawnFees).toString());
+    expect(BigInt(totals.fees_collected as string) > 0n).to.equal(true);
+    const jobs = rows<JobRow>("SELECT * FROM jobs");
+    expect(totals.fees_collected).to.equal(sum(jobs.map((j) => BigInt(j.fee))).toString());
+    let providerBalances = 0n;
+    for (const provider of ledger.providers) providerBalances += await m.read<bigint>("payment", "balanceOf", [provider]);
+    expect(totals.volume, "volume").to.equal(providerBalances.toString());
+
+    let staked = 0n;
+    let locked = 0n;
+    let unbonding = 0n;
+    for (const provider of ledger.providers) {
+      const account = await m.read<{ staked: bigint; locked: bigint; unbonding: bigint }>("staking", "account", [provider]);
+      staked += account.staked;
+      locked += account.locked;
+      unbonding += account.unbonding;
+    }
+    expect(totals.total_staked).to.equal(staked.toString());
+    expect(totals.total_locked).to.equal(locked.toString());
+    expect(totals.total_unbonding).to.equal(unbonding.toString());
+    const stakingHeld = await m.read<bigint>("stake", "balanceOf", [m.deployment.contracts.ProviderStaking.address]);
+    expect(stakingHeld, "staking holds staked + unbonding").to.equal(staked + unbonding);
+    const slashed = rows<{ s: string }>("SELECT slashed AS s FROM providers").map((r) => BigInt(r.s));
+    expect(totals.total_slashed).to.equal(sum(slashed).toString());
+    expect(totals.providers).to.equal(3);
+
+    // Capacity over the chain's open offers.
+    const now = await m.latestTimestamp();
+    const open: ChainOffer[] = [];
+    for (const id of Object.values(ledger.offers)) {
+      const offer = await m.read<ChainOffer>("market", "getOffer", [id]);
+      if (!offer.closed && offer.expiresAt > now) open.push(offer);
+    }
+    expect(totals.gpus_offered).to.equal(open.reduce((a, o) => a + o.gpus, 0));
+    expect(totals.gpus_leased).to.equal(open.reduce((a, o) => a + o.gpusLeased, 0));
+    const capacity = rows<{ gpu_model: string; gpus_offered: number; gpus_leased: number; offers: number }>(
+      "SELECT gpu_model, sum(gpus_offered) AS gpus_offered, sum(gpus_leased) AS gpus_leased, sum(offers) AS offers FROM capacity GROUP BY gpu_model ORDER BY gpu_model",
+    );
+    const expected = new Map<string, { gpus_offered: number; gpus_leased: number; offers: number }>();
+    for (const offer of open) {
+      const entry = expected.get(offer.gpuModel.toLowerCase()) ?? { gpus_offered: 0, gpus_leased: 0, offers: 0 };
+      entry.gpus_offered += offer.gpus;
+      entry.gpus_leased += offer.gpusLeased;
+      entry.offers += 1;
+      expected.set(offer.gpuModel.toLowerCase(), entry);
+    }
+    expect(capacity).to.deep.equal([...expected.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([gpu_model, v]) => ({ gpu_model, ...v })));
+
+    // GPU time sold: jobs whose clock stopped with earnings, at gpus x seconds used.
+    let gpuSeconds = 0;
+    for (const row of jobs) {
+      if (row.started_at === null || row.state === "RECLAIMED" || row.state === "RUNNING" || row.earned === null || row.earned === "0") continue;
+      gpuSeconds += row.gpus * Math.min(row.ended_at! - row.started_at, row.duration);
+    }
+    expect(totals.gpu_seconds_sold).to.equal(gpuSeconds);
+    expect(gpuSeconds).to.be.greaterThan(0);
+  });
+
+  it("price buckets: every job counted once per interval and region, A100 ask floor", function () {
+    const jobs = rows<JobRow>("SELECT * FROM jobs");
+    for (const interval of ["HOUR", "DAY"]) {
+      const all = rows<{ jobs: number; gpu_seconds: number; notional: string }>(
+        "SELECT jobs, gpu_seconds, notional FROM price_buckets WHERE interval = ? AND region = ''",
+        interval,
+      );
+      expect(all.reduce((a, b) => a + b.jobs, 0)).to.equal(jobs.length);
+      expect(all.reduce((a, b) => a + b.gpu_seconds, 0)).to.equal(jobs.reduce((a, j) => a + j.gpus * j.duration, 0));
+      expect(sum(all.map((b) => BigInt(b.notional)))).to.equal(sum(jobs.map((j) => BigInt(j.price_per_gpu_hour) * BigInt(j.gpus * j.duration))));
+      const regional = rows<{ jobs: number }>("SELECT jobs FROM price_buckets WHERE interval = ? AND region <> ''", interval);
+      expect(regional.reduce((a, b) => a + b.jobs, 0)).to.equal(jobs.length);
+    }
+    const lastA100 = rows<{ ask_floor: string; open: string; close: string }>(
+      "SELECT ask_floor, open, close FROM price_buckets WHERE gpu_model = ? AND region = '' AND interval = 'HOUR' ORDER BY start DESC LIMIT 1",
+      A100.toLowerCase(),
+    )[0];
+    expect(lastA100.ask_floor).to.equal("1200000");
+  });
+
+  it("indexing step by step (journaled) gives the same tables as one backfill", function () {
+    expect(dumpTables(incremental.db)).to.deep.equal(dumpTables(store.db));
+  });
+
+  it("small eth_getLogs ranges give the same tables", async function () {
+    const other = openStore({ file: ":memory:" });
+    try {
+      const indexer = createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: other, maxBlockRange: 3, initialBlockRange: 1 });
+      await indexer.syncOnce();
+      expect(dumpTables(other.db)).to.deep.equal(dumpTables(store.db));
+    } finally {
+      other.close();
+    }
+  });
+});
