@@ -26,7 +26,7 @@ export class RpcError extends GpuMeshError {
 }
 
 const RANGE_TEXT =
-  /block range|range (is )?too (large|wide|big)|too many (blocks|results|logs)|returned more than|more than \d+ (results|logs)|response size|exceed(s|ed)? (the )?max(imum)? (block )?range|max(imum)? (block )?range|try with this block range|results? (limit|size) exceeded|log limit|too large/i;
+  /block range|range (is )?too (large|wide|big)|too many (blocks|results|logs)|returned more than|more than \d+ (results|logs)|response size|exceed(s|ed)? (the )?max(imum)? (block )?range|max(imum)? (block )?range|try with this block range|results? (limit|size) exceeded|log limit|limited to (a )?[\d,]+ (block )?range|too large/i;
 const RATE_TEXT = /rate.?limit|too many requests|request limit|exceeded .*(capacity|quota)|throughput|compute units|credits|\b429\b/i;
 const TIMEOUT_TEXT = /time(d)? ?out|timeout/i;
 const TRANSIENT_TEXT =

@@ -39,8 +39,8 @@ export interface Indexer {
   readonly options: Readonly<SyncOptions>;
   /** One pass: checks for a reorg, then indexes up to the current head - confirmations (or maxBatches batches). */
   syncOnce(options?: { maxBatches?: number }): Promise<SyncResult>;
-  /** Follows the chain until stop(); rejects on a fatal error. */
-  start(): Promise<void>;
+  /** Follows the chain until stop() (or until caught up, with exitWhenCaughtUp); rejects on a fatal error. */
+  start(options?: { exitWhenCaughtUp?: boolean }): Promise<void>;
   /** Stops after the batch in progress; resolves when the loop has exited. */
   stop(): Promise<void>;
 }
@@ -307,7 +307,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     return result;
   };
 
-  const loop = async () => {
+  const loop = async (exitWhenCaughtUp: boolean) => {
     let lastHead = -1;
     let stalledPolls = 0;
     let failures = 0;
@@ -316,6 +316,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
         const result = await syncOnce();
         failures = 0;
         if (result.caughtUp) publishCheckpoint({ phase: "realtime", lastError: null });
+        if (result.caughtUp && exitWhenCaughtUp) break;
         if (result.headBlock === lastHead) {
           stalledPolls += 1;
           if (stalledPolls >= sync.stallPolls) {
@@ -349,10 +350,10 @@ export function createIndexer(options: IndexerOptions): Indexer {
     status,
     options: sync,
     syncOnce,
-    start() {
+    start({ exitWhenCaughtUp = false } = {}) {
       if (!running) {
         stopRequested = false;
-        running = loop().finally(() => {
+        running = loop(exitWhenCaughtUp).finally(() => {
           running = null;
         });
       }

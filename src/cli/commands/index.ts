@@ -1,0 +1,194 @@
+import { loadDeployment } from "../../chain/deployment";
+import { redactUrl } from "../../internal/errors";
+import { createLogger } from "../../internal/logger";
+import { openStore } from "../../store/db";
+import { createIndexer } from "../../sync/indexer";
+import type { IndexerStatusSnapshot } from "../../sync/status";
+import { parseCommandLine, usageFailure, UsageError } from "./serve";
+
+export const summary = "index the contracts' events from a JSON-RPC node into a SQLite database";
+
+const HELP = `usage: gpumesh index --rpc URL[,URL2] --deployment FILE --db FILE [options]
+Backfills the deployment's events from its start block, then follows the chain head; resumes from the database's
+checkpoint after any stop, rolls back reorganisations, retries RPC failures.
+  --rpc URL[,URL2]          JSON-RPC endpoints, tried in order on failure (repeatable; env GPUMESH_RPC_URL)
+  --deployment FILE         deployment file written by the deploy script (env GPUMESH_DEPLOYMENT)
+  --db FILE                 SQLite database, created when missing (env GPUMESH_DB)
+  --confirmations N         blocks to stay behind the head (default per chain: 0 local, 2 Ethereum)
+  --finality-depth N        deepest reorg handled, in blocks (default per chain: 12 local, 64 Ethereum, 300 rollups)
+  --poll-interval-ms N      how often to poll the head (default per chain)
+  --max-block-range N       largest eth_getLogs range (default 10000; shrinks when the node refuses)
+  --exit-at-head            stop once caught up with the head instead of following it
+  --log-level LEVEL         trace, debug, info, warn, error (default info)
+  -h, --help                this help
+Stops cleanly after the current batch on SIGINT or SIGTERM. Progress goes to stderr: a bar on a terminal, JSON logs
+otherwise.`;
+
+const OPTIONS = {
+  rpc: { type: "string", multiple: true },
+  deployment: { type: "string" },
+  db: { type: "string" },
+  confirmations: { type: "string" },
+  "finality-depth": { type: "string" },
+  "poll-interval-ms": { type: "string" },
+  "max-block-range": { type: "string" },
+  "exit-at-head": { type: "boolean" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+
+function integerFlag(value: string | undefined, flag: string, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
+  return Number(value);
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** A one-line progress bar on a terminal: blocks, blocks/s over the last seconds, and the time left. */
+function createProgressBar(stream: NodeJS.WriteStream, startBlock: number) {
+  const samples: Array<{ atMs: number; block: number }> = [];
+  let lastDrawMs = 0;
+  let drawn = false;
+  return {
+    update(status: IndexerStatusSnapshot, force = false) {
+      const now = Date.now();
+      if (status.indexedBlock === null || status.headBlock === null) return;
+      samples.push({ atMs: now, block: status.indexedBlock });
+      while (samples.length > 2 && now - samples[0].atMs > 10_000) samples.shift();
+      if (!force && now - lastDrawMs < 100) return;
+      lastDrawMs = now;
+      const first = samples[0];
+      const elapsedSeconds = (now - first.atMs) / 1000;
+      const blocksPerSecond = elapsedSeconds > 0 ? (status.indexedBlock - first.block) / elapsedSeconds : 0;
+      const total = Math.max(1, status.headBlock - startBlock + 1);
+      const done = Math.min(total, Math.max(0, status.indexedBlock - startBlock + 1));
+      const fraction = done / total;
+      const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - 80));
+      const filled = Math.round(fraction * width);
+      const left = status.headBlock - status.indexedBlock;
+      const eta = left <= 0 ? "synced" : blocksPerSecond > 0 ? `ETA ${formatDuration(left / blocksPerSecond)}` : "ETA ?";
+      const line =
+        `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(1)}% ` +
+        `block ${status.indexedBlock}/${status.headBlock} ${Math.round(blocksPerSecond)} blocks/s ` +
+        `${status.eventsIngested} events ${eta}` +
+        (status.reorgs ? ` reorgs ${status.reorgs}` : "");
+      stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1)}\x1b[K`);
+      drawn = true;
+    },
+    finish() {
+      if (drawn) stream.write("\n");
+    },
+  };
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let options;
+  try {
+    const { values } = parseCommandLine(argv, OPTIONS);
+    if (values.help) {
+      process.stdout.write(HELP + "\n");
+      return 0;
+    }
+    const rpcUrls = (values.rpc?.length ? values.rpc : [process.env.GPUMESH_RPC_URL ?? ""])
+      .flatMap((value) => value.split(","))
+      .map((url) => url.trim())
+      .filter(Boolean);
+    if (rpcUrls.length === 0) throw new UsageError("--rpc is required (or set GPUMESH_RPC_URL)");
+    const deploymentFile = values.deployment || process.env.GPUMESH_DEPLOYMENT;
+    if (!deploymentFile) throw new UsageError("--deployment is required (or set GPUMESH_DEPLOYMENT)");
+    const dbFile = values.db || process.env.GPUMESH_DB;
+    if (!dbFile) throw new UsageError("--db is required (or set GPUMESH_DB)");
+    const logLevel = values["log-level"] ?? process.env.GPUMESH_LOG_LEVEL ?? "info";
+    if (!LOG_LEVELS.has(logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}, got "${logLevel}"`);
+    options = {
+      rpcUrls,
+      deploymentFile,
+      dbFile,
+      logLevel,
+      exitAtHead: values["exit-at-head"] ?? false,
+      confirmations: integerFlag(values.confirmations, "--confirmations", 0),
+      finalityDepth: integerFlag(values["finality-depth"], "--finality-depth", 1),
+      pollIntervalMs: integerFlag(values["poll-interval-ms"], "--poll-interval-ms", 10),
+      maxBlockRange: integerFlag(values["max-block-range"], "--max-block-range", 1),
+    };
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure("index", error.message, HELP);
+    throw error;
+  }
+
+  const interactive = Boolean(process.stderr.isTTY);
+  // On a terminal the bar shows progress; logs keep to warnings so they do not tear it.
+  const logger = createLogger({ name: "gpumesh-index", level: interactive && options.logLevel === "info" ? "warn" : options.logLevel });
+  const deployment = loadDeployment(options.deploymentFile);
+  const store = openStore({ file: options.dbFile });
+  try {
+    const indexer = createIndexer({
+      rpcUrls: options.rpcUrls,
+      deployment,
+      store,
+      logger,
+      confirmations: options.confirmations,
+      finalityDepth: options.finalityDepth,
+      pollIntervalMs: options.pollIntervalMs,
+      maxBlockRange: options.maxBlockRange,
+    });
+    logger.info({
+      msg: "indexing",
+      chainId: deployment.chainId,
+      rpc: options.rpcUrls.map(redactUrl),
+      db: options.dbFile,
+      fromBlock: indexer.status.snapshot().indexedBlock ?? deployment.startBlock,
+      ...indexer.options,
+    });
+    const bar = interactive ? createProgressBar(process.stderr, deployment.startBlock) : null;
+    let lastLoggedMs = 0;
+    indexer.status.on("progress", (status) => {
+      if (bar) return bar.update(status);
+      const now = Date.now();
+      if (status.indexedBlock === null || now - lastLoggedMs < 5000) return;
+      lastLoggedMs = now;
+      logger.info({
+        msg: "progress",
+        indexedBlock: status.indexedBlock,
+        headBlock: status.headBlock,
+        eventsIngested: status.eventsIngested,
+        blocksPerSecond: status.blocksPerSecond && Math.round(status.blocksPerSecond),
+        eventsPerSecond: status.eventsPerSecond && Math.round(status.eventsPerSecond),
+        reorgs: status.reorgs,
+      });
+    });
+
+    let signalCount = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signalCount += 1;
+      // A second signal means "now": the last committed batch is the checkpoint, so nothing is lost.
+      if (signalCount > 1) process.exit(130);
+      logger.warn({ msg: "stopping after the current batch", signal });
+      void indexer.stop();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      await indexer.start({ exitWhenCaughtUp: options.exitAtHead });
+    } finally {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      bar?.update(indexer.status.snapshot(), true);
+      bar?.finish();
+    }
+    const final = indexer.status.snapshot();
+    logger.info({ msg: "stopped", indexedBlock: final.indexedBlock, eventsIngested: final.eventsIngested, reorgs: final.reorgs });
+    return 0;
+  } finally {
+    store.close();
+  }
+}
