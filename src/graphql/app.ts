@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Database } from "better-sqlite3";
-import { validate, type ExecutionResult } from "graphql";
+import { validate, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from "graphql-yoga";
 import type { Registry } from "prom-client";
 import type { Logger } from "../internal/logger";
@@ -16,6 +16,7 @@ import {
 } from "./context";
 import { createCostLimitRule, createDepthLimitRule, MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits";
 import { createApiMetrics, type ApiMetrics } from "./metrics";
+import { createResponseCache, type CachedResponse } from "./response-cache";
 import { resolvers } from "./resolvers";
 import { typeDefs } from "./schema";
 
@@ -45,11 +46,16 @@ export interface Readiness {
 }
 
 export interface GraphqlApp {
-  yoga: YogaServerInstance<{}, GraphqlContext>;
+  yoga: YogaServerInstance<ServerContext, GraphqlContext>;
   metrics: ApiMetrics;
   readiness(): Readiness;
   /** Node request listener: /graphql (GraphiQL on GET from a browser), /health, /ready, /metrics. */
   handle: http.RequestListener;
+}
+
+/** What the HTTP layer hands to each GraphQL request: the database version it already read, if it did. */
+interface ServerContext {
+  dataVersion?: string;
 }
 
 export interface GraphqlServer {
@@ -60,6 +66,27 @@ export interface GraphqlServer {
 }
 
 const DEFAULT_READY_MAX_LAG_BLOCKS = 3;
+const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
+
+/** The whole request body, or null when it is larger than MAX_REQUEST_BODY_BYTES. */
+function readBody(request: http.IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BODY_BYTES) {
+        request.removeAllListeners("data");
+        request.resume();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.once("end", () => resolve(Buffer.concat(chunks)));
+    request.once("error", reject);
+  });
+}
 
 function modelIndex(reads: Reads): GpuModelIndex {
   const list = reads.gpuModels();
@@ -70,10 +97,26 @@ function modelIndex(reads: Reads): GpuModelIndex {
 export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
   const { db, status, logger } = options;
   const reads = createReads(db);
-  const cache = createResultCache(reads);
+  const results = createResultCache();
+  const responses = createResponseCache(reads);
   const metrics = createApiMetrics({ reads, status, registries: options.registries });
   const maxCost = options.maxQueryCost ?? MAX_QUERY_COST;
   const depthLimit = createDepthLimitRule(options.maxQueryDepth ?? MAX_QUERY_DEPTH);
+
+  // Documents repeat (yoga caches their parse); only the variables that carry `first` change the cost.
+  const costChecks = new WeakMap<DocumentNode, Map<string, readonly GraphQLError[]>>();
+  const costErrors = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>) => {
+    let byVariables = costChecks.get(document);
+    if (!byVariables) costChecks.set(document, (byVariables = new Map()));
+    const key = JSON.stringify(variables);
+    let errors = byVariables.get(key);
+    if (!errors) {
+      errors = validate(schema, document, [createCostLimitRule(maxCost, variables)]);
+      if (byVariables.size >= 100) byVariables.clear();
+      byVariables.set(key, errors);
+    }
+    return errors;
+  };
 
   const limitsAndMetrics: Plugin = {
     onValidate({ addValidationRule }) {
@@ -84,7 +127,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     },
     onExecute({ args, setResultAndStopExecution }) {
       // The cost depends on `first`, which variables may carry: checked here, where their values are known.
-      const errors = validate(args.schema, args.document, [createCostLimitRule(maxCost, args.variableValues ?? {})]);
+      const errors = costErrors(args.schema, args.document, args.variableValues ?? {});
       if (errors.length > 0) {
         metrics.countError("validation");
         setResultAndStopExecution({ errors });
@@ -98,7 +141,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     },
   };
 
-  const yoga = createYoga<{}, GraphqlContext>({
+  const yoga = createYoga<ServerContext, GraphqlContext>({
     schema: createSchema<GraphqlContext & YogaInitialContext>({ typeDefs, resolvers }),
     graphqlEndpoint: "/graphql",
     graphiql: { title: "GPU Mesh" },
@@ -111,14 +154,18 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
       warn: (...args: unknown[]) => logger.warn({ msg: "graphql", detail: args }),
       error: (...args: unknown[]) => logger.error({ msg: "graphql error", err: args[0] }),
     },
-    context: () => ({
-      reads,
-      loaders: createLoaders(reads),
-      cache,
-      models: () => cache.get("models", () => modelIndex(reads)),
-      status,
-      chainId: options.chainId,
-    }),
+    context: (initial) => {
+      const version = initial.dataVersion ?? reads.dataVersion();
+      const cached = <T>(key: string, compute: () => T): T => results.get(version, key, compute);
+      return {
+        reads,
+        loaders: createLoaders(reads),
+        cached,
+        models: () => cached("models", () => modelIndex(reads)),
+        status,
+        chainId: options.chainId,
+      };
+    },
   });
 
   function readiness(): Readiness {
@@ -163,8 +210,51 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     response.once("finish", () =>
       metrics.observeRequest(response.statusCode, Number(process.hrtime.bigint() - started) / 1e9),
     );
-    return yoga(request, response);
+    if (request.method !== "POST") return yoga(request, response);
+    readBody(request)
+      .then((body) =>
+        body === null
+          ? sendJson(response, 413, { errors: [{ message: `request body is over ${MAX_REQUEST_BODY_BYTES} bytes` }] })
+          : answerPost(request, response, body),
+      )
+      .catch((error: unknown) => {
+        logger.warn({ msg: "graphql request failed", err: error });
+        if (!response.headersSent) sendJson(response, 500, { errors: [{ message: "Unexpected error." }] });
+        else response.destroy();
+      });
   };
+
+  /** POST /graphql: from the response cache when the same query was answered since the last commit, else yoga. */
+  async function answerPost(request: http.IncomingMessage, response: http.ServerResponse, body: Buffer): Promise<void> {
+    const accept = request.headers.accept;
+    const origin = request.headers.origin;
+    const key = responses.keyOf(body, { accept, origin });
+    const version = responses.version();
+    const cached = key === null ? undefined : responses.get(key, version);
+    if (cached) {
+      response.writeHead(cached.status, cached.headers);
+      response.end(cached.body);
+      return;
+    }
+    const headers: Array<[string, string]> = [];
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (typeof value === "string") headers.push([name, value]);
+      else if (Array.isArray(value)) for (const item of value) headers.push([name, item]);
+    }
+    const answer = await yoga.fetch(
+      `http://${request.headers.host ?? "localhost"}${request.url}`,
+      { method: "POST", headers, body },
+      { dataVersion: version },
+    );
+    const result: CachedResponse = {
+      status: answer.status,
+      headers: Object.fromEntries(answer.headers.entries()),
+      body: Buffer.from(await answer.arrayBuffer()),
+    };
+    response.writeHead(result.status, result.headers);
+    response.end(result.body);
+    if (key !== null) responses.store(key, version, result);
+  }
 
   return { yoga, metrics, readiness, handle };
 }

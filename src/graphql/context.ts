@@ -26,20 +26,20 @@ export interface GpuModelIndex {
  * dropped whenever the database changes: under load most requests then cost one tiny version query.
  */
 export interface ResultCache {
-  get<T>(key: string, compute: () => T): T;
+  /** `version` is the database version the request started at (Reads.dataVersion). */
+  get<T>(version: string, key: string, compute: () => T): T;
 }
 
 const MAX_CACHED_RESULTS = 2000;
 
-export function createResultCache(reads: Reads): ResultCache {
-  let version = "";
+export function createResultCache(): ResultCache {
+  let cachedVersion = "";
   const entries = new Map<string, unknown>();
   return {
-    get<T>(key: string, compute: () => T): T {
-      const current = reads.dataVersion();
-      if (current !== version) {
+    get<T>(version: string, key: string, compute: () => T): T {
+      if (version !== cachedVersion) {
         entries.clear();
-        version = current;
+        cachedVersion = version;
       }
       if (entries.has(key)) return entries.get(key) as T;
       const value = compute();
@@ -109,7 +109,8 @@ export function createLoaders(reads: Reads): Loaders {
 export interface GraphqlContext {
   reads: Reads;
   loaders: Loaders;
-  cache: ResultCache;
+  /** Results of whole-table reads, valid for the database version this request started at. */
+  cached<T>(key: string, compute: () => T): T;
   models(): GpuModelIndex;
   status?: StatusProvider;
   /** Chain id to report before the first block is indexed. */

@@ -223,7 +223,7 @@ function capacityBuckets(
   grouping: CapacityGrouping,
   filter: { gpuModelId?: string; region?: string },
 ): CapacityBucket[] {
-  return context.cache.get(`capacity:${grouping}:${filter.gpuModelId ?? ""}:${filter.region ?? ""}`, () => {
+  return context.cached(`capacity:${grouping}:${filter.gpuModelId ?? ""}:${filter.region ?? ""}`, () => {
     const models = context.models();
     const groupKey = (gpuModelId: string | null, region: string | null) =>
       grouping === "GPU_MODEL" ? `${gpuModelId}` : grouping === "REGION" ? `${region}` : `${gpuModelId}|${region}`;
@@ -310,7 +310,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
   },
 
   market(_parent, _args, context) {
-    return context.cache.get("market", () => {
+    return context.cached("market", () => {
       const totals = context.reads.marketTotals();
       const counts = new Map(context.reads.jobStateCounts().map((row) => [row.state, row.count]));
       const jobsByState = JOB_STATES.map((state) => ({ state, count: counts.get(state) ?? 0 }));
@@ -358,7 +358,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
     const to = parseTime(args.to, "to") ?? Number.MAX_SAFE_INTEGER;
     if (from > to) throw badUserInput(`argument "from" (${from}) is after "to" (${to})`, "from");
     const region = args.region ?? "";
-    return context.cache.get(`prices:${gpuModelId}:${region}:${interval}:${from}:${to}`, () =>
+    return context.cached(`prices:${gpuModelId}:${region}:${interval}:${from}:${to}`, () =>
       context.reads
         .priceBuckets({ gpuModelId, region, interval, from: Math.floor(from / seconds) * seconds, to })
         .map((bucket) => ({

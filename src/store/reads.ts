@@ -596,9 +596,9 @@ export function createReads(db: Database): Reads {
     return statement;
   };
 
-  const versionStatement = db.prepare(
-    "SELECT total_changes() AS changes, (SELECT data_version FROM pragma_data_version) AS version",
-  );
+  // data_version moves when another connection commits; total_changes when this one writes (a shared connection).
+  const dataVersionStatement = db.prepare("PRAGMA data_version").pluck();
+  const totalChangesStatement = db.prepare("SELECT total_changes()").pluck();
   const checkpointStatement = db.prepare(
     "SELECT chain_id, block_number, block_hash, block_timestamp, events_ingested, reorgs FROM checkpoint WHERE id = 1",
   );
@@ -690,8 +690,7 @@ export function createReads(db: Database): Reads {
 
   return {
     dataVersion() {
-      const row = versionStatement.get() as { changes: number; version: number };
-      return `${row.version}:${row.changes}`;
+      return `${dataVersionStatement.get()}:${totalChangesStatement.get()}`;
     },
     checkpoint() {
       const row = checkpointStatement.get() as

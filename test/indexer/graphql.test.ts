@@ -53,7 +53,7 @@ function client(baseUrl: string) {
   };
 }
 
-const STATUS: IndexerStatus = {
+const STATUS: IndexerStatus & { headBlock: number } = {
   headBlock: 121,
   confirmations: 0,
   rpcRequests: 10,
@@ -138,6 +138,33 @@ describe("GraphQL API over a real SQLite store", function () {
         fixture.writer.prepare("UPDATE market_totals SET gpus_offered = 24 WHERE id = 1").run();
       }
       expect((await api.data("{ market { gpusOffered } }")).market.gpusOffered).to.equal(24);
+    });
+
+    it("reads the head block live, never from a cached answer", async function () {
+      const query = "{ _meta { headBlock lagBlocks } }";
+      expect((await api.data(query))._meta).to.deep.equal({ headBlock: 121, lagBlocks: 1 });
+      STATUS.headBlock = 125;
+      try {
+        expect((await api.data(query))._meta).to.deep.equal({ headBlock: 125, lagBlocks: 5 });
+      } finally {
+        STATUS.headBlock = 121;
+      }
+    });
+
+    it("sees writes made through its own connection when it shares the indexer's", async function () {
+      const shared = createFixture();
+      const sharedServer = await createServer({ app: createGraphqlApp({ db: shared.writer, logger: silentLogger() }), port: 0 });
+      try {
+        const sharedApi = client(sharedServer.url);
+        const query = `{ capacity(gpuModel: "${A100}") { gpusOffered } offers(where: { state: OPEN }) { totalCount } }`;
+        expect(await sharedApi.data(query)).to.deep.equal({ capacity: [{ gpusOffered: 10 }], offers: { totalCount: 4 } });
+        shared.writer.prepare("UPDATE capacity SET gpus_offered = 12 WHERE region = 'us-east' AND gpus_offered = 10").run();
+        shared.writer.prepare("UPDATE offers SET state = 'CLOSED' WHERE id = 5").run();
+        expect(await sharedApi.data(query)).to.deep.equal({ capacity: [{ gpusOffered: 12 }], offers: { totalCount: 3 } });
+      } finally {
+        await sharedServer.close();
+        shared.close();
+      }
     });
   });
 
