@@ -52,13 +52,24 @@ const ARTIFACTS = {
   JobMarket: "contracts/JobMarket.sol/JobMarket.json",
 } as const;
 
+const MAX_INITCODE_BYTES = 49_152;
+
 function readArtifact(artifactsDir: string, name: keyof typeof ARTIFACTS): Artifact {
   const file = path.join(artifactsDir, ARTIFACTS[name]);
+  let artifact: Artifact;
   try {
-    return JSON.parse(fs.readFileSync(file, "utf8")) as Artifact;
+    artifact = JSON.parse(fs.readFileSync(file, "utf8")) as Artifact;
   } catch (error) {
     throw new ConfigError(`cannot read artifact ${file} (run \`npx hardhat compile\`)`, error);
   }
+  // solidity-coverage leaves instrumented bytecode behind, which nodes refuse as over the EIP-3860 initcode limit.
+  const initcodeBytes = (artifact.bytecode.length - 2) / 2;
+  if (initcodeBytes > MAX_INITCODE_BYTES) {
+    throw new ConfigError(
+      `artifact ${file} has ${initcodeBytes} bytes of initcode (limit ${MAX_INITCODE_BYTES}): it looks instrumented by coverage; run \`npx hardhat compile --force\``,
+    );
+  }
+  return artifact;
 }
 
 /** Deploys dev tokens, catalog, staking and market, lists the starter catalog, and returns the deployment file. */

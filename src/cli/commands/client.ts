@@ -7,7 +7,7 @@ import { hashOrText, signerFromValues } from "../lib/common";
 import { createChainContext, resolveApiUrl, resolveChainOptions, type ChainContext, type SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
 import { JOB_HEADERS, OFFER_HEADERS, describeJob, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
-import { ApiUnavailableError, graphqlRequest } from "../lib/graphql";
+import { graphqlRequest } from "../lib/graphql";
 import { createOutput, type Output } from "../lib/output";
 import { authorizePull } from "../lib/permit";
 import {
@@ -174,7 +174,8 @@ const offers: Subcommand = {
       try {
         list = await offersFromApi(resolveApiUrl(values), query);
       } catch (error) {
-        if (!(error instanceof ApiUnavailableError)) throw error;
+        // Any API failure (down, lagging schema, server error) falls back to the chain; bad flags do not.
+        if (!(error instanceof CliError)) throw error;
         process.stderr.write(`${error.message}; reading offers from the chain instead\n`);
       }
     }

@@ -1,0 +1,252 @@
+import type { Hex } from "viem";
+import { loadDeployment } from "../../chain/deployment";
+import { GpuMeshError } from "../../internal/errors";
+import { requireOption } from "../lib/args";
+import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
+import { resolveApiUrl, resolveChainOptions } from "../lib/context";
+import { UsageError } from "../lib/errors";
+import { graphqlRequest } from "../lib/graphql";
+import { createOutput } from "../lib/output";
+import { resolveModel } from "../lib/reads";
+import { formatAmount, formatTime, parseDuration, type TokenUnits } from "../lib/units";
+
+export const summary = "market capacity, prices and totals from the GraphQL API";
+
+const API_OPTIONS = {
+  api: { type: "string" },
+  deployment: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+const API_HELP = [
+  "  --api URL             GraphQL API (env GPUMESH_API_URL, default http://127.0.0.1:4000/graphql)",
+  "  --deployment FILE     deployment file, for token symbols and decimals (env GPUMESH_DEPLOYMENT)",
+  "  --json                machine-readable output (amounts in base units)",
+];
+
+/** Token units from the deployment file; without one, amounts are shown in base units. */
+function tokenUnits(values: { deployment?: string }): { payment: TokenUnits; stake: TokenUnits } {
+  try {
+    const deployment = loadDeployment(resolveChainOptions(values).deploymentFile);
+    return { payment: deployment.tokens.payment, stake: deployment.tokens.stake };
+  } catch (error) {
+    if (!(error instanceof GpuMeshError)) throw error;
+    process.stderr.write(`${error.message}; amounts are in base units\n`);
+    const base = { symbol: "units", decimals: 0 };
+    return { payment: base, stake: base };
+  }
+}
+
+async function resolveModelName(apiUrl: string, name: string): Promise<string> {
+  const { gpuModels } = await graphqlRequest<{ gpuModels: Array<{ id: Hex; name: string; vramGb: number; listed: boolean }> }>(
+    apiUrl,
+    "query { gpuModels { id name vramGb listed } }",
+  );
+  return resolveModel(gpuModels.map((model) => ({ ...model, listed: true })), name).name;
+}
+
+const optionalAmount = (value: string | null, token: TokenUnits) => (value === null ? "-" : formatAmount(BigInt(value), token));
+const percent = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
+
+// ------------------------------------------------------------------ capacity
+const capacityHelp = [
+  "usage: gpumesh market capacity [--by model|region|model-region] [--model NAME] [--region CODE] [options]",
+  "Open capacity now: GPUs offered, leased and free, utilization, providers and asks.",
+  ...API_HELP,
+].join("\n");
+
+interface CapacityBucket {
+  gpuModel: string | null;
+  region: string | null;
+  gpusOffered: number;
+  gpusLeased: number;
+  gpusAvailable: number;
+  utilization: number;
+  providers: number;
+  offers: number;
+  askFloor: string | null;
+  askMedian: string | null;
+}
+
+const GROUPS: Record<string, string> = { model: "GPU_MODEL", region: "REGION", "model-region": "GPU_MODEL_REGION" };
+
+const capacity: Subcommand = {
+  summary: "open capacity by GPU model and/or region",
+  help: capacityHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(argv, { ...API_OPTIONS, by: { type: "string" }, model: { type: "string" }, region: { type: "string" } }, capacityHelp);
+    if (!parsed) return 0;
+    const { values } = parsed;
+    const groupBy = GROUPS[values.by ?? "model"];
+    if (!groupBy) throw new UsageError(`--by: "${values.by}" is not one of model, region, model-region`);
+    const apiUrl = resolveApiUrl(values);
+    const units = tokenUnits(values);
+    const gpuModel = values.model ? await resolveModelName(apiUrl, values.model) : undefined;
+    const { capacity: buckets } = await graphqlRequest<{ capacity: CapacityBucket[] }>(
+      apiUrl,
+      `query Capacity($groupBy: CapacityGroup, $gpuModel: String, $region: String) {
+        capacity(groupBy: $groupBy, gpuModel: $gpuModel, region: $region) {
+          gpuModel region gpusOffered gpusLeased gpusAvailable utilization providers offers askFloor askMedian
+        }
+      }`,
+      { groupBy, gpuModel, region: values.region },
+    );
+    const out = createOutput(Boolean(values.json));
+    const withModel = groupBy !== "REGION";
+    const withRegion = groupBy !== "GPU_MODEL";
+    out.table(
+      [...(withModel ? ["model"] : []), ...(withRegion ? ["region"] : []), "offered", "leased", "free", "utilization", "providers", "offers", "ask floor", "ask median"],
+      buckets.map((bucket) => [
+        ...(withModel ? [bucket.gpuModel ?? "-"] : []),
+        ...(withRegion ? [bucket.region ?? "-"] : []),
+        String(bucket.gpusOffered),
+        String(bucket.gpusLeased),
+        String(bucket.gpusAvailable),
+        percent(bucket.utilization),
+        String(bucket.providers),
+        String(bucket.offers),
+        optionalAmount(bucket.askFloor, units.payment),
+        optionalAmount(bucket.askMedian, units.payment),
+      ]),
+    );
+    out.result(buckets);
+  },
+};
+
+// ------------------------------------------------------------------ prices
+const pricesHelp = [
+  "usage: gpumesh market prices --model NAME [--region CODE] [--interval hour|day] [--since D|DATE] [--until D|DATE] [options]",
+  "Realized prices per GPU-hour of jobs created in each hour or day (open, high, low, close, VWAP) and the ask floor.",
+  "  --since D|DATE        from this long ago (e.g. 24h) or an ISO date",
+  "  --until D|DATE        up to this long ago or an ISO date",
+  ...API_HELP,
+].join("\n");
+
+interface PricePoint {
+  start: number;
+  jobs: number;
+  gpuHours: number;
+  open: string | null;
+  high: string | null;
+  low: string | null;
+  close: string | null;
+  vwap: string | null;
+  askFloor: string | null;
+}
+
+/** A past time: an ISO date, or a duration before `nowSeconds` (the indexed chain's time: dev chains move theirs). */
+function parsePastTime(text: string | undefined, flag: string, nowSeconds: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const millis = Date.parse(text);
+    if (Number.isNaN(millis)) throw new UsageError(`${flag}: "${text}" is not a date`);
+    return Math.floor(millis / 1000);
+  }
+  return nowSeconds - parseDuration(text, flag);
+}
+
+const prices: Subcommand = {
+  summary: "realized prices per hour or day for a GPU model",
+  help: pricesHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(
+      argv,
+      { ...API_OPTIONS, model: { type: "string" }, region: { type: "string" }, interval: { type: "string" }, since: { type: "string" }, until: { type: "string" } },
+      pricesHelp,
+    );
+    if (!parsed) return 0;
+    const { values } = parsed;
+    const modelText = requireOption(values.model, "--model");
+    const interval = (values.interval ?? "hour").toUpperCase();
+    if (interval !== "HOUR" && interval !== "DAY") throw new UsageError(`--interval: "${values.interval}" is not hour or day`);
+    const apiUrl = resolveApiUrl(values);
+    let now = Math.floor(Date.now() / 1000);
+    if ([values.since, values.until].some((text) => text !== undefined && !/^\d{4}-/.test(text))) {
+      const meta = await graphqlRequest<{ _meta: { block: { timestamp: number } } }>(apiUrl, "query { _meta { block { timestamp } } }");
+      if (meta._meta.block.timestamp > 0) now = meta._meta.block.timestamp;
+    }
+    const from = parsePastTime(values.since, "--since", now);
+    const to = parsePastTime(values.until, "--until", now);
+    const units = tokenUnits(values);
+    const gpuModel = await resolveModelName(apiUrl, modelText);
+    const { prices: points } = await graphqlRequest<{ prices: PricePoint[] }>(
+      apiUrl,
+      `query Prices($gpuModel: String!, $region: String, $interval: Interval, $from: Int, $to: Int) {
+        prices(gpuModel: $gpuModel, region: $region, interval: $interval, from: $from, to: $to) {
+          start jobs gpuHours open high low close vwap askFloor
+        }
+      }`,
+      { gpuModel, region: values.region, interval, from, to },
+    );
+    const out = createOutput(Boolean(values.json));
+    out.line(`${gpuModel}${values.region ? ` in ${values.region}` : ""}, price per GPU-hour by ${interval.toLowerCase()}`);
+    out.table(
+      ["start", "jobs", "GPU-hours", "open", "high", "low", "close", "vwap", "ask floor"],
+      points.map((point) => [
+        formatTime(point.start),
+        String(point.jobs),
+        point.gpuHours.toFixed(1),
+        optionalAmount(point.open, units.payment),
+        optionalAmount(point.high, units.payment),
+        optionalAmount(point.low, units.payment),
+        optionalAmount(point.close, units.payment),
+        optionalAmount(point.vwap, units.payment),
+        optionalAmount(point.askFloor, units.payment),
+      ]),
+    );
+    out.result({ gpuModel, region: values.region ?? null, interval, prices: points });
+  },
+};
+
+// ------------------------------------------------------------------ stats
+const statsHelp = ["usage: gpumesh market stats [options]", "Network-wide totals: providers, stake, escrow, volume, jobs by state, utilization.", ...API_HELP].join("\n");
+
+interface MarketStats {
+  providers: number;
+  activeProviders: number;
+  totalStaked: string;
+  totalLocked: string;
+  totalUnbonding: string;
+  totalSlashed: string;
+  escrowed: string;
+  volume: string;
+  feesCollected: string;
+  gpuHoursSold: number;
+  jobsByState: Array<{ state: string; count: number }>;
+  gpusOffered: number;
+  gpusLeased: number;
+  utilization: number;
+}
+
+const stats: Subcommand = {
+  summary: "network-wide totals",
+  help: statsHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(argv, API_OPTIONS, statsHelp);
+    if (!parsed) return 0;
+    const units = tokenUnits(parsed.values);
+    const { market } = await graphqlRequest<{ market: MarketStats }>(
+      resolveApiUrl(parsed.values),
+      `query { market {
+        providers activeProviders totalStaked totalLocked totalUnbonding totalSlashed escrowed volume feesCollected
+        gpuHoursSold jobsByState { state count } gpusOffered gpusLeased utilization
+      } }`,
+    );
+    const pay = (value: string) => formatAmount(BigInt(value), units.payment);
+    const stake = (value: string) => formatAmount(BigInt(value), units.stake);
+    const out = createOutput(Boolean(parsed.values.json));
+    out.line(`providers      ${market.providers} registered, ${market.activeProviders} with open offers`);
+    out.line(`stake          ${stake(market.totalStaked)} staked, ${stake(market.totalLocked)} locked, ${stake(market.totalUnbonding)} unbonding, ${stake(market.totalSlashed)} slashed`);
+    out.line(`capacity       ${market.gpusLeased}/${market.gpusOffered} GPUs leased (${percent(market.utilization)})`);
+    out.line(`money          ${pay(market.escrowed)} in escrow, volume ${pay(market.volume)}, fees ${pay(market.feesCollected)}`);
+    out.line(`GPU-hours sold ${market.gpuHoursSold.toFixed(1)}`);
+    out.line(`jobs           ${market.jobsByState.map((entry) => `${entry.count} ${entry.state.toLowerCase()}`).join(", ")}`);
+    out.result(market as unknown as Record<string, unknown>);
+  },
+};
+
+const subcommands: Record<string, Subcommand> = { capacity, prices, stats };
+
+export async function run(argv: string[]): Promise<number> {
+  return dispatch("market", subcommands, argv);
+}
