@@ -45,6 +45,13 @@ export const JOB_STATES = [
 
 const ZERO_HASH = `0x${"0".repeat(64)}`;
 
+/**
+ * GraphQL Int is 32-bit, but the contracts allow uint32 GPU counts and expiry times (an offer that "never expires"
+ * at 2^32 - 1). Such values read as 2^31 - 1 rather than failing the whole response.
+ */
+const MAX_GRAPHQL_INT = 2_147_483_647;
+const saturated = (value: number): number => Math.min(value, MAX_GRAPHQL_INT);
+
 // ---------------------------------------------------------------------------------------------------------------
 // Arguments
 // ---------------------------------------------------------------------------------------------------------------
@@ -242,9 +249,9 @@ function capacityBuckets(
           gpuModel: name,
           gpuModelId: row.gpuModelId,
           region: row.region,
-          gpusOffered: row.gpusOffered,
-          gpusLeased: row.gpusLeased,
-          gpusAvailable: row.gpusOffered - row.gpusLeased,
+          gpusOffered: saturated(row.gpusOffered),
+          gpusLeased: saturated(row.gpusLeased),
+          gpusAvailable: saturated(row.gpusOffered - row.gpusLeased),
           utilization: row.gpusOffered > 0 ? row.gpusLeased / row.gpusOffered : 0,
           providers: row.providers,
           offers: row.offers,
@@ -327,9 +334,9 @@ const Query: Record<string, Resolver<unknown, any>> = {
         gpuHoursSold: totals.gpuSecondsSold / 3600,
         jobsByState,
         jobs: jobsByState.reduce((sum, row) => sum + row.count, 0),
-        gpusOffered: totals.gpusOffered,
-        gpusLeased: totals.gpusLeased,
-        gpusAvailable: totals.gpusOffered - totals.gpusLeased,
+        gpusOffered: saturated(totals.gpusOffered),
+        gpusLeased: saturated(totals.gpusLeased),
+        gpusAvailable: saturated(totals.gpusOffered - totals.gpusLeased),
         utilization: totals.gpusOffered > 0 ? totals.gpusLeased / totals.gpusOffered : 0,
       };
     });
@@ -448,7 +455,10 @@ const Offer: Record<string, Resolver<OfferRecord, any>> = {
   provider: (offer, _args, context) => context.loaders.provider.load(offer.provider),
   gpuModel: (offer, _args, context) => modelOf(context, offer.gpuModelId).name,
   model: (offer, _args, context) => modelOf(context, offer.gpuModelId),
-  gpusAvailable: (offer) => offer.gpus - offer.gpusLeased,
+  gpus: (offer) => saturated(offer.gpus),
+  gpusLeased: (offer) => saturated(offer.gpusLeased),
+  gpusAvailable: (offer) => saturated(offer.gpus - offer.gpusLeased),
+  expiresAt: (offer) => saturated(offer.expiresAt),
   price: (offer) => offer.pricePerGpuHour,
   jobs: (offer, args: PageArguments<JobFilterInput, JobOrderBy>, context) => jobsOfParent(context, "offer_id", offer.id, args),
 };
@@ -460,6 +470,7 @@ const Job: Record<string, Resolver<JobRecord>> = {
   provider: (job, _args, context) => context.loaders.provider.load(job.provider),
   gpuModel: (job, _args, context) => modelOf(context, job.gpuModelId).name,
   model: (job, _args, context) => modelOf(context, job.gpuModelId),
+  gpus: (job) => saturated(job.gpus),
   price: (job) => job.pricePerGpuHour,
   gpuHours: (job) => (job.gpus * job.duration) / 3600,
   paid: (job) => job.providerPaid,

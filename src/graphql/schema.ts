@@ -1,7 +1,8 @@
 /**
  * The GraphQL schema: the public contract of /work/shared/API.md (names there are never renamed, only added to).
  * Amounts and prices are BigInt decimal strings, prices per GPU per hour in payment-token base units, times unix
- * seconds, addresses lowercase in results and any case in arguments.
+ * seconds, addresses lowercase in results and any case in arguments. GPU counts and offer expiry times are uint32 on
+ * chain but GraphQL Int is 32-bit signed: values above 2147483647 read as 2147483647.
  */
 export const typeDefs = /* GraphQL */ `
 """
@@ -264,6 +265,7 @@ type Offer {
   "gCO2e per kWh."
   carbonIntensity: Int!
   renewableBps: Int!
+  "Unix seconds; an offer that never expires (2^32 - 1 on chain) reads 2147483647."
   expiresAt: Int!
   state: OfferState!
   createdAt: Int!

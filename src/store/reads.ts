@@ -237,15 +237,17 @@ const PROVIDER_ORDER: Record<ProviderOrderBy, SortColumn[]> = {
   JOBS_COMPLETED: [{ sql: "jobs_completed", type: "int" }],
   REGISTERED_AT: [{ sql: "registered_at", type: "int" }],
 };
+// Offer and job ids are assigned in creation order and block timestamps never decrease, so (created_at, id) order
+// is id order: CREATED_AT pages walk the primary key (and the (parent, id) indexes) instead of sorting the table.
 const OFFER_ORDER: Record<OfferOrderBy, SortColumn[]> = {
   ID: [],
   PRICE: decimalKey("price_per_gpu_hour"),
   GPUS_AVAILABLE: [{ sql: "gpus - gpus_leased", type: "int" }],
-  CREATED_AT: [{ sql: "created_at", type: "int" }],
+  CREATED_AT: [],
 };
 const JOB_ORDER: Record<JobOrderBy, SortColumn[]> = {
   ID: [],
-  CREATED_AT: [{ sql: "created_at", type: "int" }],
+  CREATED_AT: [],
   PRICE: decimalKey("price_per_gpu_hour"),
 };
 const STAKE_MOVEMENT_ORDER: Record<StakeMovementOrderBy, SortColumn[]> = {
@@ -615,10 +617,12 @@ export function createReads(db: Database): Reads {
     `SELECT start, jobs, gpu_seconds, notional, open, high, low, close, ask_floor FROM price_buckets
      WHERE gpu_model = ? AND region = ? AND interval = ? AND start >= ? AND start <= ? ORDER BY start`,
   );
-  // Joining from the capacity roll-up walks the offers (gpu_model, region, state) index once per pair.
+  // From the capacity roll-up (CROSS JOIN keeps it the outer loop), one range of the offers (gpu_model, region,
+  // state) index per pair: reads only the open offers of the pairs asked for.
   const openAsksStatement = db.prepare(
     `SELECT o.gpu_model, o.region, o.price_per_gpu_hour, o.gpus - o.gpus_leased AS gpus_free
-     FROM capacity c JOIN offers o ON o.gpu_model = c.gpu_model AND o.region = c.region AND o.state = 'OPEN'
+     FROM capacity c CROSS JOIN offers o INDEXED BY offers_model_region_state
+       ON o.gpu_model = c.gpu_model AND o.region = c.region AND o.state = 'OPEN'
      WHERE c.offers > 0 AND (@model IS NULL OR c.gpu_model = @model) AND (@region IS NULL OR c.region = @region)
        AND o.gpus > o.gpus_leased`,
   );

@@ -368,6 +368,25 @@ describe("GraphQL API over a real SQLite store", function () {
       expect(await ids(`where: { gpuModel: "${H100}", state: OPEN, region: "eu-west", minGpusAvailable: 1 }`)).to.deep.equal([1, 3]);
     });
 
+    it("saturates uint32 GPU counts and expiry times that GraphQL Int cannot hold", async function () {
+      fixture.writer
+        .prepare(
+          `INSERT INTO offers (id, provider, gpu_model, region, gpus, gpus_leased, price_per_gpu_hour, price_sort, min_duration,
+             max_duration, carbon_intensity, renewable_bps, expires_at, state, created_at, created_block, updated_at)
+           VALUES (99, ?, ?, 'eu-west', 4000000000, 0, '1', 1, 60, 60, 0, 0, 4294967295, 'CLOSED', 1700000000, 99, 1700000000)`,
+        )
+        .run(P3, modelId(RTX));
+      fixture.writer.prepare("UPDATE market_totals SET gpus_offered = 4000000024 WHERE id = 1").run();
+      try {
+        const data = await api.data('{ offer(id: "99") { gpus gpusAvailable expiresAt } market { gpusOffered gpusAvailable utilization } }');
+        expect(data.offer).to.deep.equal({ gpus: 2147483647, gpusAvailable: 2147483647, expiresAt: 2147483647 });
+        expect(data.market).to.deep.equal({ gpusOffered: 2147483647, gpusAvailable: 2147483647, utilization: 11 / 4000000024 });
+      } finally {
+        fixture.writer.prepare("DELETE FROM offers WHERE id = 99").run();
+        fixture.writer.prepare("UPDATE market_totals SET gpus_offered = 24 WHERE id = 1").run();
+      }
+    });
+
     it("orders by price, free GPUs and creation, both directions", async function () {
       expect(await ids("orderBy: PRICE")).to.deep.equal([5, 4, 3, 1, 2, 6]);
       expect(await ids("orderBy: PRICE, orderDirection: DESC")).to.deep.equal([6, 2, 1, 3, 4, 5]);
