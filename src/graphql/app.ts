@@ -54,7 +54,7 @@ export interface GraphqlApp {
 }
 
 /** What the HTTP layer hands to each GraphQL request: the database version it already read, if it did. */
-interface ServerContext {
+export interface ServerContext {
   dataVersion?: string;
 }
 
@@ -85,6 +85,8 @@ function readBody(request: http.IncomingMessage): Promise<Buffer | null> {
     });
     request.once("end", () => resolve(Buffer.concat(chunks)));
     request.once("error", reject);
+    // After "end" this settles nothing; before it, the client hung up mid-body.
+    request.once("close", () => reject(new Error("client closed the request before sending its body")));
   });
 }
 

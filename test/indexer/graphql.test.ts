@@ -586,6 +586,16 @@ describe("GraphQL API over a real SQLite store", function () {
       await stillServing();
     });
 
+    it("refuses a request body over 1 MiB", async function () {
+      const response = await fetch(`${server.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: `{ market { providers } } # ${"x".repeat(2 * 1024 * 1024)}` }),
+      });
+      expect(response.status).to.equal(413);
+      await stillServing();
+    });
+
     it("masks unexpected failures", async function () {
       fixture.writer
         .prepare("INSERT INTO price_buckets (gpu_model, region, interval, start, jobs, gpu_seconds, notional) VALUES (?, '', 'HOUR', 0, 1, 3600, 'corrupt')")
