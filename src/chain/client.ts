@@ -71,7 +71,8 @@ function collectFacts(error: unknown): ErrorFacts {
 export function classifyRpcError(error: unknown): RpcErrorKind {
   if (error instanceof RpcError) return error.kind;
   const { status, code, text, timeout } = collectFacts(error);
-  if (status === 413 || RANGE_TEXT.test(text)) return "range";
+  // A response bigger than the client accepts (viem's ResponseBodyTooLargeError): ask for less.
+  if (status === 413 || RANGE_TEXT.test(text) || /exceeded the size limit/i.test(text)) return "range";
   if (status === 429 || RATE_TEXT.test(text)) return "rate_limit";
   if (timeout || status === 408 || TIMEOUT_TEXT.test(text)) return "timeout";
   if (status !== undefined && status >= 500) return "transient";
@@ -111,6 +112,8 @@ export interface ChainClientOptions {
   retryMaxDelayMs?: number;
   /** Block headers fetched in parallel (each a JSON-RPC batch member). */
   headerConcurrency?: number;
+  /** Largest response accepted; a larger eth_getLogs answer counts as a refused range. */
+  maxResponseBytes?: number;
   logger?: Logger;
   /** Called after every attempt, successful or not (for metrics). */
   onRequest?: (info: RpcRequestInfo) => void;
@@ -157,6 +160,7 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
   const baseDelayMs = options.retryBaseDelayMs ?? 250;
   const maxDelayMs = options.retryMaxDelayMs ?? 30_000;
   const headerConcurrency = options.headerConcurrency ?? 64;
+  const maxResponseBodySize = options.maxResponseBytes ?? 32 * 2 ** 20;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
   const redactedUrls = options.rpcUrls.map(redactUrl);
@@ -167,9 +171,11 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
   }
   const build = (): Endpoint[] =>
     options.rpcUrls.map((url) => ({
-      plain: createPublicClient({ transport: http(url, { timeout, retryCount: 0 }) }),
+      plain: createPublicClient({ transport: http(url, { timeout, retryCount: 0, maxResponseBodySize }) }),
       // Headers go in JSON-RPC batches: a few hundred getBlock calls cost a few round trips.
-      batched: createPublicClient({ transport: http(url, { timeout, retryCount: 0, batch: { batchSize: 100, wait: 0 } }) }),
+      batched: createPublicClient({
+        transport: http(url, { timeout, retryCount: 0, maxResponseBodySize, batch: { batchSize: 100, wait: 0 } }),
+      }),
     }));
   let endpoints = build();
   let current = 0;

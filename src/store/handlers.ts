@@ -356,7 +356,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             const model = a.gpuModel.toLowerCase();
             const region = decodeRegion(a.region);
             touchFloor(model, region, block);
-            const row = tables.offers.put({
+            const row = tables.offers.insert({
               id: Number(a.offerId),
               provider: a.provider.toLowerCase(),
               gpu_model: model,
@@ -404,7 +404,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             const a = event.args;
             const offerRow = offer(a.offerId);
             touchFloor(offerRow.gpu_model, offerRow.region, block);
-            const row = tables.jobs.put({
+            const row = tables.jobs.insert({
               id: Number(a.jobId),
               offer_id: Number(a.offerId),
               client: a.client.toLowerCase(),

@@ -1,5 +1,5 @@
 import type { Db } from "./db";
-import { createTable, type Journal, type Row, type SqlValue, type Table } from "./tables";
+import { createTable, type DerivedColumn, type Journal, type Row, type Table } from "./tables";
 import type {
   CapacityProviderRow,
   CapacityRow,
@@ -17,11 +17,14 @@ import type {
 export const MAX_PRICE_SORT = (1n << 63n) - 1n;
 
 /** Columns that the store computes when writing a row (never read back into memory). */
-export const DERIVED_COLUMNS: Record<string, Record<string, (row: Row) => SqlValue | bigint>> = {
+export const DERIVED_COLUMNS: Record<string, Record<string, DerivedColumn>> = {
   offers: {
-    price_sort: (row) => {
-      const price = BigInt(row.price_per_gpu_hour as string);
-      return price > MAX_PRICE_SORT ? MAX_PRICE_SORT : price;
+    price_sort: {
+      sources: ["price_per_gpu_hour"],
+      compute: (row) => {
+        const price = BigInt(row.price_per_gpu_hour as string);
+        return price > MAX_PRICE_SORT ? MAX_PRICE_SORT : price;
+      },
     },
   },
 };

@@ -32,6 +32,8 @@ export interface Table<R extends Row> {
   get(key: KeyValue | readonly KeyValue[]): R | undefined;
   /** Inserts or replaces a whole row; columns left out take the schema's defaults. */
   put(row: Partial<R>): R;
+  /** Adds a row under a key that has none (a new job or offer) without looking for an old one first. */
+  insert(row: Partial<R>): R;
   /** Changes some columns of an existing row; throws when it does not exist. */
   update(key: KeyValue | readonly KeyValue[], changes: Partial<R>): R;
   delete(key: KeyValue | readonly KeyValue[]): void;
@@ -47,12 +49,20 @@ interface Entry {
   row: Row | null;
   inDb: boolean;
   dirty: boolean;
+  /** Columns changed since the last flush of a row that is in the database; null when the whole row is rewritten. */
+  changed: Set<string> | null;
   journaledBlock: number;
 }
 
+/** A column computed from others when a row is written (e.g. offers.price_sort, a 63-bit sort key of the price). */
+export interface DerivedColumn {
+  sources: readonly string[];
+  compute: (row: Row) => SqlValue | bigint;
+}
+
 export interface TableOptions {
-  /** Columns computed from the row at write time and never read back (e.g. price_sort, a 63-bit sort key). */
-  derived?: Record<string, (row: Row) => SqlValue | bigint>;
+  /** Columns computed at write time and never read back into memory. */
+  derived?: Record<string, DerivedColumn>;
   /** Rows kept in memory after a flush before the cache is emptied. */
   maxCachedRows?: number;
   /** Rows are only ever inserted under fresh keys and never read back: put skips the lookup of the old row. */
@@ -72,14 +82,11 @@ function parseDefault(sql: string | null): SqlValue {
   return Number.isFinite(number) ? number : sql;
 }
 
-function cacheKey(key: readonly KeyValue[]): KeyValue {
-  return key.length === 1 ? key[0] : key.join("\u0000");
-}
-
 /**
  * A write-back cache over one SQLite table: reads hit memory after the first load, writes stay in memory until flush,
  * and each write above the finalized block first records the row's previous state in the journal. Columns and keys
- * come from the schema itself, so a migration that adds a column needs no change here.
+ * come from the schema itself, so a migration that adds a column needs no change here. A flush inserts new rows and
+ * updates only the changed columns of existing ones, so SQLite touches only the indexes over those columns.
  */
 export function createTable<R extends Row>(db: Db, name: string, journal: Journal, options: TableOptions = {}): Table<R> {
   const info = db.pragma(`table_info(${name})`) as ColumnInfo[];
@@ -91,25 +98,26 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
   const defaults: Row = Object.fromEntries(info.filter((c) => !(c.name in derived)).map((c) => [c.name, parseDefault(c.dflt_value)]));
   const keyWhere = keyColumns.map((c) => `${c} = ?`).join(" AND ");
   const selectOne = db.prepare(`SELECT ${columns.join(", ")} FROM ${name} WHERE ${keyWhere}`);
-  const upsert = db.prepare(
-    `INSERT OR REPLACE INTO ${name} (${storedColumns.join(", ")}) VALUES (${storedColumns.map(() => "?").join(", ")})`,
-  );
+  const placeholders = storedColumns.map(() => "?").join(", ");
+  const insert = db.prepare(`INSERT INTO ${name} (${storedColumns.join(", ")}) VALUES (${placeholders})`);
+  const replace = db.prepare(`INSERT OR REPLACE INTO ${name} (${storedColumns.join(", ")}) VALUES (${placeholders})`);
   const remove = db.prepare(`DELETE FROM ${name} WHERE ${keyWhere}`);
+  const updates = new Map<string, { statement: ReturnType<Db["prepare"]>; columns: string[] }>();
   const maxCachedRows = options.maxCachedRows ?? 20_000;
   const derivedEntries = Object.entries(derived);
+  const derivedIndex = derivedEntries.map(([column]) => storedColumns.indexOf(column));
+  const single = keyColumns.length === 1;
 
   const cache = new Map<KeyValue, Entry>();
   let dirty: Entry[] = [];
 
-  const toKey = (key: KeyValue | readonly KeyValue[]): readonly KeyValue[] =>
-    Array.isArray(key) ? (key as readonly KeyValue[]) : [key as KeyValue];
-
-  const load = (key: readonly KeyValue[]): Entry => {
-    const id = cacheKey(key);
+  const load = (key: KeyValue | readonly KeyValue[]): Entry => {
+    const id: KeyValue = single ? (Array.isArray(key) ? key[0] : (key as KeyValue)) : (key as readonly KeyValue[]).join("\u0000");
     let entry = cache.get(id);
     if (!entry) {
-      const row = options.appendOnly ? null : ((selectOne.get(...key) as Row | undefined) ?? null);
-      entry = { key, row, inDb: row !== null, dirty: false, journaledBlock: -1 };
+      const values = Array.isArray(key) ? (key as readonly KeyValue[]) : [key as KeyValue];
+      const row = options.appendOnly ? null : ((selectOne.get(...values) as Row | undefined) ?? null);
+      entry = { key: values, row, inDb: row !== null, dirty: false, changed: null, journaledBlock: -1 };
       cache.set(id, entry);
     }
     return entry;
@@ -128,8 +136,32 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
     }
     if (!entry.dirty) {
       entry.dirty = true;
+      entry.changed = entry.inDb && entry.row !== null ? new Set() : null;
       dirty.push(entry);
     }
+  };
+
+  const fullRow = (row: Row): unknown[] => {
+    const values: unknown[] = new Array(storedColumns.length);
+    for (let i = 0; i < storedColumns.length; i++) values[i] = row[storedColumns[i]];
+    for (let i = 0; i < derivedEntries.length; i++) values[derivedIndex[i]] = derivedEntries[i][1].compute(row);
+    return values;
+  };
+
+  const writeChanges = (entry: Entry, row: Row, changed: Set<string>) => {
+    if (changed.size === 0) return;
+    for (const [column, spec] of derivedEntries) if (spec.sources.some((source) => changed.has(source))) changed.add(column);
+    const id = [...changed].join(",");
+    let update = updates.get(id);
+    if (!update) {
+      const list = [...changed];
+      update = { statement: db.prepare(`UPDATE ${name} SET ${list.map((c) => `${c} = ?`).join(", ")} WHERE ${keyWhere}`), columns: list };
+      updates.set(id, update);
+    }
+    const values: unknown[] = [];
+    for (const column of update.columns) values.push(column in derived ? derived[column].compute(row) : row[column]);
+    for (const value of entry.key) values.push(value);
+    update.statement.run(values);
   };
 
   return {
@@ -139,7 +171,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       return dirty.length;
     },
     get(key) {
-      return (load(toKey(key)).row ?? undefined) as R | undefined;
+      return (load(key).row ?? undefined) as R | undefined;
     },
     put(partial) {
       const row: Row = { ...defaults, ...(partial as Row) };
@@ -148,35 +180,54 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       const entry = load(key);
       beforeWrite(entry);
       entry.row = row;
+      entry.changed = null;
+      return row as R;
+    },
+    insert(partial) {
+      const row: Row = { ...defaults, ...(partial as Row) };
+      const key = keyColumns.map((c) => row[c] as KeyValue);
+      const id: KeyValue = single ? key[0] : key.join("\u0000");
+      let entry = cache.get(id);
+      if (entry?.row) throw new Error(`${name}: row ${JSON.stringify(key)} already exists`);
+      if (!entry) {
+        entry = { key, row: null, inDb: false, dirty: false, changed: null, journaledBlock: -1 };
+        cache.set(id, entry);
+      }
+      beforeWrite(entry);
+      entry.row = row;
+      entry.changed = null;
       return row as R;
     },
     update(key, changes) {
-      const entry = load(toKey(key));
+      const entry = load(key);
       if (entry.row === null) throw new Error(`${name}: no row ${JSON.stringify(key)} to update`);
       beforeWrite(entry);
       Object.assign(entry.row, changes);
+      if (entry.changed) for (const column in changes) entry.changed.add(column);
       return entry.row as R;
     },
     delete(key) {
-      const entry = load(toKey(key));
+      const entry = load(key);
       if (entry.row === null) return;
       beforeWrite(entry);
       entry.row = null;
+      entry.changed = null;
     },
     flush() {
       for (const entry of dirty) {
-        if (entry.row === null) {
+        const row = entry.row;
+        if (row === null) {
           if (entry.inDb) remove.run(...entry.key);
-          entry.inDb = false;
+        } else if (!entry.inDb) {
+          insert.run(fullRow(row));
+        } else if (entry.changed) {
+          writeChanges(entry, row, entry.changed);
         } else {
-          const row = entry.row;
-          const values: unknown[] = new Array(storedColumns.length);
-          for (let i = 0; i < storedColumns.length; i++) values[i] = row[storedColumns[i]];
-          for (const [column, compute] of derivedEntries) values[storedColumns.indexOf(column)] = compute(row);
-          upsert.run(values);
-          entry.inDb = true;
+          replace.run(fullRow(row));
         }
+        entry.inDb = row !== null;
         entry.dirty = false;
+        entry.changed = null;
       }
       dirty = [];
       if (cache.size > maxCachedRows) cache.clear();
@@ -189,7 +240,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
 }
 
 /** Restores rows from undo records (newest first), as rollbackTo does. */
-export function createRowRestorer(db: Db, derivedByTable: Record<string, Record<string, (row: Row) => SqlValue | bigint>>) {
+export function createRowRestorer(db: Db, derivedByTable: Record<string, Record<string, DerivedColumn>>) {
   const statements = new Map<string, { remove: ReturnType<Db["prepare"]>; insert: ReturnType<Db["prepare"]>; columns: string[]; keyColumns: string[] }>();
   const prepare = (table: string) => {
     let entry = statements.get(table);
@@ -215,7 +266,7 @@ export function createRowRestorer(db: Db, derivedByTable: Record<string, Record<
     if (oldRow !== null) {
       const row = JSON.parse(oldRow) as Row;
       const derived = derivedByTable[table] ?? {};
-      statement.insert.run(statement.columns.map((c) => (c in derived ? derived[c](row) : (row[c] ?? null))));
+      statement.insert.run(statement.columns.map((c) => (c in derived ? derived[c].compute(row) : (row[c] ?? null))));
     }
   };
 }

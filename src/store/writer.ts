@@ -19,6 +19,11 @@ export interface BlockToApply {
 export interface ApplyBatchOptions {
   /** Blocks at or below it cannot be re-orged: their writes are not journaled, and older journal rows are pruned. */
   finalizedBlock: number;
+  /**
+   * The transaction yields to the event loop after this much work, so that the next batch's RPC response keeps
+   * streaming in while this one is written (nothing else writes to the database meanwhile).
+   */
+  yieldEveryMs?: number;
 }
 
 export interface StoredBlock {
@@ -35,7 +40,7 @@ export interface StoreWriter {
    * Applies blocks in one transaction: their events, the roll-ups, the undo journal, the block hashes and the
    * checkpoint (the last block) commit together, so a process killed at any moment resumes exactly.
    */
-  applyBatch(blocks: BlockToApply[], options: ApplyBatchOptions): { events: number };
+  applyBatch(blocks: BlockToApply[], options: ApplyBatchOptions): Promise<{ events: number }>;
   /** Undoes every block above `blockNumber` (a block whose hash is stored) and counts a reorg. */
   rollbackTo(blockNumber: number): { blocks: number; events: number };
   /** A stored (unfinalized or checkpoint) block. */
@@ -104,18 +109,38 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
     journal.blockNumber = null;
   };
 
-  const applyBatchTransaction = db.transaction((blocks: BlockToApply[], finalizedBlock: number) => {
+  const begin = db.prepare("BEGIN IMMEDIATE");
+  const commit = db.prepare("COMMIT");
+  const rollback = db.prepare("ROLLBACK");
+  const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+  let busy = false;
+
+  const writeBatch = async (blocks: BlockToApply[], finalizedBlock: number, yieldEveryMs: number): Promise<number> => {
     let events = 0;
+    let sliceStarted = performance.now();
+    const maybeYield = async () => {
+      if (performance.now() - sliceStarted >= yieldEveryMs) {
+        await nextTick();
+        sliceStarted = performance.now();
+      }
+    };
     for (const block of blocks) {
       const journaled = block.number > finalizedBlock;
-      journal.blockNumber = journaled ? block.number : null;
       const context = { number: block.number, timestamp: block.timestamp, journaled };
+      journal.blockNumber = journaled ? block.number : null;
       handlers.beginBlock(context);
-      for (const event of block.events) handlers.apply(event, context);
+      for (let i = 0; i < block.events.length; i++) {
+        handlers.apply(block.events[i], context);
+        if ((i & 63) === 63) await maybeYield();
+      }
       events += block.events.length;
+      await maybeYield();
     }
     handlers.endBatch();
-    for (const table of tables.all) table.flush();
+    for (const table of tables.all) {
+      table.flush();
+      await maybeYield();
+    }
     for (const record of journal.records) insertUndo.run(record.blockNumber, record.table, record.rowKey, record.oldRow);
     journal.records = [];
     const last = blocks[blocks.length - 1];
@@ -128,13 +153,14 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
     pruneUndo.run(finalizedBlock);
     pruneBlocks.run(Math.min(finalizedBlock, last.number));
     return events;
-  });
+  };
 
   return {
     chainId,
     checkpoint: () => selectCheckpoint.get(),
-    applyBatch(blocks, { finalizedBlock }) {
+    async applyBatch(blocks, { finalizedBlock, yieldEveryMs = 10 }) {
       if (blocks.length === 0) return { events: 0 };
+      if (busy) throw new GpuMeshError("a batch is already being written", { code: "WRITER_BUSY" });
       const checkpoint = selectCheckpoint.get();
       for (let i = 0; i < blocks.length; i++) {
         const previous = i === 0 ? checkpoint?.block_number : blocks[i - 1].number;
@@ -142,14 +168,22 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
           throw new GpuMeshError(`batch block ${blocks[i].number} is not after block ${previous}`, { code: "BATCH_ORDER" });
         }
       }
+      busy = true;
       try {
-        return { events: applyBatchTransaction.immediate(blocks, finalizedBlock) };
+        begin.run();
+        const events = await writeBatch(blocks, finalizedBlock, yieldEveryMs);
+        commit.run();
+        return { events };
       } catch (error) {
+        if (db.inTransaction) rollback.run();
         forget();
         throw asStoreError(error);
+      } finally {
+        busy = false;
       }
     },
     rollbackTo(blockNumber) {
+      if (busy) throw new GpuMeshError("a batch is being written", { code: "WRITER_BUSY" });
       try {
         const result = db
           .transaction(() => {

@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from "../internal/logger";
 import type { Store } from "../store/db";
 import { createStoreWriter, type BlockToApply, type StoreWriter } from "../store/writer";
 import { resolveSyncOptions, type SyncOptions, type SyncOptionsInput } from "./options";
+import { createHeapBudget } from "./memory";
 import { createIndexerStatus, type IndexerStatus } from "./status";
 
 export interface IndexerOptions extends SyncOptionsInput {
@@ -88,6 +89,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     onRequest: (info) => status.recordRpc(info),
   });
 
+  const heapBudget = createHeapBudget(sync.maxHeapMb);
   let blockRange = sync.initialBlockRange;
   let maxHeadSeen = 0;
   let chainChecked = false;
@@ -141,11 +143,14 @@ export function createIndexer(options: IndexerOptions): Indexer {
     }
   };
 
+  /** Aims the next range at targetLogsPerBatch logs: shrinks at once, grows at most fourfold per batch. */
   const adaptRange = (span: number, logs: number) => {
-    if (logs > sync.targetLogsPerBatch) {
-      blockRange = Math.max(1, Math.floor((span * sync.targetLogsPerBatch) / logs));
-    } else if (span >= blockRange && logs < sync.targetLogsPerBatch / 2) {
-      blockRange = Math.min(sync.maxBlockRange, blockRange * 2);
+    const target = sync.targetLogsPerBatch;
+    if (logs > target) {
+      blockRange = Math.max(1, Math.floor((span * target) / logs));
+    } else if (span >= blockRange && logs < target / 2) {
+      const factor = logs === 0 ? 4 : Math.min(4, (0.8 * target) / logs);
+      blockRange = Math.min(sync.maxBlockRange, Math.ceil(span * factor));
     }
   };
 
@@ -154,19 +159,29 @@ export function createIndexer(options: IndexerOptions): Indexer {
    * whose logs carry no timestamp, and the last block (the new checkpoint).
    */
   const fetchBatch = async (from: number, to: number, finalizedBlock: number): Promise<FetchedBatch> => {
+    // The headers known to be needed go out with eth_getLogs; a refused range changes `to`, and then they are fetched
+    // again for the range that was served.
+    const headersFor = (end: number) => {
+      const numbers = [end];
+      for (let n = Math.max(from, finalizedBlock + 1); n <= end; n++) if (n !== end) numbers.push(n);
+      return numbers;
+    };
+    const early = client.getBlockHeaders(headersFor(to));
+    early.catch(() => undefined);
     const fetched = await fetchLogs(from, to);
+    const served = fetched.to === to;
     to = fetched.to;
     adaptRange(to - from + 1, fetched.logs.length);
     const events: IndexedEvent[] = [];
     for (const log of fetched.logs) if (!log.removed) events.push(decoder.decode(log));
     events.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
 
-    const headerNumbers = new Set<number>([to]);
-    for (let n = Math.max(from, finalizedBlock + 1); n <= to; n++) headerNumbers.add(n);
-    for (const event of events) if (event.blockTimestamp === null) headerNumbers.add(event.blockNumber);
-    const numbers = [...headerNumbers].sort((a, b) => a - b);
     const headers = new Map<number, BlockHeader>();
-    for (const header of await client.getBlockHeaders(numbers)) headers.set(header.number, header);
+    for (const header of served ? await early : await client.getBlockHeaders(headersFor(to))) headers.set(header.number, header);
+    const missing = new Set<number>();
+    for (const event of events) if (event.blockTimestamp === null && !headers.has(event.blockNumber)) missing.add(event.blockNumber);
+    for (const header of await client.getBlockHeaders([...missing])) headers.set(header.number, header);
+    const numbers = [...headers.keys()].sort((a, b) => a - b);
 
     const blocks = new Map<number, BlockToApply>();
     for (const number of numbers) {
@@ -264,6 +279,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       const from = checkpoint ? checkpoint.block_number + 1 : deployment.startBlock;
       if (from > target || stopRequested || result.batches >= maxBatches) break;
       let batch: FetchedBatch;
+      const waitStarted = performance.now();
       try {
         const range = nextRange(from);
         batch = pending ? await pending : await fetchBatch(range.from, range.to, finalizedBlock);
@@ -289,8 +305,10 @@ export function createIndexer(options: IndexerOptions): Indexer {
         await new Promise((resolve) => setImmediate(resolve));
       }
       const started = performance.now();
-      const { events } = writer.applyBatch(batch.blocks, { finalizedBlock });
+      const waitMs = started - waitStarted;
+      const { events } = await writer.applyBatch(batch.blocks, { finalizedBlock });
       const seconds = Math.max(1e-6, (performance.now() - started) / 1000);
+      heapBudget.check();
       result.batches += 1;
       result.events += events;
       const blocks = batch.to - batch.from + 1;
@@ -298,7 +316,16 @@ export function createIndexer(options: IndexerOptions): Indexer {
       speed.blocksPerSecond = smooth(speed.blocksPerSecond, blocks / seconds);
       speed.eventsPerSecond = smooth(speed.eventsPerSecond, events / seconds);
       publishCheckpoint({ phase: status.snapshot().phase === "realtime" ? "realtime" : "backfill" });
-      logger.debug({ msg: "batch", from: batch.from, to: batch.to, logs: batch.logs, events, blockRange });
+      logger.debug({
+        msg: "batch",
+        from: batch.from,
+        to: batch.to,
+        logs: batch.logs,
+        events,
+        blockRange,
+        waitMs: Math.round(waitMs),
+        applyMs: Math.round(seconds * 1000),
+      });
     }
     if (pending) await (pending as Promise<FetchedBatch>).catch(() => undefined);
     checkpoint = writer.checkpoint();

@@ -46,6 +46,7 @@ export interface SyncOptionsInput {
   initialBlockRange?: number;
   targetLogsPerBatch?: number;
   stallPolls?: number;
+  maxHeapMb?: number;
 }
 
 export interface SyncOptions {
@@ -59,6 +60,8 @@ export interface SyncOptions {
   targetLogsPerBatch: number;
   /** Polls without a new head before the watchdog recreates the RPC clients. */
   stallPolls: number;
+  /** Heap size past which garbage is collected between batches (0: leave it to V8). See createHeapBudget. */
+  maxHeapMb: number;
 }
 
 function integer(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -83,8 +86,10 @@ export function resolveSyncOptions(chainId: number, input: SyncOptionsInput): Sy
     finalityDepth,
     pollIntervalMs: integer("pollIntervalMs", input.pollIntervalMs, defaults.pollIntervalMs, 10, 3_600_000),
     maxBlockRange,
-    initialBlockRange: integer("initialBlockRange", input.initialBlockRange, Math.min(1000, maxBlockRange), 1, maxBlockRange),
-    targetLogsPerBatch: integer("targetLogsPerBatch", input.targetLogsPerBatch, 10_000, 1, 1_000_000),
+    // Small at first: the log density is unknown, and the range grows fourfold per batch while it is sparse.
+    initialBlockRange: integer("initialBlockRange", input.initialBlockRange, Math.min(10, maxBlockRange), 1, maxBlockRange),
+    targetLogsPerBatch: integer("targetLogsPerBatch", input.targetLogsPerBatch, 5_000, 1, 1_000_000),
     stallPolls: integer("stallPolls", input.stallPolls, 30, 1, 1_000_000),
+    maxHeapMb: integer("maxHeapMb", input.maxHeapMb, 128, 0, 1_000_000),
   };
 }
