@@ -32,6 +32,9 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
     uint32 public constant MAX_JOB_DURATION = 365 days;
+    /// @notice Bounds that keep listings physical and their figures within analytics' 32-bit integers.
+    uint32 public constant MAX_OFFER_GPUS = 100_000;
+    uint32 public constant MAX_OFFER_LIFETIME = 365 days;
     uint256 internal constant BPS = 10_000;
 
     // ------------------------------------------------------------------ storage
@@ -123,11 +126,12 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         if (!_catalog.isListed(params.gpuModel)) revert JobMarketUnknownGpuModel(params.gpuModel);
         if (!AsciiCode.isValidRegion(params.region)) revert JobMarketInvalidRegion(params.region);
         if (
-            params.gpus == 0 || params.pricePerGpuHour == 0 || params.minDuration == 0
+            params.gpus == 0 || params.gpus > MAX_OFFER_GPUS || params.pricePerGpuHour == 0 || params.minDuration == 0
                 || params.minDuration > params.maxDuration || params.maxDuration > MAX_JOB_DURATION
                 || params.renewableBps > BPS
         ) revert JobMarketInvalidOffer();
         if (params.expiresAt <= block.timestamp) revert JobMarketOfferExpired(0, params.expiresAt);
+        if (params.expiresAt > block.timestamp + MAX_OFFER_LIFETIME) revert JobMarketInvalidOffer();
         uint256 unlocked = _staking.unlockedStake(msg.sender);
         uint256 minStake = _staking.minStake();
         if (unlocked < minStake || unlocked == 0) revert JobMarketInsufficientStake(msg.sender, unlocked, minStake);
@@ -164,9 +168,10 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// @inheritdoc IJobMarket
     function updateOffer(uint256 offerId, uint32 gpus, uint96 pricePerGpuHour, uint32 expiresAt) external {
         Offer storage offer = _ownOpenOffer(offerId);
-        if (gpus == 0 || pricePerGpuHour == 0) revert JobMarketInvalidOffer();
+        if (gpus == 0 || gpus > MAX_OFFER_GPUS || pricePerGpuHour == 0) revert JobMarketInvalidOffer();
         if (gpus < offer.gpusLeased) revert JobMarketGpusBelowLeased(gpus, offer.gpusLeased);
         if (expiresAt <= block.timestamp) revert JobMarketOfferExpired(offerId, expiresAt);
+        if (expiresAt > block.timestamp + MAX_OFFER_LIFETIME) revert JobMarketInvalidOffer();
         offer.gpus = gpus;
         offer.expiresAt = expiresAt;
         offer.pricePerGpuHour = pricePerGpuHour;
@@ -239,7 +244,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     function cancelJob(uint256 jobId) external nonReentrant {
         Job storage job = _jobInState(jobId, JobState.Created);
         if (msg.sender != job.client) revert JobMarketNotClient(jobId, msg.sender);
-        uint256 cancelFee = JobMath.bpsDown(_costOf(job), _parameters.cancelFeeBps);
+        uint256 cancelFee = JobMath.bpsDown(_costOf(job), job.cancelFeeBps);
         uint256 refund = job.escrow - cancelFee;
         address provider = _releaseGpus(job);
         job.endedAt = uint40(block.timestamp);
@@ -263,7 +268,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         uint256 slashed = _staking.slash(
             provider,
             jobId,
-            JobMath.bpsDown(cost, _parameters.expirySlashBps) * stakePerPaymentUnit,
+            JobMath.bpsDown(cost, job.expirySlashBps) * stakePerPaymentUnit,
             client,
             cost * stakePerPaymentUnit
         );
@@ -417,7 +422,9 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
             escrow: escrow.toUint96(),
             claimed: 0,
             protocolFeeBps: parameters_.protocolFeeBps,
-            collateralBps: parameters_.collateralBps
+            collateralBps: parameters_.collateralBps,
+            cancelFeeBps: parameters_.cancelFeeBps,
+            expirySlashBps: parameters_.expirySlashBps
         });
         Job storage job = _jobs[jobId];
         _emitJobCreated(jobId, job, provider, cost, specHash);

@@ -18,7 +18,8 @@ enum JobState {
 
 /// @notice A rental of `gpus` GPUs of one offer for up to `duration` seconds, paid from escrow.
 /// @dev Invariant: claimed <= earned(endedAt or now) <= cost <= escrow - fee(cost), so every payout fits the escrow.
-///      Terms (price, fee and collateral rates) are fixed at creation: later governance changes never reach running jobs.
+///      Terms (price, fee, collateral, cancellation-fee and expiry-slash rates) are fixed at creation: later governance
+///      changes never reach open jobs' money. The time windows (accept deadline aside) follow the current parameters.
 struct Job {
     // slot 0
     address client;
@@ -36,4 +37,6 @@ struct Job {
     uint96 claimed; // provider pay already streamed out; final, disputes never reach it
     uint16 protocolFeeBps;
     uint16 collateralBps;
+    uint16 cancelFeeBps;
+    uint16 expirySlashBps;
 }

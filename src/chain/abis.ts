@@ -1317,6 +1317,32 @@ export const jobMarketAbi = [
   },
   {
     "inputs": [],
+    "name": "MAX_OFFER_GPUS",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "MAX_OFFER_LIFETIME",
+    "outputs": [
+      {
+        "internalType": "uint32",
+        "name": "",
+        "type": "uint32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "PAUSER_ROLE",
     "outputs": [
       {
@@ -1812,6 +1838,16 @@ export const jobMarketAbi = [
           {
             "internalType": "uint16",
             "name": "collateralBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "cancelFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "expirySlashBps",
             "type": "uint16"
           }
         ],

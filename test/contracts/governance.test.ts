@@ -10,7 +10,10 @@ import {
   REASON_HASH,
   RESULT_HASH,
   SPEC_HASH,
+  STAKE_PER_PAYMENT_UNIT,
   UNBONDING_PERIOD,
+  bpsDown,
+  costUp,
   createJob,
   deploy,
   deployedFixture,
@@ -124,6 +127,28 @@ describe("governance parameters: hard bounds in code", function () {
     );
     await expect(fresh.setMarket(ethers.ZeroAddress)).to.be.revertedWithCustomError(fresh, "ProviderStakingZeroAddress");
     await expect(fresh.setMarket(marketAddress)).to.emit(fresh, "MarketSet").withArgs(marketAddress);
+  });
+});
+
+describe("parameter changes never reach the money of jobs already created", function () {
+  it("a raised cancellation fee or expiry slash applies to new jobs only", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors } = env;
+    const cost = costUp(PRICE, 2, 2 * HOUR);
+    const cancelled = await createJob(env, actors.client);
+    const expired = await createJob(env, actors.client2);
+    await market.setParameter(Parameter.CancelFeeBps, 500);
+    await market.setParameter(Parameter.ExpirySlashBps, 1_000);
+    await expect(market.connect(actors.client).cancelJob(cancelled))
+      .to.emit(market, "JobCancelled")
+      .withArgs(cancelled, (await market.getJob(cancelled)).escrow - bpsDown(cost, DEFAULT_PARAMETERS.cancelFeeBps), bpsDown(cost, DEFAULT_PARAMETERS.cancelFeeBps));
+    await time.increase(DEFAULT_PARAMETERS.acceptWindow + 1);
+    const slash = bpsDown(cost, DEFAULT_PARAMETERS.expirySlashBps) * STAKE_PER_PAYMENT_UNIT;
+    await expect(market.expireJob(expired))
+      .to.emit(market, "JobExpired")
+      .withArgs(expired, (await market.getJob(expired)).escrow, slash);
+    const job = await market.getJob(await createJob(env, actors.client));
+    expect([job.cancelFeeBps, job.expirySlashBps]).to.deep.equal([500n, 1_000n]);
   });
 });
 

@@ -140,6 +140,7 @@ describe("createOffer", function () {
       { minDuration: 7200, maxDuration: 3600 },
       { maxDuration: 365 * 24 * HOUR + 1 },
       { renewableBps: 10_001 },
+      { gpus: 100_001 },
     ];
     for (const overrides of cases) {
       await expect(createOffer(env, actors.provider, overrides)).to.be.revertedWithCustomError(
@@ -157,6 +158,31 @@ describe("createOffer", function () {
     await expect(createOffer(env, actors.provider, { expiresAt: now }))
       .to.be.revertedWithCustomError(market, "JobMarketOfferExpired")
       .withArgs(0n, now);
+  });
+});
+
+describe("offer bounds: at most 100,000 GPUs and a year of lifetime", function () {
+  it("createOffer and updateOffer refuse more GPUs or a later expiry, and take the limits themselves", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors, offerId } = env;
+    const yearFromNextBlock = async (extraSeconds: number) => {
+      const next = (await time.latest()) + 1;
+      await time.setNextBlockTimestamp(next);
+      return next + 365 * 24 * HOUR + extraSeconds;
+    };
+    const tooLate = await offerParams({ expiresAt: await yearFromNextBlock(1) });
+    await expect(market.connect(actors.provider).createOffer(tooLate)).to.be.revertedWithCustomError(
+      market,
+      "JobMarketInvalidOffer",
+    );
+    const atTheLimits = await offerParams({ gpus: 100_000, expiresAt: await yearFromNextBlock(0) });
+    await expect(market.connect(actors.provider).createOffer(atTheLimits)).to.emit(market, "OfferCreated");
+    await expect(
+      market.connect(actors.provider).updateOffer(offerId, 100_001, PRICE, await offerExpiry()),
+    ).to.be.revertedWithCustomError(market, "JobMarketInvalidOffer");
+    await expect(
+      market.connect(actors.provider).updateOffer(offerId, 8, PRICE, await yearFromNextBlock(1)),
+    ).to.be.revertedWithCustomError(market, "JobMarketInvalidOffer");
   });
 });
 

@@ -335,7 +335,7 @@ contract MarketHandler is TestBase {
 
     function _cancelJob(uint256 jobId) internal {
         Job memory job = market.getJob(jobId);
-        uint256 cancelFee = JobMath.bpsDown(_costOf(job), market.parameters().cancelFeeBps);
+        uint256 cancelFee = JobMath.bpsDown(_costOf(job), job.cancelFeeBps);
         Parties memory before = _parties(job);
 
         vm.prank(job.client);
@@ -356,7 +356,7 @@ contract MarketHandler is TestBase {
         Job memory job = market.getJob(jobId);
         IProviderStaking.ProviderAccount memory account = staking.account(_providerOf(job));
         uint256 slashable = account.staked - account.locked + account.unbonding;
-        uint256 slash = JobMath.bpsDown(_costOf(job), market.parameters().expirySlashBps) * _rate;
+        uint256 slash = JobMath.bpsDown(_costOf(job), job.expirySlashBps) * _rate;
         if (slash > slashable) slash = slashable;
         Parties memory before = _parties(job);
 
