@@ -247,6 +247,13 @@ export function describeRevert(errorName: string, args: readonly unknown[], cont
       return `the permit was signed by ${String(a[0])}, not by the owner ${String(a[1])}`;
     case "InvalidAccountNonce":
       return `the permit nonce is stale for ${String(a[0])} (current nonce ${String(a[1])})`;
+    case "ECDSAInvalidSignature":
+    case "ECDSAInvalidSignatureLength":
+    case "ECDSAInvalidSignatureS":
+      return "the permit signature is malformed";
+    case "InvalidShortString":
+    case "StringTooLong":
+      return "the token's name is too long for its EIP-712 domain";
     case "EnforcedPause":
       return "the contract is paused: new registrations, stakes, offers and jobs are stopped (withdrawals, refunds and settlement still work)";
     case "ExpectedPause":
