@@ -2,7 +2,7 @@ import { erc20Abi } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, WALLET_OPTIONS, WALLET_OPTIONS_HELP, requireOption } from "../lib/args";
 import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
-import { hashOrText, parseExpiry, signerFromValues } from "../lib/common";
+import { MAX_JOB_DURATION_SECONDS, MAX_OFFER_GPUS, hashOrText, parseExpiry, signerFromValues } from "../lib/common";
 import type { SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
 import { JOB_HEADERS, OFFER_HEADERS, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
@@ -40,7 +40,6 @@ const SIGNER_OPTIONS = { ...CHAIN_OPTIONS, ...WALLET_OPTIONS } as const;
 const COMMON_HELP = [...CHAIN_OPTIONS_HELP, ...WALLET_OPTIONS_HELP];
 const help = (...lines: string[]) => [...lines, ...COMMON_HELP].join("\n");
 
-const MAX_UINT32 = 2 ** 32 - 1;
 const MAX_UINT16 = 2 ** 16 - 1;
 
 async function printProviderState(context: SignerContext, out: Output): Promise<void> {
@@ -233,13 +232,14 @@ const offerCreate: Subcommand = {
     if (!parsed) return 0;
     const { values } = parsed;
     const modelName = requireOption(values.model, "--model");
-    const gpus = parseInteger(requireOption(values.gpus, "--gpus"), "--gpus", { min: 1, max: MAX_UINT32 });
+    const gpus = parseInteger(requireOption(values.gpus, "--gpus"), "--gpus", { min: 1, max: MAX_OFFER_GPUS });
     const priceText = requireOption(values.price, "--price");
     const region = regionToBytes16(requireOption(values.region, "--region"));
     const minDuration = parseDuration(values["min-duration"] ?? "1h", "--min-duration");
     const maxDuration = parseDuration(values["max-duration"] ?? "7d", "--max-duration");
     if (minDuration === 0) throw new UsageError("--min-duration: must be more than 0");
     if (minDuration > maxDuration) throw new UsageError("--min-duration: must not exceed --max-duration");
+    if (maxDuration > MAX_JOB_DURATION_SECONDS) throw new UsageError("--max-duration: at most 365d");
     const carbonIntensity = values.carbon === undefined ? 0 : parseInteger(values.carbon, "--carbon", { max: MAX_UINT16 });
     const renewableBps = values.renewable === undefined ? 0 : parsePercentBps(values.renewable, "--renewable");
 
@@ -298,7 +298,7 @@ const offerUpdate: Subcommand = {
     if (values.gpus === undefined && values.price === undefined && values.expires === undefined) {
       throw new UsageError("nothing to update: give --gpus, --price or --expires");
     }
-    const gpusArg = values.gpus === undefined ? undefined : parseInteger(values.gpus, "--gpus", { min: 1, max: MAX_UINT32 });
+    const gpusArg = values.gpus === undefined ? undefined : parseInteger(values.gpus, "--gpus", { min: 1, max: MAX_OFFER_GPUS });
     const context = await signerFromValues(values);
     const priceArg = values.price === undefined ? undefined : parsePositiveAmount(values.price, context.payment, "--price");
     const current = await readOffer(context, offerId);

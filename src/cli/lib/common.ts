@@ -24,6 +24,12 @@ export function hashOrText(text: string | undefined): Hex {
   return keccak256(toHex(text));
 }
 
+/** JobMarket.MAX_OFFER_LIFETIME and MAX_JOB_DURATION. */
+export const MAX_OFFER_LIFETIME_SECONDS = 365 * 24 * 3600;
+export const MAX_JOB_DURATION_SECONDS = 365 * 24 * 3600;
+/** JobMarket.MAX_OFFER_GPUS. */
+export const MAX_OFFER_GPUS = 100_000;
+
 /** An expiry as a duration from the chain's now ("30d") or an ISO date ("2027-01-31" or with a time). */
 export function parseExpiry(text: string, nowSeconds: bigint, flag = "--expires"): number {
   let expiresAt: number;
@@ -35,6 +41,6 @@ export function parseExpiry(text: string, nowSeconds: bigint, flag = "--expires"
     expiresAt = Number(nowSeconds) + parseDuration(text, flag);
   }
   if (expiresAt <= Number(nowSeconds)) throw new UsageError(`${flag}: ${text} is not in the future`);
-  if (expiresAt > 2 ** 32 - 1) throw new UsageError(`${flag}: ${text} is too far in the future`);
+  if (expiresAt > Number(nowSeconds) + MAX_OFFER_LIFETIME_SECONDS) throw new UsageError(`${flag}: ${text} is more than 365 days ahead`);
   return expiresAt;
 }

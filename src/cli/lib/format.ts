@@ -78,7 +78,7 @@ export function describeJob(context: ChainContext, job: JobView, earned: bigint,
       lines.push(
         BigInt(job.acceptDeadline) < now
           ? "  next       the accept window has passed: anyone can `expire` it for a full refund"
-          : "  next       waiting for the provider to accept; the client can `cancel` (cancellation fee applies)",
+          : `  next       waiting for the provider to accept; the client can \`cancel\` (fee ${formatBps(job.cancelFeeBps)} of the cost)`,
       );
       break;
     case "Running": {

@@ -49,6 +49,8 @@ export interface JobView {
   claimed: bigint;
   protocolFeeBps: number;
   collateralBps: number;
+  cancelFeeBps: number;
+  expirySlashBps: number;
 }
 
 const REGION_PATTERN = /^[a-z][a-z0-9-]{1,15}$/;
@@ -203,6 +205,8 @@ function toJobView(id: bigint, job: RawJob, provider: Address): JobView {
     claimed: job.claimed,
     protocolFeeBps: job.protocolFeeBps,
     collateralBps: job.collateralBps,
+    cancelFeeBps: job.cancelFeeBps,
+    expirySlashBps: job.expirySlashBps,
   };
 }
 

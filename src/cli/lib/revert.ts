@@ -143,7 +143,7 @@ export function describeRevert(errorName: string, args: readonly unknown[], cont
     case "JobMarketInvalidRegion":
       return `region "${regionText(a[0] as Hex)}" is not a region code (2 to 16 characters of a-z, 0-9 and -, starting with a letter)`;
     case "JobMarketInvalidOffer":
-      return "the offer's terms are invalid: GPUs and price must be more than 0, 0 < minimum duration <= maximum duration <= 365 days, renewable share at most 100%";
+      return "the offer's terms are invalid: 1 to 100,000 GPUs, a price above 0, 0 < minimum duration <= maximum duration <= 365 days, renewable share at most 100%, expiry at most 365 days ahead";
     case "JobMarketInsufficientStake":
       return `provider ${String(a[0])} has ${stake(a[1])} of unlocked stake; listing an offer needs at least ${stake(a[2])} (stake more with \`gpumesh provider stake\`)`;
     case "JobMarketUnknownOffer":
