@@ -55,6 +55,13 @@ export interface SimulationOptions {
   jobsPerClientHour?: number;
   /** Step of the simulated clock (default 600 s). */
   tickSeconds?: number;
+  /** Called once `hours` of history are on chain, before the live phase. */
+  onHistoryDone?: (result: SimulationResult) => void;
+  /**
+   * After the history, keep the market going: one tick every `tickDelayMs` real milliseconds until `signal` aborts
+   * (the current tick finishes first). The returned result then covers the live phase too.
+   */
+  live?: { tickDelayMs: number; signal: AbortSignal };
 }
 
 export interface SimulationAction {
@@ -193,6 +200,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   let simSeconds = 0;
   let transactions = 0;
   let failedActions = 0;
+  let recordActions = true;
+  const record = (action: SimulationAction) => {
+    if (recordActions) actions.push(action);
+  };
 
   const eventsAbi = [...jobMarketAbi, ...providerStakingAbi] as Abi;
   /** Sends one transaction; a revert is recorded (decoded) and the simulation goes on. */
@@ -202,8 +213,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     args: Record<string, string | number | boolean>,
     call: { address: Address; abi: Abi; functionName: string; args?: readonly unknown[] },
   ) => {
-    const record: SimulationAction = { at: simSeconds, actor: actor.name, action, args, ok: true };
-    actions.push(record);
+    const entry: SimulationAction = { at: simSeconds, actor: actor.name, action, args, ok: true };
+    record(entry);
     try {
       const hash = await actor.wallet.writeContract({ ...call, args: call.args ?? [], chain, account: actor.wallet.account } as never);
       const receipt = await receiptOf(hash);
@@ -213,10 +224,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       return parseEventLogs({ abi: eventsAbi, logs: receipt.logs }) as unknown as Array<{ eventName: string; args: Record<string, unknown> }>;
     } catch (error) {
       const revert = findRevert(error);
-      record.ok = false;
-      record.error = revert ? revert.errorName : error instanceof Error ? error.message.split("\n")[0] : String(error);
+      entry.ok = false;
+      entry.error = revert ? revert.errorName : error instanceof Error ? error.message.split("\n")[0] : String(error);
       failedActions += 1;
-      logger.debug({ msg: "sim action failed", at: simSeconds, actor: actor.name, action, error: record.error });
+      logger.debug({ msg: "sim action failed", at: simSeconds, actor: actor.name, action, error: entry.error });
       return null;
     }
   };
@@ -398,7 +409,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const offer = random.chance(0.5) && local.length > 0 ? local[0] : candidates[0];
     if (!offer) {
       count("unmetDemand");
-      actions.push({ at: simSeconds, actor: client.name, action: "noMatchingOffer", args: { model: model.name, gpus, duration, maxPrice: maxPrice.toString() }, ok: true });
+      record({ at: simSeconds, actor: client.name, action: "noMatchingOffer", args: { model: model.name, gpus, duration, maxPrice: maxPrice.toString() }, ok: true });
       return;
     }
     const fate = jobs.length < coverage.length ? coverage[jobs.length]! : random.weighted(FATE_WEIGHTS);
@@ -605,8 +616,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const totalSeconds = Math.round(options.hours * SECONDS_PER_HOUR);
   const arrivalsPerTick = (options.clients * jobsPerClientHour * tickSeconds) / SECONDS_PER_HOUR;
   let unstakeAt: number | null = null;
-  logger.info({ msg: "simulation started", seed: options.seed, providers: options.providers, clients: options.clients, hours: options.hours });
-  while (simSeconds < totalSeconds) {
+  /** One step of the simulated clock: due job steps, new clients, hourly repricing, then time moves on. */
+  const tick = async () => {
     queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
     while (queue.length > 0 && queue[0]!.at <= simSeconds) await runStep(queue.shift()!);
     const arrivals = random.poisson(arrivalsPerTick);
@@ -636,27 +647,60 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       logger.info({ msg: "simulation progress", hour: simSeconds / SECONDS_PER_HOUR, jobs: jobs.length, transactions, failedActions });
     }
     await advance(tickSeconds);
-  }
-
-  const jobStates: Record<string, number> = {};
-  for (const job of jobs) {
-    const onChain = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "getJob", args: [job.id] });
-    const state = job.expired ? "EXPIRED" : JOB_STATE_NAMES[onChain.state]!;
-    jobStates[state] = (jobStates[state] ?? 0) + 1;
-  }
-  const result: SimulationResult = {
-    seed: options.seed,
-    transactions,
-    failedActions,
-    actions,
-    transitions,
-    jobStates,
-    offers: providers.reduce((sum, provider) => sum + provider.offers.length, 0),
-    jobs: jobs.length,
-    simulatedSeconds: simSeconds,
   };
-  logger.info({ msg: "simulation finished", seed: options.seed, jobs: jobs.length, transactions, failedActions, jobStates, transitions });
+
+  const summarize = async (): Promise<SimulationResult> => {
+    const jobStates: Record<string, number> = {};
+    for (const job of jobs) {
+      const onChain = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "getJob", args: [job.id] });
+      const state = job.expired ? "EXPIRED" : JOB_STATE_NAMES[onChain.state]!;
+      jobStates[state] = (jobStates[state] ?? 0) + 1;
+    }
+    return {
+      seed: options.seed,
+      transactions,
+      failedActions,
+      actions: [...actions],
+      transitions: { ...transitions },
+      jobStates,
+      offers: providers.reduce((sum, provider) => sum + provider.offers.length, 0),
+      jobs: jobs.length,
+      simulatedSeconds: simSeconds,
+    };
+  };
+
+  logger.info({ msg: "simulation started", seed: options.seed, providers: options.providers, clients: options.clients, hours: options.hours });
+  while (simSeconds < totalSeconds) await tick();
+  let result = await summarize();
+  logger.info({ msg: "simulation history done", seed: options.seed, jobs: result.jobs, transactions, failedActions, jobStates: result.jobStates });
+  options.onHistoryDone?.(result);
+
+  const live = options.live;
+  if (live) {
+    // Live, the record of actions stops growing (a market left running for days would fill memory); counts go on.
+    recordActions = false;
+    while (!live.signal.aborted) {
+      await tick();
+      await sleep(live.tickDelayMs, live.signal);
+    }
+    result = await summarize();
+  }
+  logger.info({ msg: "simulation finished", seed: options.seed, jobs: result.jobs, transactions, failedActions, jobStates: result.jobStates, transitions });
   return result;
+}
+
+/** Waits, or returns early when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
 }
 
 const JOB_STATE_NAMES = ["NONE", "CREATED", "RUNNING", "COMPLETED", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "RECLAIMED"];

@@ -158,3 +158,39 @@ function countModels(result: SimulationResult): Record<string, number> {
   }
   return counts;
 }
+
+describe("market simulation, live", function () {
+  let node: LocalNode;
+
+  before(async function () {
+    node = await startNode();
+  });
+
+  after(async function () {
+    await node?.stop();
+  });
+
+  it("goes on after its history until it is stopped", async function () {
+    const stop = new AbortController();
+    const histories: SimulationResult[] = [];
+    const running = runSimulation({
+      rpcUrl: node.url,
+      deployment: node.deployment,
+      seed: 5,
+      providers: 1,
+      clients: 2,
+      hours: 1,
+      logger: silentLogger(),
+      onHistoryDone: (history) => {
+        histories.push(history);
+        setTimeout(() => stop.abort(), 1_500);
+      },
+      live: { tickDelayMs: 50, signal: stop.signal },
+    });
+    const result = await running;
+    expect(histories).to.have.length(1);
+    expect(histories[0]!.simulatedSeconds).to.equal(3600);
+    expect(result.simulatedSeconds).to.be.greaterThan(3600);
+    expect(result.actions).to.deep.equal(histories[0]!.actions);
+  });
+});
