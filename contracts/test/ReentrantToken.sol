@@ -5,7 +5,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
 /// @notice Test token that calls back into a target on every transfer, as an ERC-777 hook would.
 contract ReentrantToken is ERC20 {
-    address public target;
+    address public hookTarget;
     bytes public callData;
     bool public lastCallSucceeded;
     bytes public lastRevertData;
@@ -22,18 +22,18 @@ contract ReentrantToken is ERC20 {
         _mint(to, amount);
     }
 
-    /// @notice Arms the hook: every transfer afterwards calls `target` with `data` once.
+    /// @notice Arms the hook: every transfer afterwards calls `hookTarget` with `data` once.
     function arm(address target_, bytes calldata data) external {
-        target = target_;
+        hookTarget = target_;
         callData = data;
     }
 
     function _update(address from, address to, uint256 value) internal override {
         super._update(from, to, value);
-        if (target != address(0) && !_entered && from != address(0)) {
+        if (hookTarget != address(0) && !_entered && from != address(0)) {
             _entered = true;
             reentryAttempts++;
-            (bool ok, bytes memory data) = target.call(callData);
+            (bool ok, bytes memory data) = hookTarget.call(callData);
             lastCallSucceeded = ok;
             lastRevertData = data;
             _entered = false;

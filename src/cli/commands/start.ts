@@ -1,0 +1,277 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { createPublicClient, createWalletClient, defineChain, http, type Chain } from "viem";
+import { mnemonicToAccount } from "viem/accounts";
+import { deployGpuMeshWithViem } from "../../chain/deploy";
+import { loadDeployment } from "../../chain/deployment";
+import { ConfigError } from "../../internal/errors";
+import { createLogger } from "../../internal/logger";
+import { startIndexAndServe } from "../../service";
+import { runSimulation, TEST_MNEMONIC } from "../../sim/simulate";
+import { parseCommandLine, UsageError, untilShutdownSignal, usageFailure } from "./serve";
+
+export const summary = "run the whole market locally: chain, contracts, simulation, indexer and GraphQL API";
+
+const HELP = `usage: gpumesh start [options]
+Starts a Hardhat node on 127.0.0.1, deploys GPU Mesh with dev tokens, runs a seeded market simulation, and indexes
+it into a fresh database served as GraphQL. Ctrl-C stops everything.
+  --chain-port N          JSON-RPC port of the embedded chain (default 8545)
+  --api-port N            GraphQL port (default 4000)
+  --seed N                simulation seed (default 1)
+  --providers N           simulated providers (default 8)
+  --clients N             simulated clients (default 14)
+  --history-hours N       simulated hours of market history before going live (default 36)
+  --live-tick-ms N        real milliseconds between live simulation ticks of 10 simulated minutes (default 3000)
+  --no-simulation         deploy and index only: an empty market for the CLI
+  --db FILE               index database (default .gpumesh/market.db, recreated at every start)
+  -h, --help              this help`;
+
+const OPTIONS = {
+  "chain-port": { type: "string" },
+  "api-port": { type: "string" },
+  seed: { type: "string" },
+  providers: { type: "string" },
+  clients: { type: "string" },
+  "history-hours": { type: "string" },
+  "live-tick-ms": { type: "string" },
+  "no-simulation": { type: "boolean" },
+  db: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const HOST = "127.0.0.1";
+const ROOT = path.join(__dirname, "..", "..", "..");
+const HARDHAT_CLI = path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js");
+/** Index 0 deploys and governs; 1 to 19 (funded by the node) are left to the user; the simulation starts at 20. */
+const SHOWN_ACCOUNTS = 3;
+const SIMULATION_ACCOUNT_OFFSET = 20;
+
+function integerOption(value: string | undefined, flag: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, HOST, () => probe.close(() => resolve(true)));
+  });
+}
+
+/** Runs `hardhat <args>` to completion; its output goes to our stderr. */
+function hardhat(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HARDHAT_CLI, ...args], { cwd: ROOT, env, stdio: ["ignore", "inherit", "inherit"] });
+    child.once("error", reject);
+    child.once("exit", (code) => (code === 0 ? resolve() : reject(new ConfigError(`hardhat ${args[0]} exited with ${code}`))));
+  });
+}
+
+async function waitForRpc(url: string, node: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (node.exitCode !== null) throw new ConfigError(`the embedded chain exited with code ${node.exitCode}`);
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      });
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new ConfigError(`the embedded chain did not answer at ${url} within ${timeoutMs / 1000} s`);
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const killer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(killer);
+      resolve();
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let options;
+  try {
+    const { values } = parseCommandLine(argv, OPTIONS);
+    if (values.help) {
+      process.stdout.write(HELP + "\n");
+      return 0;
+    }
+    options = {
+      chainPort: integerOption(values["chain-port"], "--chain-port", 8545, 1, 65535),
+      apiPort: integerOption(values["api-port"], "--api-port", 4000, 1, 65535),
+      seed: integerOption(values.seed, "--seed", 1),
+      providers: integerOption(values.providers, "--providers", 8, 1, 40),
+      clients: integerOption(values.clients, "--clients", 14, 1, 100),
+      historyHours: integerOption(values["history-hours"], "--history-hours", 36, 0, 24 * 90),
+      liveTickMs: integerOption(values["live-tick-ms"], "--live-tick-ms", 3_000, 100),
+      simulate: !values["no-simulation"],
+      dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
+    };
+  } catch (error) {
+    if (error instanceof UsageError) return usageFailure("start", error.message, HELP);
+    throw error;
+  }
+
+  const logger = createLogger({ name: "gpumesh-start", level: process.env.GPUMESH_LOG_LEVEL ?? "warn" });
+  const say = (line: string) => process.stdout.write(line + "\n");
+  for (const [port, flag] of [
+    [options.chainPort, "--chain-port"],
+    [options.apiPort, "--api-port"],
+  ] as const) {
+    if (!(await portIsFree(port))) throw new ConfigError(`port ${port} on ${HOST} is in use: stop what holds it or pass ${flag}`);
+  }
+
+  const rpcUrl = `http://${HOST}:${options.chainPort}`;
+  say("GPU Mesh: compiling contracts ...");
+  await hardhat(["compile", "--quiet"]);
+
+  say(`GPU Mesh: starting the embedded chain at ${rpcUrl} ...`);
+  const node = spawn(
+    process.execPath,
+    [HARDHAT_CLI, "node", "--hostname", HOST, "--port", String(options.chainPort)],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+      // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the chain last, after the indexer
+      // and the simulation have let go of it.
+      detached: true,
+    },
+  );
+  const killNodeOnExit = () => node.kill("SIGKILL");
+  process.once("exit", killNodeOnExit);
+  let nodeErrors = "";
+  node.stderr?.on("data", (chunk: Buffer) => {
+    nodeErrors = (nodeErrors + chunk.toString()).slice(-4_000);
+  });
+  const cleanup: Array<() => Promise<void>> = [
+    async () => {
+      await stopChild(node);
+      process.off("exit", killNodeOnExit);
+    },
+  ];
+  const shutdown = async () => {
+    for (const step of cleanup.reverse()) await step().catch((error) => logger.error({ msg: "shutdown step failed", error: String(error) }));
+  };
+  const signal = untilShutdownSignal();
+
+  try {
+    await waitForRpc(rpcUrl, node, 60_000).catch((error) => {
+      throw new ConfigError(`${(error as Error).message}${nodeErrors ? `\n${nodeErrors}` : ""}`);
+    });
+
+    const chain: Chain = defineChain({
+      id: 31337,
+      name: "GPU Mesh local",
+      nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      rpcUrls: { default: { http: [rpcUrl] } },
+    });
+    const transport = http(rpcUrl);
+    const publicClient = createPublicClient({ chain, transport, pollingInterval: 100 });
+    const deployer = mnemonicToAccount(TEST_MNEMONIC, { addressIndex: 0 });
+    const walletClient = createWalletClient({ chain, transport, account: deployer, pollingInterval: 100 });
+    say("GPU Mesh: deploying contracts and the GPU catalog ...");
+    const deploymentFile = await deployGpuMeshWithViem({ publicClient: publicClient as never, walletClient, network: "localhost" });
+    const deploymentPath = path.join(ROOT, "deployments", `${deploymentFile.chainId}.json`);
+    fs.mkdirSync(path.dirname(deploymentPath), { recursive: true });
+    fs.writeFileSync(deploymentPath, JSON.stringify(deploymentFile, null, 2) + "\n");
+    const deployment = loadDeployment(deploymentPath);
+
+    // The chain is new, so is the index.
+    fs.mkdirSync(path.dirname(options.dbFile), { recursive: true });
+    for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(options.dbFile + suffix, { force: true });
+    const service = await startIndexAndServe({
+      rpcUrls: [rpcUrl],
+      deployment,
+      dbFile: options.dbFile,
+      host: HOST,
+      port: options.apiPort,
+      logger,
+      confirmations: 0,
+      pollIntervalMs: 500,
+    });
+    cleanup.push(() => service.stop());
+
+    say("");
+    say("GPU Mesh is running locally.");
+    say(`  GraphQL API    ${service.server.url}/graphql   (GraphiQL in a browser)`);
+    say(`  health         ${service.server.url}/health, ${service.server.url}/ready, ${service.server.url}/metrics`);
+    say(`  chain RPC      ${rpcUrl}   (chain id ${deployment.chainId})`);
+    say(`  deployment     ${path.relative(process.cwd(), deploymentPath) || deploymentPath}`);
+    say(`  index          ${path.relative(process.cwd(), options.dbFile) || options.dbFile}`);
+    say(`  tokens         ${deployment.tokens.payment.symbol} ${deployment.tokens.payment.address}, ${deployment.tokens.stake.symbol} ${deployment.tokens.stake.address} (anyone can mint)`);
+    say("  funded test accounts (public Hardhat keys: never use them on a real chain):");
+    for (let index = 0; index < SHOWN_ACCOUNTS; index++) {
+      const account = mnemonicToAccount(TEST_MNEMONIC, { addressIndex: index });
+      const key = Buffer.from(account.getHdKey().privateKey!).toString("hex");
+      const role = index === 0 ? "governance, arbiter, treasury" : "yours: the simulation does not use it";
+      say(`    #${index} ${account.address}  key 0x${key}  (${role})`);
+    }
+    say(`    ... #1 to #19 of the mnemonic "${TEST_MNEMONIC}" are yours too; the simulation uses #20 and up`);
+    say("  try: npx gpumesh market capacity   |   npx gpumesh market prices --model H100-SXM-80GB");
+    say("Press Ctrl-C to stop.");
+    say("");
+
+    const simulationStop = new AbortController();
+    const simulation = options.simulate
+      ? runSimulation({
+          rpcUrl,
+          deployment,
+          seed: options.seed,
+          providers: options.providers,
+          clients: options.clients,
+          hours: options.historyHours,
+          accountOffset: SIMULATION_ACCOUNT_OFFSET,
+          logger,
+          live: { tickDelayMs: options.liveTickMs, signal: simulationStop.signal },
+          onHistoryDone: (result) =>
+            say(
+              `simulation: ${options.historyHours} h of history in place (${result.jobs} jobs, ${result.transactions} transactions); going live, one 10-minute tick every ${options.liveTickMs} ms`,
+            ),
+        })
+      : null;
+    cleanup.push(async () => {
+      simulationStop.abort();
+      await simulation?.catch(() => undefined);
+    });
+
+    const outcome = await Promise.race([
+      signal.then((name) => ({ kind: "signal" as const, name })),
+      service.indexing.then(
+        () => ({ kind: "indexer-stopped" as const }),
+        (error: unknown) => ({ kind: "indexer-failed" as const, error }),
+      ),
+      ...(simulation
+        ? [simulation.then(() => ({ kind: "simulation-ended" as const }), (error: unknown) => ({ kind: "simulation-failed" as const, error }))]
+        : []),
+    ]);
+    if (outcome.kind === "signal") {
+      say(`\n${outcome.name}: stopping the simulation, the indexer, the API and the chain ...`);
+      return 0;
+    }
+    if ("error" in outcome) {
+      process.stderr.write(`gpumesh start: ${outcome.kind}: ${(outcome.error as Error)?.message ?? outcome.error}\n`);
+      return 1;
+    }
+    process.stderr.write(`gpumesh start: ${outcome.kind}\n`);
+    return 1;
+  } finally {
+    await shutdown();
+    say("GPU Mesh stopped.");
+  }
+}
