@@ -1,0 +1,114 @@
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { ROOT, freePort } from "./helpers";
+
+/** npm start end to end: the whole market comes up, fills with jobs and prices, and Ctrl-C leaves nothing running. */
+
+async function graphql(url: string, query: string): Promise<any> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+  const body = (await response.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+describe("npm start: the whole market in one command", function () {
+  this.timeout(300_000);
+  let child: ChildProcess | null = null;
+  let output = "";
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-start-"));
+
+  after(function () {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("starts chain, contracts, simulation, indexer and API; shows jobs and prices; stops cleanly on SIGINT", async function () {
+    const chainPort = await freePort();
+    const apiPort = await freePort();
+    child = spawn(
+      process.execPath,
+      [
+        path.join(ROOT, "bin/gpumesh.js"),
+        "start",
+        "--chain-port",
+        String(chainPort),
+        "--api-port",
+        String(apiPort),
+        "--history-hours",
+        "8",
+        "--live-tick-ms",
+        "300",
+        "--db",
+        path.join(dir, "market.db"),
+      ],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
+
+    const api = `http://127.0.0.1:${apiPort}/graphql`;
+    await waitFor("the banner", async () => (output.includes("GPU Mesh is running locally.") ? true : undefined), 180_000);
+    expect(output).to.include(api);
+    expect(output).to.include(`http://127.0.0.1:${chainPort}`);
+    expect(output).to.match(/#1 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 {2}key 0x59c6/);
+
+    // Jobs and hourly prices appear as the simulation runs and the indexer follows it.
+    const data = await waitFor(
+      "jobs and prices in the API",
+      async () => {
+        const result = await graphql(
+          api,
+          `{ jobs(first: 1) { totalCount }
+             market { providers gpusOffered volume }
+             prices(gpuModel: "H100-SXM-80GB", interval: HOUR) { start jobs vwap } }`,
+        );
+        const priced = result.prices.filter((point: { jobs: number }) => point.jobs > 0);
+        return result.jobs.totalCount >= 5 && priced.length >= 2 && BigInt(result.market.volume) > 0n ? result : undefined;
+      },
+      180_000,
+    );
+    expect(data.market.providers).to.be.greaterThan(0);
+    expect(data.market.gpusOffered).to.be.greaterThan(0);
+    const ready = await fetch(`http://127.0.0.1:${apiPort}/health`);
+    expect(ready.status).to.equal(200);
+
+    child.kill("SIGINT");
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 60_000))]);
+    expect(code, output.slice(-2_000)).to.equal(0);
+    expect(output).to.include("GPU Mesh stopped.");
+    // Nothing left behind: neither the API nor the embedded chain answers any more.
+    expect(await portAnswers(apiPort)).to.equal(false);
+    expect(await portAnswers(chainPort)).to.equal(false);
+  });
+});
