@@ -1,15 +1,10 @@
-import { Registry } from "prom-client";
 import { loadDeployment } from "../../chain/deployment";
-import { createGraphqlApp, type IndexerStatus as ApiIndexerStatus } from "../../graphql/app";
 import { redactUrl } from "../../internal/errors";
 import { createLogger } from "../../internal/logger";
-import { openStore } from "../../store/db";
-import { createIndexer } from "../../sync/indexer";
-import { createIndexerStatus, registerIndexerMetrics } from "../../sync/status";
+import { startIndexAndServe } from "../../service";
 import {
   SERVER_OPTIONS,
   UsageError,
-  listen,
   parseCommandLine,
   resolveServerOptions,
   untilShutdownSignal,
@@ -91,69 +86,35 @@ export async function run(argv: string[]): Promise<number> {
 
   const logger = createLogger({ name: "gpumesh-run", level: parsed.logLevel });
   const deployment = loadDeployment(parsed.deploymentFile);
-  const store = openStore({ file: parsed.server.dbFile });
-  // The API reads through its own read-only connection: it never sees a batch half-written, and notices each
-  // committed batch (PRAGMA data_version) to refresh its cached roll-ups.
-  const reader = openStore({ file: parsed.server.dbFile, readonly: true });
+  const service = await startIndexAndServe({
+    rpcUrls: parsed.rpcUrls,
+    deployment,
+    dbFile: parsed.server.dbFile,
+    host: parsed.server.host,
+    port: parsed.server.port,
+    logger,
+    confirmations: parsed.confirmations,
+    finalityDepth: parsed.finalityDepth,
+    pollIntervalMs: parsed.pollIntervalMs,
+    maxBlockRange: parsed.maxBlockRange,
+  });
+  const { server } = service;
+  logger.info({
+    msg: "serving",
+    url: `${server.url}/graphql`,
+    db: parsed.server.dbFile,
+    chainId: deployment.chainId,
+    rpc: parsed.rpcUrls.map(redactUrl),
+  });
+  process.stdout.write(`GraphQL API at ${server.url}/graphql\n`);
   try {
-    const status = createIndexerStatus(deployment.chainId);
-    const indexer = createIndexer({
-      rpcUrls: parsed.rpcUrls,
-      deployment,
-      store,
-      logger,
-      status,
-      confirmations: parsed.confirmations,
-      finalityDepth: parsed.finalityDepth,
-      pollIntervalMs: parsed.pollIntervalMs,
-      maxBlockRange: parsed.maxBlockRange,
-    });
-    const indexerMetrics = new Registry();
-    registerIndexerMetrics(indexerMetrics, status);
-    const apiStatus = (): ApiIndexerStatus => {
-      const snapshot = status.snapshot();
-      return {
-        headBlock: snapshot.headBlock,
-        confirmations: indexer.options.confirmations,
-        rpcRequests: snapshot.rpcRequests,
-        rpcErrors: snapshot.rpcErrors,
-        rpcLatencySeconds:
-          snapshot.rpcLatencyMeanMs === null
-            ? undefined
-            : { count: snapshot.rpcRequests, sum: (snapshot.rpcLatencyMeanMs * snapshot.rpcRequests) / 1000 },
-      };
-    };
-    const app = createGraphqlApp({
-      db: reader.db,
-      logger,
-      status: apiStatus,
-      chainId: deployment.chainId,
-      registries: [indexerMetrics],
-    });
-    const server = await listen(app, parsed.server);
-    logger.info({
-      msg: "serving",
-      url: `${server.url}/graphql`,
-      db: parsed.server.dbFile,
-      chainId: deployment.chainId,
-      rpc: parsed.rpcUrls.map(redactUrl),
-    });
-    process.stdout.write(`GraphQL API at ${server.url}/graphql\n`);
-
-    const indexing = indexer.start();
-    try {
-      const outcome = await Promise.race([
-        untilShutdownSignal().then((signal) => ({ signal })),
-        indexing.then(() => ({ signal: null })),
-      ]);
-      logger.info({ msg: "shutting down", signal: outcome.signal });
-    } finally {
-      await indexer.stop();
-      await server.close();
-    }
-    return 0;
+    const outcome = await Promise.race([
+      untilShutdownSignal().then((signal) => ({ signal })),
+      service.indexing.then(() => ({ signal: null })),
+    ]);
+    logger.info({ msg: "shutting down", signal: outcome.signal });
   } finally {
-    reader.close();
-    store.close();
+    await service.stop();
   }
+  return 0;
 }
