@@ -69,7 +69,8 @@ export type MarketSession = Awaited<ReturnType<typeof setUpMarket>>;
 /** Deploys GPU Mesh on an anvil and returns typed-enough helpers to drive it from anvil's unlocked accounts. */
 export async function setUpMarket(url: string, options: { dir?: string } = {}) {
   const transport = http(url);
-  const publicClient = createPublicClient({ chain: foundry, transport });
+  // No block-number cache: tests compare the head with what was just mined.
+  const publicClient = createPublicClient({ chain: foundry, transport, cacheTime: 0 });
   const testClient = createTestClient({ chain: foundry, mode: "anvil", transport });
   const accounts = await createWalletClient({ chain: foundry, transport }).getAddresses();
   const deployer = accounts[0];
