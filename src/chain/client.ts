@@ -132,6 +132,11 @@ export interface ChainClient {
   getBlockHeaders(blockNumbers: number[]): Promise<BlockHeader[]>;
   /** Builds fresh viem clients and moves to the next URL (the watchdog calls it when the head stops moving). */
   recreate(reason: string): void;
+  /**
+   * Changes whenever requests move to another URL: work that must come from one node (logs and the headers that
+   * vouch for them) compares it before and after.
+   */
+  readonly endpointGeneration: number;
 }
 
 const toHex = (value: number) => `0x${value.toString(16)}` as Hex;
@@ -179,6 +184,11 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     }));
   let endpoints = build();
   let current = 0;
+  let generation = 0;
+  const moveTo = (index: number) => {
+    if (index !== current) generation += 1;
+    current = index;
+  };
 
   const describe = (error: unknown): string => {
     const message = error instanceof BaseError ? (error.details || error.shortMessage) : (error as Error)?.message;
@@ -202,7 +212,7 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
         if (kind === "fatal" || settings.noRetry?.includes(kind) || attempt >= maxRetries) {
           throw new RpcError(message, { kind, method, cause: error });
         }
-        if (endpoints.length > 1) current = (urlIndex + 1) % endpoints.length;
+        if (endpoints.length > 1) moveTo((urlIndex + 1) % endpoints.length);
         const ceiling = Math.min(maxDelayMs, baseDelayMs * 2 ** attempt * (kind === "rate_limit" ? 4 : 1));
         const delayMs = Math.round(random() * ceiling);
         options.logger?.warn({ msg: "rpc retry", method, kind, attempt: attempt + 1, delayMs, error: message });
@@ -262,9 +272,13 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
       await Promise.all(Array.from({ length: Math.min(headerConcurrency, blockNumbers.length) }, worker));
       return headers;
     },
+    get endpointGeneration() {
+      return generation;
+    },
     recreate(reason) {
       endpoints = build();
-      if (endpoints.length > 1) current = (current + 1) % endpoints.length;
+      generation += 1;
+      if (endpoints.length > 1) moveTo((current + 1) % endpoints.length);
       options.logger?.warn({ msg: "rpc clients recreated", reason, url: redactedUrls[current] });
     },
   };

@@ -159,28 +159,39 @@ export function createIndexer(options: IndexerOptions): Indexer {
    * whose logs carry no timestamp, and the last block (the new checkpoint).
    */
   const fetchBatch = async (from: number, to: number, finalizedBlock: number): Promise<FetchedBatch> => {
-    // The headers known to be needed go out with eth_getLogs; a refused range changes `to`, and then they are fetched
-    // again for the range that was served.
+    const generation = client.endpointGeneration;
     const headersFor = (end: number) => {
       const numbers = [end];
-      for (let n = Math.max(from, finalizedBlock + 1); n <= end; n++) if (n !== end) numbers.push(n);
+      for (let n = Math.max(from, finalizedBlock + 1); n < end; n++) numbers.push(n);
       return numbers;
     };
-    const early = client.getBlockHeaders(headersFor(to));
-    early.catch(() => undefined);
+    const headers = new Map<number, BlockHeader>();
+    const fetchHeaders = async (numbers: number[]) => {
+      for (const header of await client.getBlockHeaders(numbers.filter((n) => !headers.has(n)))) headers.set(header.number, header);
+    };
+    // Near the head the headers come first: a node that has block `to` then cannot serve a shorter log list. Deep in
+    // finalized history every node has the blocks, and the headers go out with eth_getLogs.
+    const early = to > finalizedBlock ? null : fetchHeaders(headersFor(to));
+    early?.catch(() => undefined);
+    if (!early) await fetchHeaders(headersFor(to));
     const fetched = await fetchLogs(from, to);
-    const served = fetched.to === to;
     to = fetched.to;
     adaptRange(to - from + 1, fetched.logs.length);
     const events: IndexedEvent[] = [];
     for (const log of fetched.logs) if (!log.removed) events.push(decoder.decode(log));
     events.sort((a, b) => a.blockNumber - b.blockNumber || a.logIndex - b.logIndex);
 
-    const headers = new Map<number, BlockHeader>();
-    for (const header of served ? await early : await client.getBlockHeaders(headersFor(to))) headers.set(header.number, header);
-    const missing = new Set<number>();
-    for (const event of events) if (event.blockTimestamp === null && !headers.has(event.blockNumber)) missing.add(event.blockNumber);
-    for (const header of await client.getBlockHeaders([...missing])) headers.set(header.number, header);
+    await early;
+    const missing = new Set(headersFor(to));
+    for (const event of events) if (event.blockTimestamp === null) missing.add(event.blockNumber);
+    await fetchHeaders([...missing]);
+    if (client.endpointGeneration !== generation) {
+      throw new GpuMeshError("the RPC endpoint changed during the batch; fetching it again from one node", {
+        code: "ENDPOINT_CHANGED",
+        retryable: true,
+      });
+    }
+    for (const number of headers.keys()) if (number > to) headers.delete(number);
     const numbers = [...headers.keys()].sort((a, b) => a - b);
 
     const blocks = new Map<number, BlockToApply>();

@@ -72,16 +72,16 @@ function createProgressBar(stream: NodeJS.WriteStream, startBlock: number) {
       const total = Math.max(1, status.headBlock - startBlock + 1);
       const done = Math.min(total, Math.max(0, status.indexedBlock - startBlock + 1));
       const fraction = done / total;
-      const width = Math.max(10, Math.min(40, (stream.columns ?? 80) - 80));
-      const filled = Math.round(fraction * width);
       const left = status.headBlock - status.indexedBlock;
       const eta = left <= 0 ? "synced" : blocksPerSecond > 0 ? `ETA ${formatDuration(left / blocksPerSecond)}` : "ETA ?";
-      const line =
-        `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${(fraction * 100).toFixed(1)}% ` +
-        `block ${status.indexedBlock}/${status.headBlock} ${Math.round(blocksPerSecond)} blocks/s ` +
+      const text =
+        ` ${(fraction * 100).toFixed(1)}% ${status.indexedBlock}/${status.headBlock} ${Math.round(blocksPerSecond)} blocks/s ` +
         `${status.eventsIngested} events ${eta}` +
-        (status.reorgs ? ` reorgs ${status.reorgs}` : "");
-      stream.write(`\r${line.slice(0, (stream.columns ?? 120) - 1)}\x1b[K`);
+        (status.reorgs ? ` ${status.reorgs} reorgs` : "");
+      const columns = stream.columns || 80;
+      const width = Math.max(10, Math.min(30, columns - 75));
+      const filled = Math.round(fraction * width);
+      stream.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}]${text}`.slice(0, columns) + "\x1b[K");
       drawn = true;
     },
     finish() {
