@@ -379,7 +379,13 @@ export async function measureGraphqlLatency(dbFile: string, options: { clients?:
         }),
       );
       samples.sort((a, b) => a - b);
-      results[name] = { requests: samples.length, p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99), maxMs: samples[samples.length - 1] };
+      const ms = (value: number) => Number(value.toFixed(1));
+      results[name] = {
+        requests: samples.length,
+        p50Ms: ms(percentile(samples, 50)),
+        p99Ms: ms(percentile(samples, 99)),
+        maxMs: ms(samples[samples.length - 1]),
+      };
     }
   } finally {
     await server.close();
