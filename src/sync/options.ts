@@ -90,6 +90,6 @@ export function resolveSyncOptions(chainId: number, input: SyncOptionsInput): Sy
     initialBlockRange: integer("initialBlockRange", input.initialBlockRange, Math.min(10, maxBlockRange), 1, maxBlockRange),
     targetLogsPerBatch: integer("targetLogsPerBatch", input.targetLogsPerBatch, 5_000, 1, 1_000_000),
     stallPolls: integer("stallPolls", input.stallPolls, 30, 1, 1_000_000),
-    maxHeapMb: integer("maxHeapMb", input.maxHeapMb, 128, 0, 1_000_000),
+    maxHeapMb: integer("maxHeapMb", input.maxHeapMb, 96, 0, 1_000_000),
   };
 }
