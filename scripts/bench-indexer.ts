@@ -337,21 +337,31 @@ function percentile(sorted: number[], p: number): number {
 
 /**
  * GraphQL latency at 32 concurrent clients, per query kind: capacity, prices, and paged jobs (each client walks the
- * pages with endCursor). HOOK for the GraphQL app: it serves the indexed database through createGraphqlApp
- * (src/graphql/app.ts); returns null when that module is absent.
+ * pages with endCursor). The API runs as `gpumesh serve` in its own process, as in production, so the clients in
+ * this process do not share its event loop. Repeated identical queries can be answered from the API's response
+ * cache, which every indexer commit drops: these figures are for a read-mostly API between commits.
  */
 export async function measureGraphqlLatency(dbFile: string, options: { clients?: number; requestsPerClient?: number } = {}) {
-  let graphql: typeof import("../src/graphql/app");
-  try {
-    graphql = await import("../src/graphql/app");
-  } catch {
-    return null;
-  }
-  const { openStore } = await import("../src/store/db");
-  const { silentLogger } = await import("../src/internal/logger");
-  const store = openStore({ file: dbFile, readonly: true });
-  const app = graphql.createGraphqlApp({ db: store.db, logger: silentLogger() });
-  const server = await graphql.createServer({ app, port: 0 });
+  const serve = spawn(process.execPath, [path.join(__dirname, "..", "bin", "gpumesh.js"), "serve", "--db", dbFile, "--port", "0"], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const serverUrl = await new Promise<string>((resolve, reject) => {
+    let printed = "";
+    serve.stdout!.on("data", (chunk: Buffer) => {
+      printed += chunk.toString();
+      const match = /GraphQL API at (http:\/\/\S+)\/graphql/.exec(printed);
+      if (match) resolve(match[1]!);
+    });
+    serve.once("exit", (code) => reject(new Error(`gpumesh serve exited with ${code} before listening`)));
+  });
+  const server = {
+    url: serverUrl,
+    close: () =>
+      new Promise<void>((resolve) => {
+        serve.once("exit", () => resolve());
+        serve.kill("SIGTERM");
+      }),
+  };
   const clients = options.clients ?? 32;
   const requestsPerClient = options.requestsPerClient ?? 50;
   const endpoint = `${server.url}/graphql`;
@@ -389,9 +399,8 @@ export async function measureGraphqlLatency(dbFile: string, options: { clients?:
     }
   } finally {
     await server.close();
-    store.close();
   }
-  return { clients, requestsPerClient, queries: results };
+  return { clients, requestsPerClient, server: "gpumesh serve (separate process)", queries: results };
 }
 
 // ------------------------------------------------------------------ main
