@@ -1,4 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
+import type { GpuModelRow, JobRow, OfferRow, ProviderRow, StakeMovementRow } from "./rows";
 
 /**
  * Read side of the store: every SQL statement the GraphQL API runs, prepared once per connection and
@@ -358,24 +359,8 @@ const STAKE_MOVEMENTS: TableSpec<StakeMovementWhere, StakeMovementOrderBy, Stake
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Rows as SQLite returns them, and their records
+// Records from the rows SQLite returns (the row types live in ./rows, shared with the write side)
 // ---------------------------------------------------------------------------------------------------------------
-
-interface ProviderRow {
-  address: string;
-  metadata_uri: string;
-  registered_at: number;
-  staked: string;
-  locked: string;
-  unbonding: string;
-  unbonding_ready_at: number | null;
-  slashed: string;
-  earned: string;
-  jobs_completed: number;
-  jobs_disputed: number;
-  active_offers: number;
-  updated_at: number;
-}
 
 function providerRecord(row: ProviderRow): ProviderRecord {
   return {
@@ -393,25 +378,6 @@ function providerRecord(row: ProviderRow): ProviderRecord {
     activeOffers: row.active_offers,
     updatedAt: row.updated_at,
   };
-}
-
-interface OfferRow {
-  id: number;
-  provider: string;
-  gpu_model: string;
-  region: string;
-  gpus: number;
-  gpus_leased: number;
-  price_per_gpu_hour: string;
-  min_duration: number;
-  max_duration: number;
-  carbon_intensity: number;
-  renewable_bps: number;
-  expires_at: number;
-  state: string;
-  created_at: number;
-  created_block: number;
-  updated_at: number;
 }
 
 function offerRecord(row: OfferRow): OfferRecord {
@@ -433,43 +399,6 @@ function offerRecord(row: OfferRow): OfferRecord {
     createdBlock: row.created_block,
     updatedAt: row.updated_at,
   };
-}
-
-interface JobRow {
-  id: number;
-  offer_id: number;
-  client: string;
-  provider: string;
-  payer: string;
-  gpu_model: string;
-  region: string;
-  gpus: number;
-  price_per_gpu_hour: string;
-  duration: number;
-  cost: string;
-  escrow: string;
-  spec_hash: string;
-  state: string;
-  created_at: number;
-  created_block: number;
-  accept_deadline: number;
-  started_at: number | null;
-  ended_at: number | null;
-  completed_at: number | null;
-  disputed_at: number | null;
-  finalized_at: number | null;
-  ended_early: number;
-  collateral: string;
-  claimed: string;
-  earned: string | null;
-  provider_paid: string;
-  refunded: string;
-  fee: string;
-  cancel_fee: string;
-  slashed: string;
-  provider_share_bps: number | null;
-  result_hash: string | null;
-  reason_hash: string | null;
 }
 
 function jobRecord(row: JobRow): JobRecord {
@@ -509,17 +438,6 @@ function jobRecord(row: JobRow): JobRecord {
     resultHash: row.result_hash,
     reasonHash: row.reason_hash,
   };
-}
-
-interface StakeMovementRow {
-  block_number: number;
-  log_index: number;
-  tx_hash: string;
-  timestamp: number;
-  provider: string;
-  kind: string;
-  amount: string;
-  job_id: number | null;
 }
 
 function stakeMovementRecord(row: StakeMovementRow): StakeMovementRecord {
@@ -734,9 +652,13 @@ export function createReads(db: Database): Reads {
       return (activeProvidersStatement.get() as { n: number }).n;
     },
     gpuModels() {
-      return (gpuModelsStatement.all() as Array<{ id: string; name: string; vram_gb: number; listed: number; listed_at: number }>).map(
-        (row) => ({ id: row.id, name: row.name, vramGb: row.vram_gb, listed: row.listed !== 0, listedAt: row.listed_at }),
-      );
+      return (gpuModelsStatement.all() as GpuModelRow[]).map((row) => ({
+        id: row.id,
+        name: row.name,
+        vramGb: row.vram_gb,
+        listed: row.listed !== 0,
+        listedAt: row.listed_at,
+      }));
     },
     providersByAddress(addresses) {
       return (providersByAddressStatement.all(JSON.stringify(addresses)) as ProviderRow[]).map(providerRecord);
