@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Database } from "better-sqlite3";
 import { validate, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from "graphql";
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from "graphql-yoga";
 import type { Registry } from "prom-client";
 import type { Logger } from "../internal/logger";
@@ -147,6 +148,8 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     schema: createSchema<GraphqlContext & YogaInitialContext>({ typeDefs, resolvers }),
     graphqlEndpoint: "/graphql",
     graphiql: { title: "GPU Mesh" },
+    // GraphiQL's assets inline, so it also works in a browser without internet access (yoga's default loads a CDN).
+    renderGraphiQL,
     landingPage: false,
     maskedErrors: true,
     plugins: [limitsAndMetrics],

@@ -646,7 +646,10 @@ describe("GraphQL API over a real SQLite store", function () {
     it("serves GraphiQL to a browser", async function () {
       const response = await fetch(`${server.url}/graphql`, { headers: { accept: "text/html" } });
       expect(response.status).to.equal(200);
-      expect(await response.text()).to.contain("GPU Mesh");
+      const html = await response.text();
+      expect(html).to.contain("GPU Mesh");
+      // Self-contained: no script or stylesheet from a CDN, so it works offline.
+      expect(html).not.to.match(/(src|href)=["']?https?:/);
     });
 
     it("is not ready while far behind the head or before the first block", async function () {
