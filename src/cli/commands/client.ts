@@ -1,13 +1,14 @@
 import { erc20Abi, isAddress, type Address, type Hex } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { loadDeployment, type Deployment } from "../../chain/deployment";
-import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, WALLET_OPTIONS, WALLET_OPTIONS_HELP, requireOption } from "../lib/args";
+import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, SIGNER_OPTIONS, requireOption, signerHelp } from "../lib/args";
 import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
 import { hashOrText, signerFromValues } from "../lib/common";
 import { createChainContext, resolveApiUrl, resolveChainOptions, type ChainContext, type SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
 import { JOB_HEADERS, OFFER_HEADERS, describeJob, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
 import { graphqlRequest } from "../lib/graphql";
+import { jobSubcommand } from "../lib/job-command";
 import { createOutput, type Output } from "../lib/output";
 import { authorizePull } from "../lib/permit";
 import {
@@ -36,8 +37,6 @@ import { confirm } from "../lib/wallet";
 
 export const summary = "find offers, rent GPUs, and manage your jobs as a client";
 
-const SIGNER_OPTIONS = { ...CHAIN_OPTIONS, ...WALLET_OPTIONS } as const;
-const help = (...lines: string[]) => [...lines, ...CHAIN_OPTIONS_HELP, ...WALLET_OPTIONS_HELP].join("\n");
 const MAX_UINT32 = 2 ** 32 - 1;
 
 // ------------------------------------------------------------------ offers
@@ -197,7 +196,7 @@ const offers: Subcommand = {
 };
 
 // ------------------------------------------------------------------ create-job
-const createJobHelp = help(
+const createJobHelp = signerHelp(
   "usage: gpumesh client create-job --offer ID --gpus N --duration D --max-price PRICE [--spec TEXT] [--yes] [options]",
   "Rents GPUs of an offer: shows cost + fee = escrow and asks to confirm on a terminal; pays with an EIP-2612 permit",
   "when the token supports it (one transaction), else approve + createJob. Unused time is refunded.",
@@ -335,7 +334,7 @@ const status: Subcommand = {
   },
 };
 
-const jobsHelp = help("usage: gpumesh client jobs [--all] [options]", "The wallet's jobs as client (unfinished ones unless --all).", "  --all                 finished jobs too");
+const jobsHelp = signerHelp("usage: gpumesh client jobs [--all] [options]", "The wallet's jobs as client (unfinished ones unless --all).", "  --all                 finished jobs too");
 const jobs: Subcommand = {
   summary: "list your jobs",
   help: jobsHelp,
@@ -363,34 +362,23 @@ function jobAction(
   eventName: string,
   withReason = false,
 ): Subcommand {
-  const text = help(
+  const text = signerHelp(
     `usage: gpumesh client ${name} JOB${withReason ? " [--reason TEXT|HASH]" : ""} [options]`,
     description,
     ...(withReason ? ["  --reason TEXT|HASH    why (text to hash, or a 0x bytes32); keep the text for the arbiter"] : []),
   );
-  return {
-    summary: summaryText,
-    help: text,
-    async run(argv) {
-      const parsed = parseOrHelp(argv, { ...SIGNER_OPTIONS, ...(withReason ? { reason: { type: "string" } } : {}) } as typeof SIGNER_OPTIONS & { reason: { type: "string" } }, text, 1);
-      if (!parsed) return 0;
-      const jobId = parseId(parsed.positionals[0], "job");
-      const context = await signerFromValues(parsed.values);
-      const out = createOutput(Boolean(parsed.values.json));
-      const args: readonly unknown[] = withReason ? [jobId, hashOrText(parsed.values.reason)] : [jobId];
-      const sent = await sendContractTransaction(context, out, {
-        label: name.replace("-", " ") + " job",
-        address: context.market,
-        abi: jobMarketAbi,
-        functionName,
-        args,
-      });
-      const result = await report(context, out, eventOf(sent, eventName));
-      const job = await readJob(context, jobId);
-      out.line(`job #${jobId} is ${job.state}`);
-      out.result({ jobId, state: job.state, ...result, job: jobJson(context, job) });
-    },
-  };
+  const options: Record<string, { type: "string" }> = withReason ? { reason: { type: "string" } } : {};
+  return jobSubcommand(summaryText, text, options, async (context, out, jobId, values) => {
+    const args: readonly unknown[] = withReason ? [jobId, hashOrText(values.reason as string | undefined)] : [jobId];
+    const sent = await sendContractTransaction(context, out, {
+      label: name.replace("-", " ") + " job",
+      address: context.market,
+      abi: jobMarketAbi,
+      functionName,
+      args,
+    });
+    return report(context, out, eventOf(sent, eventName));
+  });
 }
 
 const pay = (context: SignerContext, value: unknown) => formatAmount(value as bigint, context.payment);
@@ -469,7 +457,7 @@ const reclaim = jobAction(
   "JobReclaimed",
 );
 
-const withdrawHelp = help(
+const withdrawHelp = signerHelp(
   "usage: gpumesh client withdraw [--to ADDRESS] [options]",
   "Withdraws credited balances: payouts the market could not push, and slash payouts held by staking.",
   "  --to ADDRESS          where to send them (default: the wallet)",

@@ -1,11 +1,12 @@
 import { erc20Abi } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
-import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, WALLET_OPTIONS, WALLET_OPTIONS_HELP, requireOption } from "../lib/args";
+import { SIGNER_OPTIONS, requireOption, signerHelp } from "../lib/args";
 import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
 import { MAX_JOB_DURATION_SECONDS, MAX_OFFER_GPUS, hashOrText, parseExpiry, signerFromValues } from "../lib/common";
 import type { SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
 import { JOB_HEADERS, OFFER_HEADERS, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
+import { jobSubcommand, type JobCommandAction } from "../lib/job-command";
 import { createOutput, type Output } from "../lib/output";
 import { authorizePull } from "../lib/permit";
 import {
@@ -36,10 +37,6 @@ import {
 
 export const summary = "register, stake, list offers and run jobs as a GPU provider";
 
-const SIGNER_OPTIONS = { ...CHAIN_OPTIONS, ...WALLET_OPTIONS } as const;
-const COMMON_HELP = [...CHAIN_OPTIONS_HELP, ...WALLET_OPTIONS_HELP];
-const help = (...lines: string[]) => [...lines, ...COMMON_HELP].join("\n");
-
 const MAX_UINT16 = 2 ** 16 - 1;
 
 async function printProviderState(context: SignerContext, out: Output): Promise<void> {
@@ -56,7 +53,7 @@ async function printProviderState(context: SignerContext, out: Output): Promise<
 }
 
 // ------------------------------------------------------------------ staking
-const registerHelp = help("usage: gpumesh provider register --metadata URI [options]", "Registers the wallet as a provider; the URI describes the endpoint and hardware.");
+const registerHelp = signerHelp("usage: gpumesh provider register --metadata URI [options]", "Registers the wallet as a provider; the URI describes the endpoint and hardware.");
 const register: Subcommand = {
   summary: "register as a provider with a metadata URI",
   help: registerHelp,
@@ -79,7 +76,7 @@ const register: Subcommand = {
   },
 };
 
-const updateMetadataHelp = help("usage: gpumesh provider update-metadata --metadata URI [options]");
+const updateMetadataHelp = signerHelp("usage: gpumesh provider update-metadata --metadata URI [options]");
 const updateMetadata: Subcommand = {
   summary: "change the provider's metadata URI",
   help: updateMetadataHelp,
@@ -101,7 +98,7 @@ const updateMetadata: Subcommand = {
   },
 };
 
-const stakeHelp = help(
+const stakeHelp = signerHelp(
   "usage: gpumesh provider stake AMOUNT [--no-permit] [options]",
   "Stakes AMOUNT of the stake token (e.g. 1000). Uses an EIP-2612 permit when the token supports it (one",
   "transaction), else approve + stake.",
@@ -142,7 +139,7 @@ const stake: Subcommand = {
   },
 };
 
-const unstakeHelp = help(
+const unstakeHelp = signerHelp(
   "usage: gpumesh provider unstake AMOUNT [options]",
   "Moves AMOUNT of unlocked stake into unbonding (requestUnstake); `provider withdraw` after the unbonding period.",
 );
@@ -173,7 +170,7 @@ const unstake: Subcommand = {
   },
 };
 
-const withdrawHelp = help("usage: gpumesh provider withdraw [options]", "Withdraws all unbonding stake once the unbonding period has passed.");
+const withdrawHelp = signerHelp("usage: gpumesh provider withdraw [options]", "Withdraws all unbonding stake once the unbonding period has passed.");
 const withdraw: Subcommand = {
   summary: "withdraw unbonded stake",
   help: withdrawHelp,
@@ -196,7 +193,7 @@ const withdraw: Subcommand = {
 };
 
 // ------------------------------------------------------------------ offers
-const offerCreateHelp = help(
+const offerCreateHelp = signerHelp(
   "usage: gpumesh provider offer create --model NAME --gpus N --price PRICE --region CODE [options]",
   "Lists GPU capacity. PRICE is per GPU-hour in the payment token (e.g. 2.35).",
   "  --model NAME          catalog GPU model (e.g. H100-SXM-80GB; a unique prefix like h100 works)",
@@ -278,7 +275,7 @@ const offerCreate: Subcommand = {
   },
 };
 
-const offerUpdateHelp = help(
+const offerUpdateHelp = signerHelp(
   "usage: gpumesh provider offer update OFFER [--gpus N] [--price PRICE] [--expires D|DATE] [options]",
   "Reprices, resizes (never below leased GPUs) or extends an offer; running jobs keep their terms.",
 );
@@ -322,7 +319,7 @@ const offerUpdate: Subcommand = {
   },
 };
 
-const offerCloseHelp = help("usage: gpumesh provider offer close OFFER [options]", "Closes an offer to new jobs; running jobs go on.");
+const offerCloseHelp = signerHelp("usage: gpumesh provider offer close OFFER [options]", "Closes an offer to new jobs; running jobs go on.");
 const offerClose: Subcommand = {
   summary: "close an offer to new jobs",
   help: offerCloseHelp,
@@ -345,7 +342,7 @@ const offerClose: Subcommand = {
   },
 };
 
-const offerListHelp = help("usage: gpumesh provider offer list [--all] [options]", "The wallet's offers (open ones unless --all).", "  --all                 closed and expired offers too");
+const offerListHelp = signerHelp("usage: gpumesh provider offer list [--all] [options]", "The wallet's offers (open ones unless --all).", "  --all                 closed and expired offers too");
 const offerList: Subcommand = {
   summary: "list the provider's offers",
   help: offerListHelp,
@@ -365,7 +362,7 @@ const offerList: Subcommand = {
 };
 
 // ------------------------------------------------------------------ jobs
-const jobsHelp = help(
+const jobsHelp = signerHelp(
   "usage: gpumesh provider jobs [--state STATE] [options]",
   "The provider's jobs, read from the chain.",
   `  --state STATE         only jobs in this state (${JOB_STATES.slice(1).join(", ").toLowerCase()})`,
@@ -398,24 +395,10 @@ function jobCommand(
   summaryText: string,
   extraHelp: string[],
   extraOptions: Record<string, { type: "string" }>,
-  perform: (context: SignerContext, out: Output, jobId: bigint, values: Record<string, string | boolean | undefined>) => Promise<Record<string, unknown>>,
+  perform: JobCommandAction,
 ): Subcommand {
-  const text = help(`usage: gpumesh provider ${name} JOB ${Object.keys(extraOptions).map((o) => `[--${o} ...]`).join(" ")} [options]`.replace(/ +/g, " "), ...extraHelp);
-  return {
-    summary: summaryText,
-    help: text,
-    async run(argv) {
-      const parsed = parseOrHelp(argv, { ...SIGNER_OPTIONS, ...extraOptions }, text, 1);
-      if (!parsed) return 0;
-      const jobId = parseId(parsed.positionals[0], "job");
-      const context = await signerFromValues(parsed.values);
-      const out = createOutput(Boolean(parsed.values.json));
-      const result = await perform(context, out, jobId, parsed.values as Record<string, string | boolean | undefined>);
-      const job = await readJob(context, jobId);
-      out.line(`job #${jobId} is ${job.state}`);
-      out.result({ jobId, state: job.state, ...result, job: jobJson(context, job) });
-    },
-  };
+  const text = signerHelp(`usage: gpumesh provider ${name} JOB ${Object.keys(extraOptions).map((o) => `[--${o} ...]`).join(" ")} [options]`.replace(/ +/g, " "), ...extraHelp);
+  return jobSubcommand(summaryText, text, extraOptions, perform);
 }
 
 const accept = jobCommand("accept", "accept a job (locks collateral, starts the clock)", ["Accepts a created job before its accept deadline."], {}, async (context, out, jobId) => {
@@ -473,7 +456,7 @@ const complete = jobCommand(
 );
 
 // ------------------------------------------------------------------ status
-const statusHelp = help("usage: gpumesh provider status [options]", "Stake, locked collateral, unbonding (with time left), earnings, credits and jobs.");
+const statusHelp = signerHelp("usage: gpumesh provider status [options]", "Stake, locked collateral, unbonding (with time left), earnings, credits and jobs.");
 const status: Subcommand = {
   summary: "stake, locked, unbonding, earnings, credits",
   help: statusHelp,

@@ -29,6 +29,14 @@ export const WALLET_OPTIONS_HELP = [
   "  without --keystore the key comes from env GPUMESH_PRIVATE_KEY or GPUMESH_MNEMONIC",
 ];
 
+/** Options of commands that send transactions: a chain and a wallet. */
+export const SIGNER_OPTIONS = { ...CHAIN_OPTIONS, ...WALLET_OPTIONS } as const;
+
+/** A signing command's help: its own lines, then the chain and wallet options. */
+export function signerHelp(...lines: string[]): string {
+  return [...lines, ...CHAIN_OPTIONS_HELP, ...WALLET_OPTIONS_HELP].join("\n");
+}
+
 /** Flags that would put a secret in shell history and `ps`: refused, with the environment variable to use. */
 const SECRET_FLAGS: Record<string, string> = {
   "private-key": "GPUMESH_PRIVATE_KEY",
