@@ -23,6 +23,7 @@ import { mnemonicToAccount } from "viem/accounts";
 import { devStablecoinAbi, jobMarketAbi, providerStakingAbi } from "../chain/abis";
 import type { Deployment } from "../chain/deployment";
 import type { Logger } from "../internal/logger";
+import { PERMIT_TYPES, erc20PermitAbi } from "../cli/lib/permit";
 import { findRevert } from "../cli/lib/revert";
 import { GPU_PROFILES, JOB_DURATIONS, REGIONS, type GpuProfile, type RegionProfile } from "./profiles";
 import { createRandom, type Random } from "./random";
@@ -419,7 +420,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const logArgs = { offer: offer.id.toString(), gpus, duration, maxPrice: maxPrice.toString(), permit: usePermit };
     let events;
     if (usePermit) {
-      const nonce = await publicClient.readContract({ address: payment.address, abi: PERMIT_ABI, functionName: "nonces", args: [client.address] });
+      const nonce = await publicClient.readContract({ address: payment.address, abi: erc20PermitAbi, functionName: "nonces", args: [client.address] });
       const deadline = BigInt((await chainNow()) + SECONDS_PER_HOUR);
       const signature = await client.wallet.account.signTypedData!({
         domain: permitDomain!,
@@ -705,26 +706,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 const JOB_STATE_NAMES = ["NONE", "CREATED", "RUNNING", "COMPLETED", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "RECLAIMED"];
 
-const PERMIT_ABI = [
-  {
-    type: "function",
-    name: "nonces",
-    stateMutability: "view",
-    inputs: [{ name: "owner", type: "address" }],
-    outputs: [{ name: "", type: "uint256" }],
-  },
-] as const;
-
-const PERMIT_TYPES = {
-  Permit: [
-    { name: "owner", type: "address" },
-    { name: "spender", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-} as const;
-
 /** The payment token's EIP-712 domain when it supports EIP-2612 (checked against its DOMAIN_SEPARATOR), else null. */
 async function readPermitDomain(publicClient: PublicClient<Transport, Chain>, token: Address, chainId: number) {
   try {
@@ -737,7 +718,7 @@ async function readPermitDomain(publicClient: PublicClient<Transport, Chain>, to
       ...(flags & 0x04 ? { chainId: domain.chainId ?? chainId } : {}),
       ...(flags & 0x08 ? { verifyingContract: domain.verifyingContract } : {}),
     };
-    await publicClient.readContract({ address: token, abi: PERMIT_ABI, functionName: "nonces", args: [token] });
+    await publicClient.readContract({ address: token, abi: erc20PermitAbi, functionName: "nonces", args: [token] });
     return filtered;
   } catch {
     return null;

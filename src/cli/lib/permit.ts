@@ -54,7 +54,8 @@ export interface PermitSignature {
   s: Hex;
 }
 
-const PERMIT_TYPES = {
+/** The EIP-712 types of an EIP-2612 permit. */
+export const PERMIT_TYPES = {
   Permit: [
     { name: "owner", type: "address" },
     { name: "spender", type: "address" },
