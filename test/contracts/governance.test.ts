@@ -152,6 +152,17 @@ describe("parameter changes never reach the money of jobs already created", func
   });
 });
 
+describe("wiring views", function () {
+  it("the market names its payment token, staking contract, catalog and stake rate", async function () {
+    const { market, payment, staking, catalog } = await loadFixture(deployedFixture);
+    expect(await market.paymentToken()).to.equal(await payment.getAddress());
+    expect(await market.staking()).to.equal(await staking.getAddress());
+    expect(await market.catalog()).to.equal(await catalog.getAddress());
+    expect(await market.stakePerPaymentUnit()).to.equal(STAKE_PER_PAYMENT_UNIT);
+    expect(await staking.market()).to.equal(await market.getAddress());
+  });
+});
+
 describe("constructors validate their arguments", function () {
   it("JobMarket: zero addresses, stake rate, parameter bounds", async function () {
     const { market, staking, catalog, payment, actors } = await loadFixture(deployedFixture);
