@@ -26,6 +26,7 @@ import { createEventDecoder, type RpcLog } from "../src/chain/events";
 const ROOT = path.join(__dirname, "..");
 const TARGET_EVENTS_PER_SECOND = 20_000;
 const TARGET_RSS_MB = 300;
+const TARGET_GRAPHQL_P99_MS = 20;
 const MODELS = ["H100-SXM-80GB", "A100-SXM-80GB", "L40S-48GB", "RTX-4090-24GB", "H200-SXM-141GB"];
 const REGIONS = ["eu-west", "us-east", "us-west", "ap-south"];
 const PROVIDERS = 8;
@@ -532,6 +533,10 @@ async function main() {
         peakRssMb: TARGET_RSS_MB,
         eventsPerSecondMet: backfill.eventsPerSecond >= TARGET_EVENTS_PER_SECOND,
         peakRssMet: backfill.peakRssMb <= TARGET_RSS_MB,
+        graphqlP99Ms: TARGET_GRAPHQL_P99_MS,
+        graphqlP99Met: graphqlLatency
+          ? ["capacity", "prices"].every((name) => graphqlLatency.queries[name]!.p99Ms <= TARGET_GRAPHQL_P99_MS)
+          : null,
       },
     };
     fs.mkdirSync(path.join(ROOT, "bench"), { recursive: true });
@@ -543,6 +548,7 @@ async function main() {
       for (const [name, figures] of Object.entries(graphqlLatency.queries)) {
         console.log(`graphql ${name}: p50 ${figures.p50Ms.toFixed(1)} ms, p99 ${figures.p99Ms.toFixed(1)} ms (${graphqlLatency.clients} clients, ${figures.requests} requests, ${graphqlLatency.loadGenerator})`);
       }
+      console.log(`graphql capacity and prices p99 target <= ${TARGET_GRAPHQL_P99_MS} ms: ${report.targets.graphqlP99Met ? "met" : "MISSED"}`);
     }
     console.log("wrote bench/indexer.json");
   } finally {
