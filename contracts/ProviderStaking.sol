@@ -32,6 +32,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, Pausable, Reentranc
     uint256 public unbondingPeriod;
     uint256 public minStake;
     mapping(address provider => ProviderAccount) internal _accounts;
+    mapping(address provider => mapping(uint256 requestId => UnbondingRequest)) internal _unbondingRequests;
     mapping(address provider => string) internal _metadataURIs;
     /// @dev Slash payouts that could not be pushed. Counted in invariant 2 with staked and unbonding stake.
     mapping(address account => uint256) internal _credits;
@@ -129,24 +130,41 @@ contract ProviderStaking is IProviderStaking, AccessControl, Pausable, Reentranc
         ProviderAccount storage acct = _accounts[msg.sender];
         uint256 unlocked = acct.staked - acct.locked;
         if (amount > unlocked) revert ProviderStakingInsufficientUnlocked(amount, unlocked);
-        uint64 readyAt = uint64(block.timestamp + unbondingPeriod);
+        // Requests mature in order, so withdrawStake can stop at the first one that has not: a shorter unbonding
+        // period set after a request cannot make a later request mature before it.
+        uint256 readyAt = block.timestamp + unbondingPeriod;
+        if (readyAt < acct.unbondingReadyAt) readyAt = acct.unbondingReadyAt;
+        uint256 requestId = acct.nextUnbondingRequest;
+        _unbondingRequests[msg.sender][requestId] = UnbondingRequest({amount: uint128(amount), readyAt: uint40(readyAt)});
         // amount <= staked - locked, so neither subtraction nor the unbonding sum (bounded by token supply) overflows.
         unchecked {
             acct.staked -= uint128(amount);
             acct.unbonding += uint128(amount);
         }
         acct.unbondingReadyAt = uint40(readyAt);
-        emit UnstakeRequested(msg.sender, amount, acct.staked, acct.unbonding, readyAt);
+        acct.nextUnbondingRequest = (requestId + 1).toUint32();
+        emit UnstakeRequested(msg.sender, amount, acct.staked, acct.unbonding, uint64(readyAt), requestId);
     }
 
     /// @inheritdoc IProviderStaking
     function withdrawStake() external nonReentrant {
         ProviderAccount storage acct = _accounts[msg.sender];
-        uint256 amount = acct.unbonding;
-        if (amount == 0) revert ProviderStakingNothingToWithdraw();
-        if (block.timestamp < acct.unbondingReadyAt) revert ProviderStakingStillUnbonding(acct.unbondingReadyAt);
-        acct.unbonding = 0;
-        emit StakeWithdrawn(msg.sender, amount);
+        uint256 first = acct.firstUnbondingRequest;
+        uint256 end = acct.nextUnbondingRequest;
+        if (first == end) revert ProviderStakingNothingToWithdraw();
+        mapping(uint256 => UnbondingRequest) storage requests = _unbondingRequests[msg.sender];
+        uint256 amount;
+        while (first < end && requests[first].readyAt <= block.timestamp) {
+            amount += requests[first].amount;
+            delete requests[first];
+            ++first;
+        }
+        if (amount == 0) revert ProviderStakingStillUnbonding(uint64(requests[first].readyAt));
+        // The withdrawn requests were part of unbonding; first <= end < 2^32.
+        uint128 unbonding = acct.unbonding - uint128(amount);
+        acct.unbonding = unbonding;
+        acct.firstUnbondingRequest = uint32(first);
+        emit StakeWithdrawn(msg.sender, amount, unbonding);
         _stakeToken.safeTransfer(msg.sender, amount);
     }
 
@@ -165,7 +183,7 @@ contract ProviderStaking is IProviderStaking, AccessControl, Pausable, Reentranc
     function lockCollateral(address provider, uint256 jobId, uint256 amount) external onlyMarket {
         ProviderAccount storage acct = _accounts[provider];
         uint256 unlocked = acct.staked - acct.locked;
-        if (amount > unlocked) revert ProviderStakingInsufficientUnlocked(amount, unlocked);
+        if (amount > unlocked) revert ProviderStakingInsufficientCollateral(provider, amount, unlocked);
         // locked + amount <= staked, so it fits in uint128.
         uint128 locked = acct.locked + uint128(amount);
         acct.locked = locked;
@@ -173,37 +191,28 @@ contract ProviderStaking is IProviderStaking, AccessControl, Pausable, Reentranc
     }
 
     /// @inheritdoc IProviderStaking
-    function unlockCollateral(address provider, uint256 jobId, uint256 amount) external onlyMarket {
+    function releaseCollateral(
+        address provider,
+        uint256 jobId,
+        uint256 collateral,
+        uint256 slashAmount,
+        address client,
+        uint256 clientCap
+    ) external onlyMarket nonReentrant {
+        if (slashAmount > collateral) revert ProviderStakingSlashAboveCollateral(slashAmount, collateral);
         ProviderAccount storage acct = _accounts[provider];
-        // The market unlocks exactly what it locked for the job; a larger amount is a bug and reverts on underflow.
-        uint128 locked = acct.locked - amount.toUint128();
+        // The market releases exactly what it locked for the job; more is a bug and reverts on underflow. The slash
+        // comes out of that collateral, which is part of staked, so staked - slashAmount >= locked stays true.
+        uint128 locked = acct.locked - collateral.toUint128();
         acct.locked = locked;
-        emit CollateralUnlocked(provider, jobId, amount, locked);
-    }
-
-    /// @inheritdoc IProviderStaking
-    function slash(address provider, uint256 jobId, uint256 amount, address client, uint256 clientCap)
-        external
-        onlyMarket
-        nonReentrant
-        returns (uint256 slashed)
-    {
-        ProviderAccount storage acct = _accounts[provider];
-        uint256 unlocked = acct.staked - acct.locked;
-        uint256 fromStaked = amount < unlocked ? amount : unlocked;
-        uint256 rest = amount - fromStaked;
-        uint256 fromUnbonding = rest < acct.unbonding ? rest : acct.unbonding;
-        slashed = fromStaked + fromUnbonding;
-        if (slashed == 0) return 0;
-        // Both parts are bounded by the balances they come from.
-        unchecked {
-            acct.staked -= uint128(fromStaked);
-            acct.unbonding -= uint128(fromUnbonding);
-        }
-        uint256 toClient = slashed < clientCap ? slashed : clientCap;
-        uint256 toTreasury = slashed - toClient;
+        emit CollateralUnlocked(provider, jobId, collateral, locked);
+        if (slashAmount == 0) return;
+        uint128 staked = acct.staked - uint128(slashAmount);
+        acct.staked = staked;
+        uint256 toClient = slashAmount < clientCap ? slashAmount : clientCap;
+        uint256 toTreasury = slashAmount - toClient;
         address treasury_ = treasury;
-        emit Slashed(provider, jobId, client, toClient, treasury_, toTreasury, fromStaked, fromUnbonding);
+        emit Slashed(provider, jobId, client, toClient, treasury_, toTreasury, staked);
         _pay(client, toClient);
         _pay(treasury_, toTreasury);
     }
@@ -258,6 +267,11 @@ contract ProviderStaking is IProviderStaking, AccessControl, Pausable, Reentranc
     function unlockedStake(address provider) external view returns (uint256) {
         ProviderAccount storage acct = _accounts[provider];
         return acct.staked - acct.locked;
+    }
+
+    /// @inheritdoc IProviderStaking
+    function unbondingRequest(address provider, uint256 requestId) external view returns (UnbondingRequest memory) {
+        return _unbondingRequests[provider][requestId];
     }
 
     /// @inheritdoc IProviderStaking

@@ -34,3 +34,13 @@ struct OfferParams {
     uint16 renewableBps;
     uint32 expiresAt;
 }
+
+/// @notice The field of an offer that broke a bound, carried by JobMarketInvalidOffer.
+enum OfferField {
+    Gpus,
+    PricePerGpuHour,
+    MinDuration,
+    MaxDuration,
+    RenewableBps,
+    ExpiresAt
+}
