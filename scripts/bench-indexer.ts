@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { createPublicClient, createWalletClient, decodeErrorResult, encodeFunctionData, http, keccak256, toHex, type Address, type Hex } from "viem";
 import { foundry } from "viem/chains";
 import { devStablecoinAbi, jobMarketAbi, providerStakingAbi } from "../src/chain/abis";
-import { deployGpuMeshWithViem } from "../src/chain/deploy";
+import { deployGpuMesh } from "../src/chain/deploy";
 import { loadDeployment, type Deployment } from "../src/chain/deployment";
 import { createEventDecoder, type RpcLog } from "../src/chain/events";
 
@@ -103,7 +103,7 @@ export async function generateEvents(url: string, dir: string, targetEvents: num
   const accounts = await createWalletClient({ chain: foundry, transport }).getAddresses();
   const walletClient = createWalletClient({ chain: foundry, transport, account: accounts[0] });
   const deploymentFile = path.join(dir, "deployment.json");
-  fs.writeFileSync(deploymentFile, JSON.stringify(await deployGpuMeshWithViem({ publicClient, walletClient, network: "bench" }), null, 2));
+  fs.writeFileSync(deploymentFile, JSON.stringify(await deployGpuMesh({ publicClient, walletClient, network: "bench" }), null, 2));
   const deployment = loadDeployment(deploymentFile);
   const market = deployment.contracts.JobMarket.address;
   const staking = deployment.contracts.ProviderStaking.address;

@@ -1,4 +1,5 @@
 import hre from "hardhat";
+import type { Address } from "viem";
 import { deployGpuMesh } from "./lib/deployGpuMesh";
 
 /**
@@ -11,10 +12,10 @@ import { deployGpuMesh } from "./lib/deployGpuMesh";
 async function main() {
   const env = process.env;
   const { deployment, deploymentPath } = await deployGpuMesh(hre, {
-    paymentToken: env.GPUMESH_PAYMENT_TOKEN || undefined,
-    stakeToken: env.GPUMESH_STAKE_TOKEN || undefined,
-    governance: env.GPUMESH_GOVERNANCE || undefined,
-    treasury: env.GPUMESH_TREASURY || undefined,
+    paymentToken: (env.GPUMESH_PAYMENT_TOKEN as Address | undefined) || undefined,
+    stakeToken: (env.GPUMESH_STAKE_TOKEN as Address | undefined) || undefined,
+    governance: (env.GPUMESH_GOVERNANCE as Address | undefined) || undefined,
+    treasury: (env.GPUMESH_TREASURY as Address | undefined) || undefined,
   });
   console.table(
     Object.fromEntries(

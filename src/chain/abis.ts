@@ -56,6 +56,16 @@ export const jobMarketAbi = [
             "type": "uint16"
           },
           {
+            "internalType": "uint16",
+            "name": "darkSlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "disputeBondBps",
+            "type": "uint16"
+          },
+          {
             "internalType": "uint32",
             "name": "acceptWindow",
             "type": "uint32"
@@ -68,6 +78,16 @@ export const jobMarketAbi = [
           {
             "internalType": "uint32",
             "name": "abandonGrace",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "livenessTimeout",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "resolveWindow",
             "type": "uint32"
           }
         ],
@@ -124,6 +144,11 @@ export const jobMarketAbi = [
   {
     "inputs": [],
     "name": "FailedCall",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "InvalidShortString",
     "type": "error"
   },
   {
@@ -193,22 +218,38 @@ export const jobMarketAbi = [
   {
     "inputs": [
       {
-        "internalType": "uint32",
+        "internalType": "uint256",
         "name": "duration",
-        "type": "uint32"
+        "type": "uint256"
       },
       {
-        "internalType": "uint32",
+        "internalType": "uint256",
         "name": "minDuration",
-        "type": "uint32"
+        "type": "uint256"
       },
       {
-        "internalType": "uint32",
+        "internalType": "uint256",
         "name": "maxDuration",
-        "type": "uint32"
+        "type": "uint256"
       }
     ],
     "name": "JobMarketDurationOutOfRange",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "escrow",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxEscrow",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobMarketEscrowAboveMax",
     "type": "error"
   },
   {
@@ -265,8 +306,45 @@ export const jobMarketAbi = [
     "type": "error"
   },
   {
-    "inputs": [],
+    "inputs": [
+      {
+        "internalType": "enum OfferField",
+        "name": "field",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "min",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
     "name": "JobMarketInvalidOffer",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "client",
+        "type": "address"
+      }
+    ],
+    "name": "JobMarketInvalidReceipt",
     "type": "error"
   },
   {
@@ -327,6 +405,22 @@ export const jobMarketAbi = [
       },
       {
         "internalType": "uint64",
+        "name": "endsAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "JobMarketJobEnded",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
         "name": "reclaimableAt",
         "type": "uint64"
       }
@@ -364,6 +458,22 @@ export const jobMarketAbi = [
       }
     ],
     "name": "JobMarketNotOfferProvider",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "JobMarketNotPayer",
     "type": "error"
   },
   {
@@ -428,6 +538,27 @@ export const jobMarketAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "unlocked",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobMarketOfferNotBacked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "enum IJobMarket.Parameter",
         "name": "parameter",
         "type": "uint8"
@@ -470,6 +601,59 @@ export const jobMarketAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "lastLifeAt",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "darkAt",
+        "type": "uint64"
+      }
+    ],
+    "name": "JobMarketProviderNotDark",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "JobMarketResolveWindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "deadline",
+        "type": "uint64"
+      }
+    ],
+    "name": "JobMarketResolveWindowOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "account",
         "type": "address"
@@ -487,11 +671,16 @@ export const jobMarketAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "collateral",
+        "name": "available",
         "type": "uint256"
       }
     ],
     "name": "JobMarketSlashAboveCollateral",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "JobMarketTermsExhausted",
     "type": "error"
   },
   {
@@ -556,28 +745,23 @@ export const jobMarketAbi = [
   {
     "inputs": [
       {
-        "internalType": "uint8",
-        "name": "bits",
-        "type": "uint8"
-      },
-      {
-        "internalType": "uint256",
-        "name": "value",
-        "type": "uint256"
-      }
-    ],
-    "name": "SafeCastOverflowedUintDowncast",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
         "internalType": "address",
         "name": "token",
         "type": "address"
       }
     ],
     "name": "SafeERC20FailedOperation",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "str",
+        "type": "string"
+      }
+    ],
+    "name": "StringTooLong",
     "type": "error"
   },
   {
@@ -603,6 +787,12 @@ export const jobMarketAbi = [
       }
     ],
     "name": "BalanceWithdrawn",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [],
+    "name": "EIP712DomainChanged",
     "type": "event"
   },
   {
@@ -644,12 +834,6 @@ export const jobMarketAbi = [
         "internalType": "uint64",
         "name": "startedAt",
         "type": "uint64"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "collateral",
-        "type": "uint256"
       }
     ],
     "name": "JobAccepted",
@@ -700,6 +884,12 @@ export const jobMarketAbi = [
         "internalType": "uint256",
         "name": "claimed",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "receiptedUntil",
+        "type": "uint64"
       }
     ],
     "name": "JobClaimed",
@@ -810,9 +1000,138 @@ export const jobMarketAbi = [
         "internalType": "bytes32",
         "name": "specHash",
         "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "collateral",
+        "type": "uint256"
       }
     ],
     "name": "JobCreated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "endedAt",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "paidUntil",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "earned",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "providerPay",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "protocolFee",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "refund",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "slashed",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobDark",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "refund",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "reason",
+        "type": "bytes32"
+      }
+    ],
+    "name": "JobDeclined",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "earned",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "providerPay",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "protocolFee",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "refund",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobDisputeFinalized",
     "type": "event"
   },
   {
@@ -841,6 +1160,18 @@ export const jobMarketAbi = [
         "internalType": "bytes32",
         "name": "reasonHash",
         "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "bond",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "resolveDeadline",
+        "type": "uint64"
       }
     ],
     "name": "JobDisputed",
@@ -907,9 +1238,64 @@ export const jobMarketAbi = [
       },
       {
         "indexed": false,
+        "internalType": "uint32",
+        "name": "duration",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "cost",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "escrow",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "extraEscrow",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "collateral",
+        "type": "uint256"
+      }
+    ],
+    "name": "JobExtended",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
         "internalType": "uint64",
         "name": "endedAt",
         "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "earned",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "providerPay",
+        "type": "uint256"
       },
       {
         "indexed": false,
@@ -945,6 +1331,12 @@ export const jobMarketAbi = [
       {
         "indexed": false,
         "internalType": "uint256",
+        "name": "earned",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
         "name": "providerPay",
         "type": "uint256"
       },
@@ -965,6 +1357,12 @@ export const jobMarketAbi = [
         "internalType": "uint256",
         "name": "slashed",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "bool",
+        "name": "bondToProvider",
+        "type": "bool"
       }
     ],
     "name": "JobResolved",
@@ -1138,6 +1536,12 @@ export const jobMarketAbi = [
         "internalType": "uint256",
         "name": "newValue",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "termsId",
+        "type": "uint256"
       }
     ],
     "name": "ParameterSet",
@@ -1173,6 +1577,25 @@ export const jobMarketAbi = [
       }
     ],
     "name": "PayoutCredited",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "at",
+        "type": "uint64"
+      }
+    ],
+    "name": "ProviderHeartbeat",
     "type": "event"
   },
   {
@@ -1355,6 +1778,19 @@ export const jobMarketAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "USAGE_RECEIPT_TYPEHASH",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -1435,6 +1871,54 @@ export const jobMarketAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "servedUntil",
+        "type": "uint64"
+      },
+      {
+        "internalType": "bytes",
+        "name": "signature",
+        "type": "bytes"
+      }
+    ],
+    "name": "claimWithReceipt",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "claimable",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "offerId",
         "type": "uint256"
       }
@@ -1485,6 +1969,11 @@ export const jobMarketAbi = [
         "type": "uint256"
       },
       {
+        "internalType": "uint256",
+        "name": "maxEscrow",
+        "type": "uint256"
+      },
+      {
         "internalType": "bytes32",
         "name": "specHash",
         "type": "bytes32"
@@ -1529,6 +2018,11 @@ export const jobMarketAbi = [
         "type": "uint256"
       },
       {
+        "internalType": "uint256",
+        "name": "maxEscrow",
+        "type": "uint256"
+      },
+      {
         "internalType": "bytes32",
         "name": "specHash",
         "type": "bytes32"
@@ -1570,6 +2064,11 @@ export const jobMarketAbi = [
       {
         "internalType": "uint256",
         "name": "maxPricePerGpuHour",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxEscrow",
         "type": "uint256"
       },
       {
@@ -1688,6 +2187,69 @@ export const jobMarketAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "currentTermsId",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "darkAt",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "reason",
+        "type": "bytes32"
+      }
+    ],
+    "name": "declineJob",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "disputeBondsHeld",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -1725,6 +2287,49 @@ export const jobMarketAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "eip712Domain",
+    "outputs": [
+      {
+        "internalType": "bytes1",
+        "name": "fields",
+        "type": "bytes1"
+      },
+      {
+        "internalType": "string",
+        "name": "name",
+        "type": "string"
+      },
+      {
+        "internalType": "string",
+        "name": "version",
+        "type": "string"
+      },
+      {
+        "internalType": "uint256",
+        "name": "chainId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "verifyingContract",
+        "type": "address"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "salt",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint256[]",
+        "name": "extensions",
+        "type": "uint256[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -1751,6 +2356,29 @@ export const jobMarketAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint32",
+        "name": "extraDuration",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint256",
+        "name": "maxEscrow",
+        "type": "uint256"
+      }
+    ],
+    "name": "extendJob",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "feesAccrued",
     "outputs": [
@@ -1758,6 +2386,55 @@ export const jobMarketAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "finalizeStaleDispute",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "getDispute",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint40",
+            "name": "disputedAt",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint40",
+            "name": "lastLifeAt",
+            "type": "uint40"
+          },
+          {
+            "internalType": "uint96",
+            "name": "bond",
+            "type": "uint96"
+          }
+        ],
+        "internalType": "struct Dispute",
+        "name": "",
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -1781,14 +2458,24 @@ export const jobMarketAbi = [
             "type": "address"
           },
           {
-            "internalType": "uint64",
+            "internalType": "uint32",
             "name": "offerId",
-            "type": "uint64"
+            "type": "uint32"
           },
           {
             "internalType": "uint32",
             "name": "gpus",
             "type": "uint32"
+          },
+          {
+            "internalType": "uint24",
+            "name": "termsId",
+            "type": "uint24"
+          },
+          {
+            "internalType": "bool",
+            "name": "sponsored",
+            "type": "bool"
           },
           {
             "internalType": "uint96",
@@ -1822,33 +2509,13 @@ export const jobMarketAbi = [
           },
           {
             "internalType": "uint96",
-            "name": "escrow",
-            "type": "uint96"
-          },
-          {
-            "internalType": "uint96",
             "name": "claimed",
             "type": "uint96"
           },
           {
-            "internalType": "uint16",
-            "name": "protocolFeeBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint16",
-            "name": "collateralBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint16",
-            "name": "cancelFeeBps",
-            "type": "uint16"
-          },
-          {
-            "internalType": "uint16",
-            "name": "expirySlashBps",
-            "type": "uint16"
+            "internalType": "uint32",
+            "name": "receiptedSeconds",
+            "type": "uint32"
           }
         ],
         "internalType": "struct Job",
@@ -1997,6 +2664,137 @@ export const jobMarketAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "heartbeat",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "jobAmounts",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "cost",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "escrow",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "collateral",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "jobTerms",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "protocolFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "cancelFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "collateralBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "expirySlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "darkSlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "disputeBondBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "acceptWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "disputeWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "abandonGrace",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "livenessTimeout",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "resolveWindow",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct IJobMarket.Parameters",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      }
+    ],
+    "name": "lastHeartbeat",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes[]",
@@ -2092,6 +2890,16 @@ export const jobMarketAbi = [
             "type": "uint16"
           },
           {
+            "internalType": "uint16",
+            "name": "darkSlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "disputeBondBps",
+            "type": "uint16"
+          },
+          {
             "internalType": "uint32",
             "name": "acceptWindow",
             "type": "uint32"
@@ -2104,6 +2912,16 @@ export const jobMarketAbi = [
           {
             "internalType": "uint32",
             "name": "abandonGrace",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "livenessTimeout",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "resolveWindow",
             "type": "uint32"
           }
         ],
@@ -2130,6 +2948,25 @@ export const jobMarketAbi = [
         "internalType": "bool",
         "name": "",
         "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      }
+    ],
+    "name": "payerOf",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
       }
     ],
     "stateMutability": "view",
@@ -2182,6 +3019,35 @@ export const jobMarketAbi = [
         "internalType": "uint256",
         "name": "escrow",
         "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "collateral",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint64",
+        "name": "servedUntil",
+        "type": "uint64"
+      }
+    ],
+    "name": "receiptDigest",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
       }
     ],
     "stateMutability": "view",
@@ -2224,6 +3090,19 @@ export const jobMarketAbi = [
         "internalType": "uint256",
         "name": "jobId",
         "type": "uint256"
+      }
+    ],
+    "name": "reportDark",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
       },
       {
         "internalType": "uint16",
@@ -2255,6 +3134,46 @@ export const jobMarketAbi = [
       }
     ],
     "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "value",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "deadline",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint8",
+            "name": "v",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "r",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "s",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct PermitSignature",
+        "name": "permit",
+        "type": "tuple"
+      }
+    ],
+    "name": "selfPermit",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -2343,6 +3262,82 @@ export const jobMarketAbi = [
         "internalType": "bool",
         "name": "",
         "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "termsId",
+        "type": "uint256"
+      }
+    ],
+    "name": "terms",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint16",
+            "name": "protocolFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "cancelFeeBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "collateralBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "expirySlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "darkSlashBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint16",
+            "name": "disputeBondBps",
+            "type": "uint16"
+          },
+          {
+            "internalType": "uint32",
+            "name": "acceptWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "disputeWindow",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "abandonGrace",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "livenessTimeout",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "resolveWindow",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct IJobMarket.Parameters",
+        "name": "",
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -2511,6 +3506,27 @@ export const providerStakingAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "required",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "unlocked",
+        "type": "uint256"
+      }
+    ],
+    "name": "ProviderStakingInsufficientCollateral",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "requested",
         "type": "uint256"
@@ -2581,6 +3597,22 @@ export const providerStakingAbi = [
       }
     ],
     "name": "ProviderStakingParameterOutOfBounds",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "slashAmount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "collateral",
+        "type": "uint256"
+      }
+    ],
+    "name": "ProviderStakingSlashAboveCollateral",
     "type": "error"
   },
   {
@@ -2932,7 +3964,7 @@ export const providerStakingAbi = [
         "type": "uint256"
       },
       {
-        "indexed": true,
+        "indexed": false,
         "internalType": "address",
         "name": "client",
         "type": "address"
@@ -2958,13 +3990,7 @@ export const providerStakingAbi = [
       {
         "indexed": false,
         "internalType": "uint256",
-        "name": "fromStaked",
-        "type": "uint256"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "fromUnbonding",
+        "name": "staked",
         "type": "uint256"
       }
     ],
@@ -2984,6 +4010,12 @@ export const providerStakingAbi = [
         "indexed": false,
         "internalType": "uint256",
         "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "unbonding",
         "type": "uint256"
       }
     ],
@@ -3092,6 +4124,12 @@ export const providerStakingAbi = [
         "internalType": "uint64",
         "name": "readyAt",
         "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "requestId",
+        "type": "uint256"
       }
     ],
     "name": "UnstakeRequested",
@@ -3198,6 +4236,16 @@ export const providerStakingAbi = [
             "internalType": "bool",
             "name": "registered",
             "type": "bool"
+          },
+          {
+            "internalType": "uint32",
+            "name": "firstUnbondingRequest",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "nextUnbondingRequest",
+            "type": "uint32"
           }
         ],
         "internalType": "struct IProviderStaking.ProviderAccount",
@@ -3411,6 +4459,44 @@ export const providerStakingAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "provider",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "jobId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "collateral",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "slashAmount",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "client",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "clientCap",
+        "type": "uint256"
+      }
+    ],
+    "name": "releaseCollateral",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "role",
         "type": "bytes32"
@@ -3506,45 +4592,6 @@ export const providerStakingAbi = [
     ],
     "name": "setUnbondingPeriod",
     "outputs": [],
-    "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "provider",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "jobId",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      },
-      {
-        "internalType": "address",
-        "name": "client",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "clientCap",
-        "type": "uint256"
-      }
-    ],
-    "name": "slash",
-    "outputs": [
-      {
-        "internalType": "uint256",
-        "name": "slashed",
-        "type": "uint256"
-      }
-    ],
     "stateMutability": "nonpayable",
     "type": "function"
   },
@@ -3673,18 +4720,31 @@ export const providerStakingAbi = [
       },
       {
         "internalType": "uint256",
-        "name": "jobId",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "amount",
+        "name": "requestId",
         "type": "uint256"
       }
     ],
-    "name": "unlockCollateral",
-    "outputs": [],
-    "stateMutability": "nonpayable",
+    "name": "unbondingRequest",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "uint128",
+            "name": "amount",
+            "type": "uint128"
+          },
+          {
+            "internalType": "uint40",
+            "name": "readyAt",
+            "type": "uint40"
+          }
+        ],
+        "internalType": "struct IProviderStaking.UnbondingRequest",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { getAddress, isAddress, type Address } from "viem";
 import { ConfigError } from "../internal/errors";
+import type { MarketParameters } from "../protocol";
 
 export interface ContractRecord {
   address: Address;
@@ -14,15 +15,24 @@ export interface TokenRecord {
   dev: boolean;
 }
 
-/** deployments/<chainId>.json as written by scripts/deploy.ts. */
+/**
+ * deployments/<chainId>.json: written by the one deployer (src/chain/deploy.ts, also behind scripts/deploy.ts and
+ * the tests), read by the indexer, the CLI and the tools through loadDeployment.
+ */
 export interface Deployment {
   chainId: number;
   network: string;
+  /** ISO time of the deployment; absent in hand-written files. */
+  deployedAt?: string;
   startBlock: number;
   contracts: { GpuCatalog: ContractRecord; ProviderStaking: ContractRecord; JobMarket: ContractRecord };
+  /** The linked libraries JobMarket delegates to (no events of their own: they emit as JobMarket). */
+  libraries?: { OfferBook: Address; ParameterBook: Address };
   tokens: { payment: TokenRecord; stake: TokenRecord };
   roles: { governance: Address; treasury: Address; arbiter: Address };
   stakePerPaymentUnit: string;
+  /** The parameters the market was deployed with (terms snapshot 1). */
+  parameters?: MarketParameters;
   gpuModels: Array<{ id: string; name: string; vramGb: number }>;
 }
 

@@ -16,7 +16,7 @@ import {
 } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
 import { devStablecoinAbi } from "../../src/chain/abis";
-import { deployGpuMeshWithViem } from "../../src/chain/deploy";
+import { deployGpuMesh } from "../../src/chain/deploy";
 import { loadDeployment, type Deployment } from "../../src/chain/deployment";
 
 export const ROOT = path.join(__dirname, "..", "..");
@@ -81,7 +81,7 @@ export async function startNode(): Promise<LocalNode> {
     });
     const publicClient = createPublicClient({ chain, transport: http(url), pollingInterval: 50 }) as PublicClient<Transport, Chain>;
     const deployer = createWalletClient({ chain, transport: http(url), account: mnemonicToAccount(TEST_MNEMONIC), pollingInterval: 50 });
-    const file = await deployGpuMeshWithViem({ publicClient, walletClient: deployer, network: "anvil" });
+    const file = await deployGpuMesh({ publicClient, walletClient: deployer, network: "anvil" });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-cli-"));
     const deploymentFile = path.join(dir, "deployment.json");
     fs.writeFileSync(deploymentFile, JSON.stringify(file, null, 2));

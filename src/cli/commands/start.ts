@@ -4,7 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { createPublicClient, createWalletClient, defineChain, http, type Chain } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { deployGpuMeshWithViem } from "../../chain/deploy";
+import { deployGpuMesh } from "../../chain/deploy";
 import { loadDeployment } from "../../chain/deployment";
 import { ConfigError } from "../../internal/errors";
 import { createLogger } from "../../internal/logger";
@@ -186,7 +186,7 @@ export async function run(argv: string[]): Promise<number> {
     const deployer = mnemonicToAccount(TEST_MNEMONIC, { addressIndex: 0 });
     const walletClient = createWalletClient({ chain, transport, account: deployer, pollingInterval: 100 });
     say("GPU Mesh: deploying contracts and the GPU catalog ...");
-    const deploymentFile = await deployGpuMeshWithViem({ publicClient: publicClient as never, walletClient, network: "localhost" });
+    const deploymentFile = await deployGpuMesh({ publicClient: publicClient as never, walletClient, network: "localhost" });
     const deploymentPath = path.join(ROOT, "deployments", `${deploymentFile.chainId}.json`);
     fs.mkdirSync(path.dirname(deploymentPath), { recursive: true });
     fs.writeFileSync(deploymentPath, JSON.stringify(deploymentFile, null, 2) + "\n");

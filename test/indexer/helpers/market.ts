@@ -15,7 +15,7 @@ import {
 } from "viem";
 import { foundry } from "viem/chains";
 import { devStablecoinAbi, gpuCatalogAbi, jobMarketAbi, providerStakingAbi } from "../../../src/chain/abis";
-import { deployGpuMeshWithViem } from "../../../src/chain/deploy";
+import { deployGpuMesh } from "../../../src/chain/deploy";
 import { loadDeployment, type Deployment } from "../../../src/chain/deployment";
 
 export const USDC = 10n ** 6n;
@@ -78,7 +78,7 @@ export async function setUpMarket(url: string, options: { dir?: string } = {}) {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-indexer-"));
   fs.mkdirSync(dir, { recursive: true });
   const deploymentFile = path.join(dir, "deployment.json");
-  const written = await deployGpuMeshWithViem({ publicClient, walletClient, network: "anvil" });
+  const written = await deployGpuMesh({ publicClient, walletClient, network: "anvil" });
   fs.writeFileSync(deploymentFile, JSON.stringify(written, null, 2));
   const deployment = loadDeployment(deploymentFile);
 
