@@ -233,7 +233,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// @inheritdoc IJobMarket
     function cancelJob(uint256 jobId) external nonReentrant {
         Job storage job = _jobInState(jobId, JobState.Created);
-        if (msg.sender != job.client) revert JobMarketNotClient(jobId, msg.sender);
+        _clientOnly(jobId, job);
         Parameters memory t = _terms[job.termsId];
         uint256 cancelFee = JobMath.bpsDown(job.cost(), t.cancelFeeBps);
         uint256 refund = job.escrow(t.protocolFeeBps) - cancelFee;
@@ -338,7 +338,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// @inheritdoc IJobMarket
     function endJobEarly(uint256 jobId) external {
         Job storage job = _jobInState(jobId, JobState.Running);
-        if (msg.sender != job.client) revert JobMarketNotClient(jobId, msg.sender);
+        _clientOnly(jobId, job);
         _stopClock(job, JobState.Completed);
         emit JobEndedEarly(jobId, uint64(block.timestamp), job.earnedAt(block.timestamp));
     }
@@ -369,7 +369,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// @inheritdoc IJobMarket
     function reclaimAbandoned(uint256 jobId) external nonReentrant {
         Job storage job = _jobInState(jobId, JobState.Running);
-        if (msg.sender != job.client) revert JobMarketNotClient(jobId, msg.sender);
+        _clientOnly(jobId, job);
         Parameters memory t = _terms[job.termsId];
         uint256 reclaimableAt = job.endsAt() + t.abandonGrace;
         if (block.timestamp <= reclaimableAt) revert JobMarketNotAbandoned(jobId, uint64(reclaimableAt));
@@ -492,7 +492,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         Job storage job = _jobs[jobId];
         Parameters memory t = _terms[termsId];
         uint256 escrow = job.escrow(t.protocolFeeBps);
-        if (escrow > maxEscrow) revert JobMarketEscrowAboveMax(escrow, maxEscrow);
+        _checkEscrow(escrow, maxEscrow);
         uint256 collateral = _collateralOf(job, t);
         _emitJobCreated(jobId, job, provider, escrow, collateral, specHash);
         _staking.lockCollateral(provider, jobId, collateral);
@@ -508,8 +508,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         Offer storage offer = _offers[offerId];
         provider = offer.provider;
         if (provider == address(0)) revert JobMarketUnknownOffer(offerId);
-        if (offer.closed) revert JobMarketOfferClosed(offerId);
-        if (block.timestamp >= offer.expiresAt) revert JobMarketOfferExpired(offerId, offer.expiresAt);
+        _checkOfferOpen(offerId, offer);
         if (client == provider || msg.sender == provider) revert JobMarketSelfDealing(provider);
         uint32 available = offer.gpus - offer.gpusLeased;
         if (gpus == 0 || gpus > available) revert JobMarketInsufficientCapacity(gpus, available);
@@ -557,8 +556,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         if (block.timestamp >= end) revert JobMarketJobEnded(jobId, uint64(end));
         Offer storage offer = _offers[job.offerId];
         // An extension is new business for the provider: a closed or expired offer takes none.
-        if (offer.closed) revert JobMarketOfferClosed(job.offerId);
-        if (block.timestamp >= offer.expiresAt) revert JobMarketOfferExpired(job.offerId, offer.expiresAt);
+        _checkOfferOpen(job.offerId, offer);
         uint256 duration = uint256(job.duration) + extraDuration;
         if (extraDuration == 0 || duration > offer.maxDuration) {
             revert JobMarketDurationOutOfRange(duration, offer.minDuration, offer.maxDuration);
@@ -571,7 +569,8 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         uint256 escrow = job.escrow(t.protocolFeeBps);
         uint256 collateral = _collateralOf(job, t);
         uint256 extraEscrow = escrow - escrowBefore;
-        if (extraEscrow > maxEscrow) revert JobMarketEscrowAboveMax(extraEscrow, maxEscrow);
+        escrow.toUint96();
+        _checkEscrow(extraEscrow, maxEscrow);
         emit JobExtended(jobId, uint32(duration), job.cost(), escrow, extraEscrow, collateral);
         _staking.lockCollateral(offer.provider, jobId, collateral - collateralBefore);
         _pull(msg.sender, extraEscrow);
@@ -579,7 +578,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
 
     function _disputeJob(uint256 jobId, bytes32 reasonHash) internal {
         Job storage job = _existingJob(jobId);
-        if (msg.sender != job.client) revert JobMarketNotClient(jobId, msg.sender);
+        _clientOnly(jobId, job);
         Parameters memory t = _terms[job.termsId];
         JobState state = job.state;
         uint256 lastLifeAt;
@@ -723,6 +722,13 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         return job.collateralValue(t.collateralBps) * stakePerPaymentUnit;
     }
 
+    /// @dev Every amount of a job (cost, escrow, claimed pay, bond, fee) is stored or added in 96 bits: a job whose
+    ///      escrow does not fit is refused, so the narrowing casts elsewhere cannot truncate.
+    function _checkEscrow(uint256 escrow, uint256 maxEscrow) internal pure {
+        if (escrow > maxEscrow) revert JobMarketEscrowAboveMax(escrow, maxEscrow);
+        escrow.toUint96();
+    }
+
     function _payerOf(uint256 jobId, Job storage job) internal view returns (address) {
         return job.sponsored ? _sponsors[jobId] : job.client;
     }
@@ -738,6 +744,15 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     function _providerOnly(uint256 jobId, Job storage job) internal view returns (address provider) {
         provider = _offers[job.offerId].provider;
         if (msg.sender != provider) revert JobMarketNotProvider(jobId, msg.sender);
+    }
+
+    function _clientOnly(uint256 jobId, Job storage job) internal view {
+        if (msg.sender != job.client) revert JobMarketNotClient(jobId, msg.sender);
+    }
+
+    function _checkOfferOpen(uint256 offerId, Offer storage offer) internal view {
+        if (offer.closed) revert JobMarketOfferClosed(offerId);
+        if (block.timestamp >= offer.expiresAt) revert JobMarketOfferExpired(offerId, offer.expiresAt);
     }
 
     function _existingJob(uint256 jobId) internal view returns (Job storage job) {

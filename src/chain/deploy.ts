@@ -140,7 +140,8 @@ export async function deployGpuMesh(options: DeployOptions): Promise<Deployment>
       abi: artifact.abi,
       bytecode: linkBytecode(artifact, libraries),
       args,
-      chain: walletClient.chain,
+      // A client built on a bare provider (scripts/lib/deployGpuMesh.ts) has no chain: null skips viem's check.
+      chain: walletClient.chain ?? null,
       account: walletClient.account,
     });
     const receipt = await confirm(hash, `deploying ${name}`);
@@ -151,7 +152,7 @@ export async function deployGpuMesh(options: DeployOptions): Promise<Deployment>
     const hash = await walletClient.sendTransaction({
       to: address,
       data: encodeFunctionData({ abi, functionName, args }),
-      chain: walletClient.chain,
+      chain: walletClient.chain ?? null,
       account: walletClient.account,
     });
     await confirm(hash, functionName);

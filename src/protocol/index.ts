@@ -1,8 +1,9 @@
 /**
- * The protocol's vocabulary in TypeScript, in one place: job states, governance parameters and their defaults.
- * The order of each list is the order of the Solidity enum it mirrors (contracts/types/Job.sol JobState,
- * IJobMarket.Parameter); test/contracts/protocol.test.ts fails when they drift from the compiled contracts.
- * The CLI, the simulator, the store and GraphQL import from here.
+ * The protocol's vocabulary in TypeScript, in one place: job states, governance parameters and their defaults, the
+ * fields of an offer, the money arithmetic of a job and the usage receipt's EIP-712 types. The order of each list is
+ * the order of the Solidity enum it mirrors (contracts/types/Job.sol JobState, IJobMarket.Parameter,
+ * contracts/types/Offer.sol OfferField); test/indexer/protocol.test.ts fails when they drift from the contracts.
+ * The CLI, the simulator, the store and GraphQL import from here; error sentences live in src/cli/lib/revert.ts.
  */
 
 /** JobState as the contracts number it (index = the enum's value). */
@@ -80,3 +81,57 @@ export const USAGE_RECEIPT_TYPES = {
     { name: "servedUntil", type: "uint64" },
   ],
 } as const;
+
+/** The snake_case column of a parameter in the store's `terms` table ("protocolFeeBps" -> "protocol_fee_bps"). */
+export function parameterColumn(name: ParameterName): string {
+  return name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+/** OfferField: the offer field named by JobMarketInvalidOffer, in enum order. */
+export const OFFER_FIELDS = ["gpus", "pricePerGpuHour", "minDuration", "maxDuration", "renewableBps", "expiresAt"] as const;
+export type OfferField = (typeof OFFER_FIELDS)[number];
+
+// ---------------------------------------------------------------------------------------------------------------
+// A job's money, as contracts/libraries/JobMath.sol and JobLib.sol compute it: charges round up, the rest goes back.
+// ---------------------------------------------------------------------------------------------------------------
+
+export const BPS = 10_000n;
+const SECONDS_PER_HOUR = 3600n;
+
+/** Price x gpus x seconds / 3600, rounded up. */
+export function costUp(pricePerGpuHour: bigint, gpus: number | bigint, seconds: number | bigint): bigint {
+  return (pricePerGpuHour * BigInt(gpus) * BigInt(seconds) + SECONDS_PER_HOUR - 1n) / SECONDS_PER_HOUR;
+}
+
+export function bpsUp(amount: bigint, bps: number | bigint): bigint {
+  return (amount * BigInt(bps) + BPS - 1n) / BPS;
+}
+
+export function bpsDown(amount: bigint, bps: number | bigint): bigint {
+  return (amount * BigInt(bps)) / BPS;
+}
+
+export interface JobMoney {
+  cost: bigint;
+  /** Cost plus the fee on cost: what the payer escrows. */
+  escrow: bigint;
+  /** Stake-token units locked from the provider's stake. */
+  collateral: bigint;
+  /** What a dispute of the job pulls from its client. */
+  disputeBond: bigint;
+}
+
+/** Cost, escrow, collateral and dispute bond of `gpus` GPUs for `duration` seconds under `terms`. */
+export function jobMoney(
+  job: { pricePerGpuHour: bigint; gpus: number | bigint; duration: number | bigint },
+  terms: Pick<MarketParameters, "protocolFeeBps" | "collateralBps" | "disputeBondBps">,
+  stakePerPaymentUnit: bigint,
+): JobMoney {
+  const cost = costUp(job.pricePerGpuHour, job.gpus, job.duration);
+  return {
+    cost,
+    escrow: cost + bpsUp(cost, terms.protocolFeeBps),
+    collateral: bpsUp(cost, terms.collateralBps) * stakePerPaymentUnit,
+    disputeBond: bpsUp(cost, terms.disputeBondBps),
+  };
+}

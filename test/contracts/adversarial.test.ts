@@ -12,6 +12,7 @@ import {
   bpsDown,
   bpsUp,
   clientProviderLedger,
+  amountsOf,
   costUp,
   createJob,
   createOffer,
@@ -66,7 +67,7 @@ describe("fee-on-transfer tokens are refused", function () {
     await registerAndStake(env, deployed.actors.provider);
     const offerId = await createOffer(env, deployed.actors.provider, { pricePerGpuHour: 10n ** 18n });
     const [, , escrow] = await deployed.market.quote(offerId, 1, 3_600);
-    await expect(deployed.market.connect(deployed.actors.client).createJob(offerId, 1, 3_600, 10n ** 18n, SPEC_HASH))
+    await expect(deployed.market.connect(deployed.actors.client).createJob(offerId, 1, 3_600, 10n ** 18n, escrow, SPEC_HASH))
       .to.be.revertedWithCustomError(deployed.market, "JobMarketTransferAmountMismatch")
       .withArgs(escrow, escrow - escrow / 100n);
   });
@@ -118,11 +119,12 @@ describe("reentrancy through a token hook (ERC-777 style) fails and pays nothing
     const { env, token, running, completed } = await loadFixture(reentrantFixture);
     const { market, actors } = env;
     await token.arm(env.marketAddress, market.interface.encodeFunctionData("settleJob", [completed]));
-    const earned = await market.earned(running);
+    // Past its end: the claim streams up to the v2 claim cap (the collateral's worth), once.
+    const claimable = await market.claimable(running);
     const tx = market.connect(actors.provider).claim(running);
     await expect(tx).to.emit(market, "JobClaimed");
     const claimed = (await market.getJob(running)).claimed;
-    expect(claimed).to.be.greaterThanOrEqual(earned);
+    expect(claimed).to.equal(claimable);
     await expect(tx).to.changeTokenBalance(token, actors.provider, claimed);
     expect(await token.reentryAttempts()).to.equal(1n);
     expect(await token.lastCallSucceeded()).to.equal(false);
@@ -138,14 +140,15 @@ describe("reentrancy through a token hook (ERC-777 style) fails and pays nothing
     const job = await market.getJob(completed);
     const earned = costUp(PRICE, 2, job.endedAt - job.startedAt);
     const fee = bpsUp(earned, 250);
+    const { escrow } = await amountsOf(env, completed);
     await token.arm(env.marketAddress, market.interface.encodeFunctionData("settleJob", [completed]));
     await expect(market.connect(actors.stranger).settleJob(completed))
       .to.emit(market, "JobSettled")
-      .withArgs(completed, earned, fee, job.escrow - earned - fee);
+      .withArgs(completed, earned, fee, escrow - earned - fee);
     expect(await token.reentryAttempts()).to.equal(2n); // provider payout, then client refund
     expect(await token.lastRevertData()).to.equal(REENTRANT_SELECTOR);
     // `before` was taken after both jobs were funded, so only this job's money moved.
-    await expectMoneyIdentity(env, completed, before, { refund: job.escrow - earned - fee, providerPay: earned, fee });
+    await expectMoneyIdentity(env, completed, before, { refund: escrow - earned - fee, providerPay: earned, fee });
     await token.arm(ethers.ZeroAddress, "0x");
     await expect(market.settleJob(completed))
       .to.be.revertedWithCustomError(market, "JobMarketInvalidState")
@@ -199,7 +202,7 @@ describe("blocklisted accounts are credited, everyone else is still paid", funct
     await time.increase(DAY + 1);
     const earned = costUp(PRICE, 2, 2_000);
     const fee = bpsUp(earned, 250);
-    const refund = (await market.getJob(jobId)).escrow - earned - fee;
+    const refund = (await amountsOf(env, jobId)).escrow - earned - fee;
     const tx = market.settleJob(jobId);
     await expect(tx).to.emit(market, "PayoutCredited").withArgs(client.address, refund);
     await expect(tx).to.changeTokenBalances(token, [provider, client], [earned, 0n]);
@@ -227,7 +230,7 @@ describe("blocklisted accounts are credited, everyone else is still paid", funct
     const cancelFee = bpsDown(costUp(PRICE, 1, 5_000), 200);
     const cancel = market.connect(client2).cancelJob(cancelled);
     await expect(cancel).to.emit(market, "PayoutCredited").withArgs(provider.address, cancelFee);
-    await expect(cancel).to.changeTokenBalance(token, client2, (await market.getJob(cancelled)).escrow - cancelFee);
+    await expect(cancel).to.changeTokenBalance(token, client2, (await amountsOf(env, cancelled)).escrow - cancelFee);
     const before = await clientProviderLedger(env);
 
     await time.setNextBlockTimestamp(startedAt + 1_000n);
@@ -238,7 +241,7 @@ describe("blocklisted accounts are credited, everyone else is still paid", funct
     await time.increase(DAY + 1);
     const earned = costUp(PRICE, 2, 3_000);
     const fee = bpsUp(earned, 250);
-    const refund = (await market.getJob(jobId)).escrow - earned - fee;
+    const refund = (await amountsOf(env, jobId)).escrow - earned - fee;
     const settle = market.settleJob(jobId);
     await expect(settle).to.emit(market, "PayoutCredited").withArgs(provider.address, earned - claimedNow);
     await expect(settle).to.changeTokenBalance(token, client, refund);
@@ -260,11 +263,11 @@ describe("blocklisted accounts are credited, everyone else is still paid", funct
     await time.increase(HOUR);
     const cost = costUp(PRICE, 2, 5_000);
     const slash = bpsDown(cost, 100);
-    const escrow = (await market.getJob(jobId)).escrow;
+    const { escrow } = await amountsOf(env, jobId);
     const tx = market.connect(actors.stranger).expireJob(jobId);
     await expect(tx)
       .to.emit(staking, "Slashed")
-      .withArgs(provider.address, jobId, client.address, slash, treasury.address, 0n, slash, 0n);
+      .withArgs(provider.address, jobId, client.address, slash, treasury.address, 0n, 1_000n * UNIT - slash);
     await expect(tx).to.emit(staking, "PayoutCredited").withArgs(client.address, slash);
     await expect(tx).to.emit(market, "PayoutCredited").withArgs(client.address, escrow);
     expect(await staking.credit(client.address)).to.equal(slash);
@@ -290,11 +293,14 @@ describe("blocklisted accounts are credited, everyone else is still paid", funct
     await token.setBlocked(treasury.address, true);
     const cost = costUp(PRICE, 2, 5_000);
     const collateral = bpsUp(cost, 30_000);
+    const { bond } = await market.getDispute(jobId);
+    expect(bond).to.equal(bpsUp(cost, 500));
     const tx = market.resolveDispute(jobId, 0, collateral);
     await expect(tx)
       .to.emit(staking, "Slashed")
-      .withArgs(provider.address, jobId, client.address, cost, treasury.address, collateral - cost, collateral, 0n);
+      .withArgs(provider.address, jobId, client.address, cost, treasury.address, collateral - cost, 1_000n * UNIT - collateral);
     await expect(tx).to.emit(staking, "PayoutCredited").withArgs(treasury.address, collateral - cost);
-    await expect(tx).to.changeTokenBalance(token, client, cost + (await market.getJob(jobId)).escrow);
+    // The client gets the slash up to the cost, its whole escrow back (nothing earned) and its bond (v2).
+    await expect(tx).to.changeTokenBalance(token, client, cost + (await amountsOf(env, jobId)).escrow + bond);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-toolbox/network-helpers";
-import { STARTER_GPU_MODELS } from "../../scripts/lib/deployGpuMesh";
+import { STARTER_GPU_MODELS } from "../../src/chain/deploy";
 import { H100, createJob, createOffer, deployedFixture, marketFixture } from "./helpers";
 
 const modelId = (name: string) => ethers.keccak256(ethers.toUtf8Bytes(name));

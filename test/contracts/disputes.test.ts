@@ -25,17 +25,23 @@ const ESCROW = COST + bpsUp(COST, 250);
 const COLLATERAL = bpsUp(COST, 5_000) * STAKE_PER_PAYMENT_UNIT;
 const DISPUTE_WINDOW = 24n * 3600n;
 const ABANDON_GRACE = 3600n;
+const RESOLVE_WINDOW = 7n * 24n * 3600n;
+/** A dispute's bond: disputeBondBps (5 %) of the cost, rounded up (v2). */
+const BOND = bpsUp(COST, 500);
 
 describe("disputeJob: Running/Completed -> Disputed", function () {
-  it("from Running: stops the clock at the dispute and frees the GPUs", async function () {
+  it("from Running: stops the clock at the dispute, frees the GPUs and pulls the bond (v2)", async function () {
     const env = await loadFixture(marketFixture);
-    const { market, actors, offerId } = env;
+    const { market, payment, actors, offerId } = env;
     const { jobId, startedAt } = await runningJob(env, { gpus: GPUS, duration: DURATION });
     const disputedAt = startedAt + 900n;
     await time.setNextBlockTimestamp(disputedAt);
-    await expect(market.connect(actors.client).disputeJob(jobId, REASON_HASH))
+    const tx = market.connect(actors.client).disputeJob(jobId, REASON_HASH);
+    await expect(tx)
       .to.emit(market, "JobDisputed")
-      .withArgs(jobId, disputedAt, costUp(PRICE, GPUS, 900), REASON_HASH);
+      .withArgs(jobId, disputedAt, costUp(PRICE, GPUS, 900), REASON_HASH, BOND, disputedAt + RESOLVE_WINDOW);
+    await expect(tx).to.changeTokenBalances(payment, [actors.client, market], [-BOND, BOND]);
+    expect(await market.disputeBondsHeld()).to.equal(BOND);
     const job = await market.getJob(jobId);
     expect(job.state).to.equal(JobState.Disputed);
     expect(job.endedAt).to.equal(disputedAt);
@@ -54,8 +60,9 @@ describe("disputeJob: Running/Completed -> Disputed", function () {
     await time.setNextBlockTimestamp(startedAt + 4_000n + DISPUTE_WINDOW);
     await expect(market.connect(actors.client).disputeJob(jobId, REASON_HASH))
       .to.emit(market, "JobDisputed")
-      .withArgs(jobId, startedAt + 4_000n, costUp(PRICE, GPUS, 4_000), REASON_HASH);
-    // Disputed jobs cannot be settled by anyone: only the arbiter ends them.
+      .withArgs(jobId, startedAt + 4_000n, costUp(PRICE, GPUS, 4_000), REASON_HASH, BOND,
+        startedAt + 4_000n + DISPUTE_WINDOW + RESOLVE_WINDOW);
+    // Disputed jobs cannot be settled by anyone: the arbiter ends them (or anyone, after the resolve window).
     await expect(market.settleJob(jobId))
       .to.be.revertedWithCustomError(market, "JobMarketInvalidState")
       .withArgs(jobId, JobState.Disputed);
@@ -108,42 +115,58 @@ describe("resolveDispute: Disputed -> Resolved by the arbiter", function () {
     return { ...env, jobId, before, claimed: costUp(PRICE, GPUS, 1_000), earned: costUp(PRICE, GPUS, 3_000) };
   }
 
-  it("splits the unclaimed earnings by the provider's share; streamed pay is final", async function () {
+  it("splits the earnings by the provider's share; unreceipted streamed pay is disputed too (v2: only receipted pay is final)", async function () {
     const env = await loadFixture(disputedJob);
     const { market, staking, actors, jobId, before, claimed, earned } = env;
     const providerShareBps = 4_000;
-    const awarded = claimed + bpsDown(earned - claimed, providerShareBps);
+    const awarded = bpsDown(earned, providerShareBps);
+    expect(awarded).to.be.greaterThan(claimed);
     const fee = bpsUp(awarded, 250);
     const refund = ESCROW - awarded - fee;
     const tx = market.connect(actors.governance).resolveDispute(jobId, providerShareBps, 0n);
     await expect(tx)
       .to.emit(market, "JobResolved")
-      .withArgs(jobId, providerShareBps, awarded - claimed, fee, refund, 0n);
+      .withArgs(jobId, providerShareBps, awarded, awarded - claimed, fee, refund, 0n, false);
     await expect(tx)
       .to.emit(staking, "CollateralUnlocked")
       .withArgs(actors.provider.address, jobId, COLLATERAL, 0n);
     await expect(tx).not.to.emit(staking, "Slashed");
-    await expectMoneyIdentity(env, jobId, before, { refund, providerPay: awarded, fee });
+    await expectMoneyIdentity(env, jobId, before, { refund, providerPay: awarded, fee, bond: BOND });
     expect((await market.getJob(jobId)).state).to.equal(JobState.Resolved);
+    expect(await market.disputeBondsHeld()).to.equal(0n);
   });
 
-  it("share 0: the client gets every unclaimed unit back and the fee only applies to the streamed pay", async function () {
+  it("share 0: the client gets back every unit, streamed pay included from the collateral, and no fee is charged (v2)", async function () {
     const env = await loadFixture(disputedJob);
-    const { market, actors, jobId, before, claimed } = env;
-    const fee = bpsUp(claimed, 250);
-    await expect(market.resolveDispute(jobId, 0, 0n))
+    const { market, staking, stake, actors, jobId, before, claimed } = env;
+    const tx = market.resolveDispute(jobId, 0, 0n);
+    // The streamed pay stays with the provider in payment tokens; its worth is slashed from the collateral to the client.
+    await expect(tx)
       .to.emit(market, "JobResolved")
-      .withArgs(jobId, 0, 0n, fee, ESCROW - claimed - fee, 0n);
-    await expectMoneyIdentity(env, jobId, before, { refund: ESCROW - claimed - fee, providerPay: claimed, fee });
+      .withArgs(jobId, 0, 0n, 0n, 0n, ESCROW - claimed, claimed * STAKE_PER_PAYMENT_UNIT, false);
+    await expect(tx).to.changeTokenBalance(stake, actors.client, claimed * STAKE_PER_PAYMENT_UNIT);
+    await expect(tx)
+      .to.emit(staking, "Slashed")
+      .withArgs(actors.provider.address, jobId, actors.client.address, claimed * STAKE_PER_PAYMENT_UNIT,
+        actors.treasury.address, 0n, 1_000n * MESH - claimed * STAKE_PER_PAYMENT_UNIT);
+    await expectMoneyIdentity(env, jobId, before, { refund: ESCROW - claimed, providerPay: claimed, fee: 0n, bond: BOND });
     expect(actors.governance.address).to.not.equal(actors.client.address);
   });
 
-  it("share 10000: the provider gets everything it earned, like a settlement", async function () {
+  it("share 10000: the provider gets everything it earned, like a settlement, and the bond (v2)", async function () {
     const env = await loadFixture(disputedJob);
-    const { market, jobId, before, earned } = env;
+    const { market, jobId, before, earned, claimed } = env;
     const fee = bpsUp(earned, 250);
-    await market.resolveDispute(jobId, 10_000, 0n);
-    await expectMoneyIdentity(env, jobId, before, { refund: ESCROW - earned - fee, providerPay: earned, fee });
+    await expect(market.resolveDispute(jobId, 10_000, 0n))
+      .to.emit(market, "JobResolved")
+      .withArgs(jobId, 10_000, earned, earned - claimed, fee, ESCROW - earned - fee, 0n, true);
+    await expectMoneyIdentity(env, jobId, before, {
+      refund: ESCROW - earned - fee,
+      providerPay: earned,
+      fee,
+      bond: BOND,
+      bondTo: "provider",
+    });
   });
 
   it("slashes collateral to the client (up to the job's cost) before the treasury", async function () {
@@ -158,8 +181,8 @@ describe("resolveDispute: Disputed -> Resolved by the arbiter", function () {
     const tx = market.resolveDispute(jobId, 0, collateral);
     await expect(tx)
       .to.emit(staking, "Slashed")
-      .withArgs(provider.address, jobId, client.address, toClient, treasury.address, collateral - toClient, collateral, 0n);
-    await expect(tx).to.emit(market, "JobResolved").withArgs(jobId, 0, 0n, 0n, (v: bigint) => v > 0n, collateral);
+      .withArgs(provider.address, jobId, client.address, toClient, treasury.address, collateral - toClient, 1_000n * MESH - collateral);
+    await expect(tx).to.emit(market, "JobResolved").withArgs(jobId, 0, 0n, 0n, 0n, (v: bigint) => v > 0n, collateral, false);
     await expect(tx).to.changeTokenBalances(
       stake,
       [client, treasury, staking],
@@ -176,18 +199,24 @@ describe("resolveDispute: Disputed -> Resolved by the arbiter", function () {
     const slash = COLLATERAL / 3n;
     await expect(market.resolveDispute(jobId, 5_000, slash))
       .to.emit(staking, "Slashed")
-      .withArgs(actors.provider.address, jobId, actors.client.address, slash, actors.treasury.address, 0n, slash, 0n);
+      .withArgs(actors.provider.address, jobId, actors.client.address, slash, actors.treasury.address, 0n, 1_000n * MESH - slash);
   });
 
-  it("bounds the arbiter: share at most 10000 bps, slash at most the job's collateral", async function () {
+  it("bounds the arbiter: share at most 10000 bps, slash at most the job's collateral less what the ruling takes back (v2)", async function () {
     const env = await loadFixture(disputedJob);
-    const { market, jobId } = env;
+    const { market, jobId, claimed } = env;
     await expect(market.resolveDispute(jobId, 10_001, 0n))
       .to.be.revertedWithCustomError(market, "JobMarketInvalidShare")
       .withArgs(10_001);
-    await expect(market.resolveDispute(jobId, 0, COLLATERAL + 1n))
+    await expect(market.resolveDispute(jobId, 10_000, COLLATERAL + 1n))
       .to.be.revertedWithCustomError(market, "JobMarketSlashAboveCollateral")
       .withArgs(COLLATERAL + 1n, COLLATERAL);
+    // Share 0 takes the streamed pay back from the collateral first.
+    const available = COLLATERAL - claimed * STAKE_PER_PAYMENT_UNIT;
+    await expect(market.resolveDispute(jobId, 0, available + 1n))
+      .to.be.revertedWithCustomError(market, "JobMarketSlashAboveCollateral")
+      .withArgs(available + 1n, available);
+    await expect(market.resolveDispute(jobId, 0, available)).to.emit(market, "JobResolved");
   });
 
   it("only the arbiter resolves, only Disputed jobs, once", async function () {
@@ -208,7 +237,7 @@ describe("resolveDispute: Disputed -> Resolved by the arbiter", function () {
 });
 
 describe("reclaimAbandoned: Running past end + grace -> Reclaimed", function () {
-  it("returns the unclaimed escrow to the client; the provider keeps streamed pay; collateral unlocked", async function () {
+  it("pays the provider to its last sign of life (here its claim, v2), the rest back to the payer; collateral unlocked", async function () {
     const env = await loadFixture(marketFixture);
     const { market, staking, actors, offerId } = env;
     const { client, provider } = actors;
@@ -225,7 +254,7 @@ describe("reclaimAbandoned: Running past end + grace -> Reclaimed", function () 
     const fee = bpsUp(claimed, 250);
     const refund = ESCROW - claimed - fee;
     const tx = market.connect(client).reclaimAbandoned(jobId);
-    await expect(tx).to.emit(market, "JobReclaimed").withArgs(jobId, reclaimableAt + 1n, fee, refund);
+    await expect(tx).to.emit(market, "JobReclaimed").withArgs(jobId, reclaimableAt + 1n, claimed, 0n, fee, refund);
     await expect(tx).to.emit(staking, "CollateralUnlocked").withArgs(provider.address, jobId, COLLATERAL, 0n);
     await expectMoneyIdentity(env, jobId, before, { refund, providerPay: claimed, fee });
     expect((await market.getJob(jobId)).state).to.equal(JobState.Reclaimed);
@@ -237,9 +266,10 @@ describe("reclaimAbandoned: Running past end + grace -> Reclaimed", function () 
     const { market, actors } = env;
     const { jobId, startedAt } = await runningJob(env, { gpus: GPUS, duration: DURATION });
     await time.setNextBlockTimestamp(startedAt + BigInt(DURATION) + ABANDON_GRACE + 10n);
+    const disputedAt = startedAt + BigInt(DURATION) + ABANDON_GRACE + 10n;
     await expect(market.connect(actors.client).disputeJob(jobId, REASON_HASH))
       .to.emit(market, "JobDisputed")
-      .withArgs(jobId, startedAt + BigInt(DURATION) + ABANDON_GRACE + 10n, COST, REASON_HASH);
+      .withArgs(jobId, disputedAt, COST, REASON_HASH, BOND, disputedAt + RESOLVE_WINDOW);
     await expect(market.resolveDispute(jobId, 0, COLLATERAL)).to.emit(market, "JobResolved");
   });
 

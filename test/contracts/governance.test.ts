@@ -1,17 +1,20 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-toolbox/network-helpers";
-import { DEFAULT_PARAMETERS } from "../../scripts/lib/deployGpuMesh";
+import { DEFAULT_PARAMETERS, PARAMETER_NAMES } from "../../src/protocol";
 import {
+  DECLINE_REASON,
   HOUR,
   MESH,
   PRICE,
   Parameter,
+  type ParameterKey,
   REASON_HASH,
   RESULT_HASH,
   SPEC_HASH,
   STAKE_PER_PAYMENT_UNIT,
   UNBONDING_PERIOD,
+  amountsOf,
   bpsDown,
   costUp,
   createJob,
@@ -20,12 +23,14 @@ import {
   marketFixture,
   offerExpiry,
   offerParams,
+  parameterField,
   runningJob,
   signPermit,
+  signReceipt,
 } from "./helpers";
 
 const DAY = 24 * HOUR;
-const BOUNDS: Array<[keyof typeof Parameter, number, number]> = [
+const BOUNDS: Array<[ParameterKey, number, number]> = [
   ["ProtocolFeeBps", 0, 1_000],
   ["CancelFeeBps", 0, 500],
   ["CollateralBps", 0, 30_000],
@@ -33,35 +38,48 @@ const BOUNDS: Array<[keyof typeof Parameter, number, number]> = [
   ["AcceptWindow", 60, 7 * DAY],
   ["DisputeWindow", HOUR, 30 * DAY],
   ["AbandonGrace", 60, 7 * DAY],
+  // v2
+  ["DarkSlashBps", 0, 10_000],
+  ["DisputeBondBps", 0, 2_000],
+  ["LivenessTimeout", 60, DAY],
+  ["ResolveWindow", DAY, 30 * DAY],
 ];
-const FIELD: Record<keyof typeof Parameter, keyof typeof DEFAULT_PARAMETERS> = {
-  ProtocolFeeBps: "protocolFeeBps",
-  CancelFeeBps: "cancelFeeBps",
-  CollateralBps: "collateralBps",
-  ExpirySlashBps: "expirySlashBps",
-  AcceptWindow: "acceptWindow",
-  DisputeWindow: "disputeWindow",
-  AbandonGrace: "abandonGrace",
-};
 
 describe("governance parameters: hard bounds in code", function () {
-  it("exposes the bounds", async function () {
+  it("starts from DEFAULT_PARAMETERS (src/protocol), each within its bounds, as terms snapshot 1", async function () {
     const { market } = await loadFixture(deployedFixture);
+    for (const [index, name] of PARAMETER_NAMES.entries()) {
+      const [min, max] = await market.parameterBounds(index);
+      const value = BigInt(DEFAULT_PARAMETERS[name]);
+      expect(value >= min && value <= max, `${name} = ${value} outside [${min}, ${max}]`).to.equal(true);
+      expect((await market.parameters())[name]).to.equal(value);
+      expect((await market.terms(1n))[name]).to.equal(value);
+    }
+    expect(await market.currentTermsId()).to.equal(1n);
+  });
+
+  it("exposes the bounds of all 11 parameters (v2: 4 more)", async function () {
+    const { market } = await loadFixture(deployedFixture);
+    expect(BOUNDS).to.have.length(Object.keys(Parameter).length);
     for (const [name, min, max] of BOUNDS) {
       expect(await market.parameterBounds(Parameter[name])).to.deep.equal([BigInt(min), BigInt(max)]);
     }
   });
 
   for (const [name, min, max] of BOUNDS) {
-    it(`${name}: accepts ${min}..${max}, emits ParameterSet, refuses values outside`, async function () {
+    it(`${name}: accepts ${min}..${max}, emits ParameterSet with the new terms id (v2), refuses values outside`, async function () {
       const { market } = await loadFixture(deployedFixture);
       const parameter = Parameter[name];
-      const field = FIELD[name];
+      const field = parameterField(name);
       await expect(market.setParameter(parameter, max))
         .to.emit(market, "ParameterSet")
-        .withArgs(parameter, DEFAULT_PARAMETERS[field], max);
-      await expect(market.setParameter(parameter, min)).to.emit(market, "ParameterSet").withArgs(parameter, max, min);
+        .withArgs(parameter, DEFAULT_PARAMETERS[field], max, 2n);
+      await expect(market.setParameter(parameter, min)).to.emit(market, "ParameterSet").withArgs(parameter, max, min, 3n);
       expect((await market.parameters())[field]).to.equal(BigInt(min));
+      expect(await market.currentTermsId()).to.equal(3n);
+      // Snapshots are immutable: the first and the second still hold what they held.
+      expect((await market.terms(1n))[field]).to.equal(BigInt(DEFAULT_PARAMETERS[field]));
+      expect((await market.terms(2n))[field]).to.equal(BigInt(max));
       await expect(market.setParameter(parameter, max + 1))
         .to.be.revertedWithCustomError(market, "JobMarketParameterOutOfBounds")
         .withArgs(parameter, max + 1, min, max);
@@ -141,14 +159,14 @@ describe("parameter changes never reach the money of jobs already created", func
     await market.setParameter(Parameter.ExpirySlashBps, 1_000);
     await expect(market.connect(actors.client).cancelJob(cancelled))
       .to.emit(market, "JobCancelled")
-      .withArgs(cancelled, (await market.getJob(cancelled)).escrow - bpsDown(cost, DEFAULT_PARAMETERS.cancelFeeBps), bpsDown(cost, DEFAULT_PARAMETERS.cancelFeeBps));
+      .withArgs(cancelled, (await amountsOf(env, cancelled)).escrow - bpsDown(cost, DEFAULT_PARAMETERS.cancelFeeBps), bpsDown(cost, DEFAULT_PARAMETERS.cancelFeeBps));
     await time.increase(DEFAULT_PARAMETERS.acceptWindow + 1);
     const slash = bpsDown(cost, DEFAULT_PARAMETERS.expirySlashBps) * STAKE_PER_PAYMENT_UNIT;
     await expect(market.expireJob(expired))
       .to.emit(market, "JobExpired")
-      .withArgs(expired, (await market.getJob(expired)).escrow, slash);
-    const job = await market.getJob(await createJob(env, actors.client));
-    expect([job.cancelFeeBps, job.expirySlashBps]).to.deep.equal([500n, 1_000n]);
+      .withArgs(expired, (await amountsOf(env, expired)).escrow, slash);
+    const terms = await market.jobTerms(await createJob(env, actors.client));
+    expect([terms.cancelFeeBps, terms.expirySlashBps]).to.deep.equal([500n, 1_000n]);
   });
 });
 
@@ -165,8 +183,9 @@ describe("wiring views", function () {
 
 describe("constructors validate their arguments", function () {
   it("JobMarket: zero addresses, stake rate, parameter bounds", async function () {
-    const { market, staking, catalog, payment, actors } = await loadFixture(deployedFixture);
-    const factory = await ethers.getContractFactory("JobMarket");
+    const { market, staking, catalog, payment, actors, deployment } = await loadFixture(deployedFixture);
+    // v2: JobMarket links its two libraries.
+    const factory = await ethers.getContractFactory("JobMarket", { libraries: { ...deployment.libraries! } });
     const args = [
       await payment.getAddress(),
       await staking.getAddress(),
@@ -195,7 +214,11 @@ describe("constructors validate their arguments", function () {
     const deployed = await factory.deploy(p, s, c, g, t, 10n ** 24n, DEFAULT_PARAMETERS);
     const tx = deployed.deploymentTransaction()!;
     await expect(tx).to.emit(deployed, "TreasurySet").withArgs(t);
-    await expect(tx).to.emit(deployed, "ParameterSet").withArgs(Parameter.AbandonGrace, 0, DEFAULT_PARAMETERS.abandonGrace);
+    await expect(tx).to.emit(deployed, "ParameterSet").withArgs(Parameter.AbandonGrace, 0, DEFAULT_PARAMETERS.abandonGrace, 1n);
+    await expect(tx).to.emit(deployed, "ParameterSet").withArgs(Parameter.ResolveWindow, 0, DEFAULT_PARAMETERS.resolveWindow, 1n);
+    await expect(factory.deploy(p, s, c, g, t, 1n, { ...DEFAULT_PARAMETERS, livenessTimeout: DAY + 1 }))
+      .to.be.revertedWithCustomError(market, "JobMarketParameterOutOfBounds")
+      .withArgs(Parameter.LivenessTimeout, DAY + 1, 60, DAY);
   });
 
   it("ProviderStaking: zero addresses and bounds", async function () {
@@ -253,7 +276,7 @@ describe("access control: every role function refuses everyone else", function (
     }
   });
 
-  it("staking: lockCollateral, unlockCollateral and slash only by the market", async function () {
+  it("staking: lockCollateral and releaseCollateral (v2: replaces unlockCollateral and slash) only by the market", async function () {
     const { staking, actors } = await loadFixture(marketFixture);
     const { governance, provider, client } = actors;
     // Even governance cannot move stake.
@@ -261,10 +284,10 @@ describe("access control: every role function refuses everyone else", function (
       await expect(staking.connect(caller).lockCollateral(provider.address, 1n, 1n))
         .to.be.revertedWithCustomError(staking, "ProviderStakingNotMarket")
         .withArgs(caller.address);
-      await expect(staking.connect(caller).unlockCollateral(provider.address, 1n, 0n))
+      await expect(staking.connect(caller).releaseCollateral(provider.address, 1n, 0n, 0n, client.address, 0n))
         .to.be.revertedWithCustomError(staking, "ProviderStakingNotMarket")
         .withArgs(caller.address);
-      await expect(staking.connect(caller).slash(provider.address, 1n, MESH, client.address, MESH))
+      await expect(staking.connect(caller).releaseCollateral(provider.address, 1n, MESH, MESH, client.address, MESH))
         .to.be.revertedWithCustomError(staking, "ProviderStakingNotMarket")
         .withArgs(caller.address);
     }
@@ -294,7 +317,7 @@ describe("access control: every role function refuses everyone else", function (
 });
 
 describe("pause: stops new business, never stops money leaving by the rules", function () {
-  it("blocks register, stake, stakeWithPermit, createOffer and every createJob variant", async function () {
+  it("blocks register, stake, stakeWithPermit, createOffer, every createJob variant and extendJob (v2)", async function () {
     const env = await loadFixture(marketFixture);
     const { market, staking, stake, payment, actors, offerId, marketAddress, stakingAddress } = env;
     const { provider, client, sponsor, stranger } = actors;
@@ -304,17 +327,22 @@ describe("pause: stops new business, never stops money leaving by the rules", fu
     const deadline = BigInt(await time.latest()) + 3_600n;
     const stakePermit = await signPermit(stake, provider, stakingAddress, MESH, deadline);
     const payPermit = await signPermit(payment, sponsor, marketAddress, 10n ** 9n, deadline);
+    await market.unpause();
+    const { jobId: running } = await runningJob(env, { gpus: 1 });
+    await market.pause();
+    const MAX = ethers.MaxUint256;
     const blocked: Array<[() => Promise<unknown>, typeof market | typeof staking]> = [
       [() => staking.connect(stranger).register("ipfs://s"), staking],
       [() => staking.connect(provider).stake(MESH), staking],
       [() => staking.connect(provider).stakeWithPermit(MESH, stakePermit), staking],
       [async () => market.connect(provider).createOffer(await offerParams()), market],
-      [() => market.connect(client).createJob(offerId, 1, 3_600, PRICE, SPEC_HASH), market],
-      [() => market.connect(sponsor).createJobFor(client.address, offerId, 1, 3_600, PRICE, SPEC_HASH), market],
+      [() => market.connect(client).createJob(offerId, 1, 3_600, PRICE, MAX, SPEC_HASH), market],
+      [() => market.connect(sponsor).createJobFor(client.address, offerId, 1, 3_600, PRICE, MAX, SPEC_HASH), market],
       [
-        () => market.connect(sponsor).createJobWithPermit(client.address, offerId, 1, 3_600, PRICE, SPEC_HASH, payPermit),
+        () => market.connect(sponsor).createJobWithPermit(client.address, offerId, 1, 3_600, PRICE, MAX, SPEC_HASH, payPermit),
         market,
       ],
+      [() => market.connect(client).extendJob(running, 600, MAX), market],
     ];
     for (const [call, contract] of blocked) {
       await expect(call()).to.be.revertedWithCustomError(contract, "EnforcedPause");
@@ -322,32 +350,44 @@ describe("pause: stops new business, never stops money leaving by the rules", fu
     await expect(market.unpause()).to.emit(market, "Unpaused").withArgs(actors.governance.address);
     await expect(staking.unpause()).to.emit(staking, "Unpaused");
     await expect(market.unpause()).to.be.revertedWithCustomError(market, "ExpectedPause");
-    await expect(market.connect(client).createJob(offerId, 1, 3_600, PRICE, SPEC_HASH)).to.emit(market, "JobCreated");
+    await expect(market.connect(client).createJob(offerId, 1, 3_600, PRICE, MAX, SPEC_HASH)).to.emit(market, "JobCreated");
+    await expect(market.connect(client).extendJob(running, 600, MAX)).to.emit(market, "JobExtended");
     await expect(staking.connect(provider).stakeWithPermit(MESH, stakePermit)).to.emit(staking, "Staked");
   });
 
-  it("allows accept, cancel, expire, claim, complete, end early, dispute, settle, resolve, reclaim, fee and stake withdrawals, offer updates", async function () {
+  it("allows accept, decline (v2), cancel, expire, heartbeat (v2), claims with and without receipts (v2), complete, end early, dark reports (v2), dispute, settle, resolve, finalize (v2), reclaim, fee and stake withdrawals, offer updates", async function () {
     const env = await loadFixture(marketFixture);
     const { market, staking, actors, offerId } = env;
     const { provider, client, client2, stranger } = actors;
+    await market.connect(provider).updateOffer(offerId, 16, PRICE, await offerExpiry());
     const toCancel = await createJob(env, client, { gpus: 1 });
     const toExpire = await createJob(env, client2, { gpus: 1 });
     const toAccept = await createJob(env, client, { gpus: 1 });
+    const toDecline = await createJob(env, client2, { gpus: 1 });
     const { jobId: toSettle } = await runningJob(env, { gpus: 1, duration: 600 });
     const { jobId: toResolve } = await runningJob(env, { gpus: 1 });
+    const { jobId: toFinalize } = await runningJob(env, { gpus: 1 });
     const { jobId: toReclaim } = await runningJob(env, { gpus: 1, duration: 600 });
     const { jobId: toComplete } = await runningJob(env, { gpus: 1, duration: 7 * 24 * HOUR });
     const { jobId: toEnd } = await runningJob(env, { gpus: 1, duration: 7 * 24 * HOUR });
+    const { jobId: toReportDark } = await runningJob(env, { gpus: 1 });
     await market.connect(provider).completeJob(toSettle, RESULT_HASH);
     await staking.connect(provider).requestUnstake(10n * MESH);
     await market.pause();
     await staking.pause();
 
     await expect(market.connect(provider).acceptJob(toAccept)).to.emit(market, "JobAccepted");
+    await expect(market.connect(provider).declineJob(toDecline, DECLINE_REASON)).to.emit(market, "JobDeclined");
     await expect(market.connect(client).cancelJob(toCancel)).to.emit(market, "JobCancelled");
     await expect(market.connect(client).disputeJob(toResolve, REASON_HASH)).to.emit(market, "JobDisputed");
+    await expect(market.connect(client).disputeJob(toFinalize, REASON_HASH)).to.emit(market, "JobDisputed");
+    await expect(market.connect(provider).heartbeat()).to.emit(market, "ProviderHeartbeat");
+    const servedUntil = BigInt(await time.latest());
+    const receipt = await signReceipt(env, client, toComplete, servedUntil);
+    await expect(market.connect(provider).claimWithReceipt(toComplete, servedUntil, receipt)).to.emit(market, "JobClaimed");
     await time.increase(DAY + 1);
     await expect(market.connect(stranger).expireJob(toExpire)).to.emit(market, "JobExpired");
+    await expect(market.connect(stranger).reportDark(toReportDark)).to.emit(market, "JobDark");
     await expect(market.connect(provider).claim(toComplete)).to.emit(market, "JobClaimed");
     await expect(market.connect(provider).completeJob(toComplete, RESULT_HASH)).to.emit(market, "JobCompleted");
     await expect(market.connect(client).endJobEarly(toEnd)).to.emit(market, "JobEndedEarly");
@@ -355,13 +395,14 @@ describe("pause: stops new business, never stops money leaving by the rules", fu
     await expect(market.resolveDispute(toResolve, 5_000, 0n)).to.emit(market, "JobResolved");
     await expect(market.connect(client).reclaimAbandoned(toReclaim)).to.emit(market, "JobReclaimed");
     await expect(market.withdrawFees()).to.emit(market, "FeesWithdrawn");
-    await expect(market.connect(provider).updateOffer(offerId, 8, PRICE, await offerExpiry())).to.emit(
+    await expect(market.connect(provider).updateOffer(offerId, 16, PRICE, await offerExpiry())).to.emit(
       market,
       "OfferUpdated",
     );
     await expect(market.connect(provider).closeOffer(offerId)).to.emit(market, "OfferClosed");
     await expect(staking.connect(provider).requestUnstake(MESH)).to.emit(staking, "UnstakeRequested");
     await time.increase(UNBONDING_PERIOD);
+    await expect(market.connect(stranger).finalizeStaleDispute(toFinalize)).to.emit(market, "JobDisputeFinalized");
     await expect(staking.connect(provider).withdrawStake()).to.emit(staking, "StakeWithdrawn");
     await expect(staking.connect(provider).updateMetadata("ipfs://v2")).to.emit(staking, "ProviderMetadataUpdated");
   });

@@ -12,6 +12,7 @@ import {
   expectMoneyIdentity,
   marketFixture,
   runningJob,
+  signReceipt,
 } from "./helpers";
 
 const GPUS = 2;
@@ -19,6 +20,8 @@ const DURATION = 5_000;
 const COST = costUp(PRICE, GPUS, DURATION);
 const ESCROW = COST + bpsUp(COST, 250);
 const COLLATERAL = bpsUp(COST, 5_000) * STAKE_PER_PAYMENT_UNIT;
+/** What claims may stream without a receipt: the collateral's worth in payment units (v2). */
+const CLAIM_CAP = bpsUp(COST, 5_000);
 const DISPUTE_WINDOW = 24n * 3600n;
 
 describe("claim: Running -> Running, streamed pay", function () {
@@ -31,29 +34,40 @@ describe("claim: Running -> Running, streamed pay", function () {
     expect(earnedFirst).to.equal(1_111_111n);
     await time.setNextBlockTimestamp(firstAt);
     const first = market.connect(actors.provider).claim(jobId);
-    await expect(first).to.emit(market, "JobClaimed").withArgs(jobId, earnedFirst, earnedFirst);
+    await expect(first).to.emit(market, "JobClaimed").withArgs(jobId, earnedFirst, earnedFirst, 0n);
     await expect(first).to.changeTokenBalances(payment, [actors.provider, market], [earnedFirst, -earnedFirst]);
 
     const earnedSecond = costUp(PRICE, GPUS, 2_500);
     await time.setNextBlockTimestamp(startedAt + 2_500n);
     await expect(market.connect(actors.provider).claim(jobId))
       .to.emit(market, "JobClaimed")
-      .withArgs(jobId, earnedSecond - earnedFirst, earnedSecond);
+      .withArgs(jobId, earnedSecond - earnedFirst, earnedSecond, 0n);
     const job = await market.getJob(jobId);
     expect(job.claimed).to.equal(earnedSecond);
     expect(job.state).to.equal(JobState.Running);
     expect(await market.earned(jobId)).to.equal(earnedSecond);
   });
 
-  it("never streams more than the cost: time is capped at the job's duration", async function () {
+  it("never streams more than the cost (time capped at the duration), nor unreceipted pay above the collateral's worth (v2)", async function () {
     const env = await loadFixture(marketFixture);
     const { market, actors } = env;
-    const { jobId } = await runningJob(env, { gpus: GPUS, duration: DURATION });
+    const { jobId, startedAt } = await runningJob(env, { gpus: GPUS, duration: DURATION });
     await time.increase(DURATION * 3);
+    expect(await market.earned(jobId)).to.equal(COST);
+    expect(await market.claimable(jobId)).to.equal(CLAIM_CAP);
     await expect(market.connect(actors.provider).claim(jobId))
       .to.emit(market, "JobClaimed")
-      .withArgs(jobId, COST, COST);
+      .withArgs(jobId, CLAIM_CAP, CLAIM_CAP, 0n);
     await expect(market.connect(actors.provider).claim(jobId))
+      .to.be.revertedWithCustomError(market, "JobMarketNothingToClaim")
+      .withArgs(jobId);
+    // With the client's receipt for the whole duration, the rest streams too, and not a unit more than the cost.
+    const end = startedAt + BigInt(DURATION);
+    const receipt = await signReceipt(env, actors.client, jobId, end + 1_000n);
+    await expect(market.connect(actors.provider).claimWithReceipt(jobId, end + 1_000n, receipt))
+      .to.emit(market, "JobClaimed")
+      .withArgs(jobId, COST - CLAIM_CAP, COST, end);
+    await expect(market.connect(actors.provider).claimWithReceipt(jobId, end + 1_000n, receipt))
       .to.be.revertedWithCustomError(market, "JobMarketNothingToClaim")
       .withArgs(jobId);
   });
@@ -111,7 +125,7 @@ describe("completeJob + settleJob: Running -> Completed -> Settled", function ()
     expect(await market.feesAccrued()).to.equal(fee);
   });
 
-  it("counts streamed claims as paid: settlement pays only the rest", async function () {
+  it("counts streamed claims as paid (up to the claim cap, v2): settlement pays only the rest", async function () {
     const env = await loadFixture(marketFixture);
     const { market, actors } = env;
     const { client, provider } = actors;
@@ -121,15 +135,16 @@ describe("completeJob + settleJob: Running -> Completed -> Settled", function ()
     await market.connect(provider).claim(jobId);
     await time.setNextBlockTimestamp(startedAt + 4_001n);
     await market.connect(provider).claim(jobId);
-    // Completed after the full duration: earned is capped at the cost.
+    // Completed after the full duration: earned is capped at the cost. The second claim stopped at the claim cap.
     await time.setNextBlockTimestamp(startedAt + BigInt(DURATION) + 50n);
     await market.connect(provider).completeJob(jobId, RESULT_HASH);
-    expect((await market.getJob(jobId)).claimed).to.equal(costUp(PRICE, GPUS, 4_001));
+    expect(costUp(PRICE, GPUS, 4_001)).to.be.greaterThan(CLAIM_CAP);
+    expect((await market.getJob(jobId)).claimed).to.equal(CLAIM_CAP);
     await time.increase(DISPUTE_WINDOW + 1n);
     const fee = bpsUp(COST, 250);
     await expect(market.connect(client).settleJob(jobId))
       .to.emit(market, "JobSettled")
-      .withArgs(jobId, COST - costUp(PRICE, GPUS, 4_001), fee, ESCROW - COST - fee);
+      .withArgs(jobId, COST - CLAIM_CAP, fee, ESCROW - COST - fee);
     await expectMoneyIdentity(env, jobId, before, { refund: 0n, providerPay: COST, fee });
   });
 
@@ -169,6 +184,11 @@ describe("completeJob + settleJob: Running -> Completed -> Settled", function ()
       () => market.connect(actors.client).disputeJob(jobId, RESULT_HASH),
       () => market.resolveDispute(jobId, 0, 0),
       () => market.connect(actors.client).reclaimAbandoned(jobId),
+      () => market.connect(actors.provider).declineJob(jobId, RESULT_HASH),
+      () => market.connect(actors.provider).claimWithReceipt(jobId, 1n, "0x"),
+      () => market.connect(actors.client).extendJob(jobId, 600, 0n),
+      () => market.reportDark(jobId),
+      () => market.finalizeStaleDispute(jobId),
     ];
     for (const call of calls) {
       await expect(call()).to.be.revertedWithCustomError(market, "JobMarketInvalidState").withArgs(jobId, settled);
@@ -227,9 +247,9 @@ describe("rounding: charges round up, refunds down, the market never owes more t
     expect(cost).to.equal(8n);
     const fee = bpsUp(cost, 250); // 0.2 -> 1
     expect(fee).to.equal(1n);
-    expect(await market.quote(offerId, 1, 3_601)).to.deep.equal([8n, 1n, 9n]);
+    expect(await market.quote(offerId, 1, 3_601)).to.deep.equal([8n, 1n, 9n, 4n * STAKE_PER_PAYMENT_UNIT]);
     const jobId = await market.nextJobId();
-    await market.connect(client).createJob(offerId, 1, 3_601, 7n, "0x" + "00".repeat(32));
+    await market.connect(client).createJob(offerId, 1, 3_601, 7n, 9n, "0x" + "00".repeat(32));
     await market.connect(provider).acceptJob(jobId);
     const startedAt = (await market.getJob(jobId)).startedAt;
     const marketBefore = await env.payment.balanceOf(env.marketAddress);
@@ -245,6 +265,8 @@ describe("rounding: charges round up, refunds down, the market never owes more t
   it("sums many streamed claims to exactly the rounded-up total, never more than the cost", async function () {
     const env = await loadFixture(marketFixture);
     const { market, actors } = env;
+    // Collateral of the whole cost, so that the v2 claim cap (receipted pay + collateral) never stops these claims.
+    await market.setParameter(2, 10_000);
     const { jobId, startedAt } = await runningJob(env, { gpus: 3, duration: 3_601 });
     let claimedTotal = 0n;
     for (const offset of [1n, 2n, 7n, 13n, 1_000n, 3_599n, 3_600n, 3_601n]) {

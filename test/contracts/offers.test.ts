@@ -7,6 +7,7 @@ import {
   HOUR,
   MESH,
   MIN_STAKE,
+  OfferField,
   PRICE,
   RESULT_HASH,
   SPEC_HASH,
@@ -130,59 +131,62 @@ describe("createOffer", function () {
     }
   });
 
-  it("refuses malformed offers", async function () {
+  it("refuses malformed offers, naming the field, its value and its bounds (v2)", async function () {
     const env = await loadFixture(marketFixture);
     const { market, actors } = env;
-    const cases = [
-      { gpus: 0 },
-      { pricePerGpuHour: 0n },
-      { minDuration: 0 },
-      { minDuration: 7200, maxDuration: 3600 },
-      { maxDuration: 365 * 24 * HOUR + 1 },
-      { renewableBps: 10_001 },
-      { gpus: 100_001 },
+    const YEAR = 365 * 24 * HOUR;
+    const cases: Array<[Parameters<typeof offerParams>[0], number, bigint | number, bigint | number, bigint | number]> = [
+      [{ gpus: 0 }, OfferField.Gpus, 0, 1, 100_000],
+      [{ pricePerGpuHour: 0n }, OfferField.PricePerGpuHour, 0, 1, 2n ** 96n - 1n],
+      [{ minDuration: 0 }, OfferField.MinDuration, 0, 1, 7 * 24 * HOUR],
+      [{ minDuration: 7200, maxDuration: 3600 }, OfferField.MinDuration, 7200, 1, 3600],
+      [{ maxDuration: YEAR + 1 }, OfferField.MaxDuration, YEAR + 1, 1, YEAR],
+      [{ maxDuration: 0, minDuration: 0 }, OfferField.MaxDuration, 0, 1, YEAR],
+      [{ renewableBps: 10_001 }, OfferField.RenewableBps, 10_001, 0, 10_000],
+      [{ gpus: 100_001 }, OfferField.Gpus, 100_001, 1, 100_000],
     ];
-    for (const overrides of cases) {
-      await expect(createOffer(env, actors.provider, overrides)).to.be.revertedWithCustomError(
-        market,
-        "JobMarketInvalidOffer",
-      );
+    for (const [overrides, field, value, min, max] of cases) {
+      await expect(createOffer(env, actors.provider, overrides))
+        .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+        .withArgs(field, value, min, max);
     }
   });
 
-  it("refuses an expiry that is not in the future", async function () {
+  it("refuses an expiry that is not in the future (v2: JobMarketInvalidOffer naming ExpiresAt and its bounds)", async function () {
     const env = await loadFixture(marketFixture);
     const { market, actors } = env;
     const now = (await time.latest()) + 1;
     await time.setNextBlockTimestamp(now);
     await expect(createOffer(env, actors.provider, { expiresAt: now }))
-      .to.be.revertedWithCustomError(market, "JobMarketOfferExpired")
-      .withArgs(0n, now);
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+      .withArgs(OfferField.ExpiresAt, now, now + 1, now + 365 * 24 * HOUR);
   });
 });
 
 describe("offer bounds: at most 100,000 GPUs and a year of lifetime", function () {
   it("createOffer and updateOffer refuse more GPUs or a later expiry, and take the limits themselves", async function () {
     const env = await loadFixture(marketFixture);
-    const { market, actors, offerId } = env;
+    const { market, staking, actors, offerId } = env;
+    // 100,000 GPUs must be backed by stake at their minimum duration (v2): ~16,667 MESH at 50 % collateral.
+    await staking.connect(actors.provider).stake(20_000n * MESH);
     const yearFromNextBlock = async (extraSeconds: number) => {
       const next = (await time.latest()) + 1;
       await time.setNextBlockTimestamp(next);
       return next + 365 * 24 * HOUR + extraSeconds;
     };
     const tooLate = await offerParams({ expiresAt: await yearFromNextBlock(1) });
-    await expect(market.connect(actors.provider).createOffer(tooLate)).to.be.revertedWithCustomError(
-      market,
-      "JobMarketInvalidOffer",
-    );
+    await expect(market.connect(actors.provider).createOffer(tooLate))
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+      .withArgs(OfferField.ExpiresAt, tooLate.expiresAt, BigInt(tooLate.expiresAt) - BigInt(365 * 24 * HOUR), BigInt(tooLate.expiresAt) - 1n);
     const atTheLimits = await offerParams({ gpus: 100_000, expiresAt: await yearFromNextBlock(0) });
     await expect(market.connect(actors.provider).createOffer(atTheLimits)).to.emit(market, "OfferCreated");
-    await expect(
-      market.connect(actors.provider).updateOffer(offerId, 100_001, PRICE, await offerExpiry()),
-    ).to.be.revertedWithCustomError(market, "JobMarketInvalidOffer");
-    await expect(
-      market.connect(actors.provider).updateOffer(offerId, 8, PRICE, await yearFromNextBlock(1)),
-    ).to.be.revertedWithCustomError(market, "JobMarketInvalidOffer");
+    await expect(market.connect(actors.provider).updateOffer(offerId, 100_001, PRICE, await offerExpiry()))
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+      .withArgs(OfferField.Gpus, 100_001, 1, 100_000);
+    const late = await yearFromNextBlock(1);
+    await expect(market.connect(actors.provider).updateOffer(offerId, 8, PRICE, late))
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+      .withArgs(OfferField.ExpiresAt, late, late - 365 * 24 * HOUR, late - 1);
   });
 });
 
@@ -206,26 +210,25 @@ describe("updateOffer: reprice and resize, never below what is leased", function
       .to.be.revertedWithCustomError(market, "JobMarketGpusBelowLeased")
       .withArgs(2, 3);
     await market.connect(actors.provider).updateOffer(offerId, 3, PRICE, expiresAt);
-    await expect(market.connect(actors.client2).createJob(offerId, 1, 3_600, PRICE, SPEC_HASH))
+    await expect(market.connect(actors.client2).createJob(offerId, 1, 3_600, PRICE, ethers.MaxUint256, SPEC_HASH))
       .to.be.revertedWithCustomError(market, "JobMarketInsufficientCapacity")
       .withArgs(1, 0);
   });
 
-  it("refuses zero GPUs, a zero price and a past expiry", async function () {
+  it("refuses zero GPUs, a zero price and a past expiry (v2: JobMarketInvalidOffer names the field and bounds)", async function () {
     const { market, actors, offerId } = await loadFixture(marketFixture);
     const expiresAt = await offerExpiry();
-    await expect(market.connect(actors.provider).updateOffer(offerId, 0, PRICE, expiresAt)).to.be.revertedWithCustomError(
-      market,
-      "JobMarketInvalidOffer",
-    );
-    await expect(market.connect(actors.provider).updateOffer(offerId, 8, 0n, expiresAt)).to.be.revertedWithCustomError(
-      market,
-      "JobMarketInvalidOffer",
-    );
+    await expect(market.connect(actors.provider).updateOffer(offerId, 0, PRICE, expiresAt))
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+      .withArgs(OfferField.Gpus, 0, 1, 100_000);
+    await expect(market.connect(actors.provider).updateOffer(offerId, 8, 0n, expiresAt))
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+      .withArgs(OfferField.PricePerGpuHour, 0, 1, 2n ** 96n - 1n);
     const past = await time.latest();
+    await time.setNextBlockTimestamp(past + 1);
     await expect(market.connect(actors.provider).updateOffer(offerId, 8, PRICE, past))
-      .to.be.revertedWithCustomError(market, "JobMarketOfferExpired")
-      .withArgs(offerId, past);
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidOffer")
+      .withArgs(OfferField.ExpiresAt, past, past + 2, past + 1 + 365 * 24 * HOUR);
   });
 
   it("only the offer's provider updates, an existing open offer", async function () {
@@ -252,7 +255,7 @@ describe("updateOffer: reprice and resize, never below what is leased", function
     await time.setNextBlockTimestamp(startedAt + 1_000n);
     await expect(market.connect(actors.provider).claim(jobId))
       .to.emit(market, "JobClaimed")
-      .withArgs(jobId, costUp(PRICE, 2, 1_000), costUp(PRICE, 2, 1_000));
+      .withArgs(jobId, costUp(PRICE, 2, 1_000), costUp(PRICE, 2, 1_000), 0n);
     const newJob = await createJob(env, actors.client2, { gpus: 2, duration: 5_000, maxPrice: PRICE * 2n });
     expect((await market.getJob(newJob)).pricePerGpuHour).to.equal(PRICE * 2n);
     expect((await market.getOffer(offerId)).gpusLeased).to.equal(4n);
@@ -266,7 +269,7 @@ describe("closeOffer", function () {
     const { jobId } = await runningJob(env);
     await expect(market.connect(actors.provider).closeOffer(offerId)).to.emit(market, "OfferClosed").withArgs(offerId);
     expect((await market.getOffer(offerId)).closed).to.equal(true);
-    await expect(market.connect(actors.client2).createJob(offerId, 1, 3_600, PRICE, SPEC_HASH))
+    await expect(market.connect(actors.client2).createJob(offerId, 1, 3_600, PRICE, ethers.MaxUint256, SPEC_HASH))
       .to.be.revertedWithCustomError(market, "JobMarketOfferClosed")
       .withArgs(offerId);
     await time.increase(HOUR);
@@ -292,7 +295,7 @@ describe("closeOffer", function () {
 });
 
 describe("capacity reservation", function () {
-  it("reserves GPUs per job and frees them on every exit: cancel, expire, complete, early end, dispute, reclaim", async function () {
+  it("reserves GPUs per job and frees them on every exit: cancel, decline (v2), expire, complete, early end, dispute, dark report (v2), reclaim", async function () {
     const env = await loadFixture(marketFixture);
     const { market, actors, offerId } = env;
     const { client, client2, provider } = actors;
@@ -303,18 +306,24 @@ describe("capacity reservation", function () {
     const endedEarly = await createJob(env, client2, { gpus: 1 });
     const disputed = await createJob(env, client, { gpus: 1 });
     const reclaimed = await createJob(env, client2, { gpus: 1, duration: 600 });
-    expect(await leased()).to.equal(6n);
-    for (const jobId of [completed, endedEarly, disputed, reclaimed]) await market.connect(provider).acceptJob(jobId);
+    const declined = await createJob(env, client, { gpus: 1 });
+    const dark = await createJob(env, client2, { gpus: 1 });
+    expect(await leased()).to.equal(8n);
+    for (const jobId of [completed, endedEarly, disputed, reclaimed, dark]) await market.connect(provider).acceptJob(jobId);
     await market.connect(client).cancelJob(cancelled);
-    expect(await leased()).to.equal(5n);
+    expect(await leased()).to.equal(7n);
+    await market.connect(provider).declineJob(declined, RESULT_HASH);
+    expect(await leased()).to.equal(6n);
     await market.connect(provider).completeJob(completed, RESULT_HASH);
-    expect(await leased()).to.equal(4n);
+    expect(await leased()).to.equal(5n);
     await market.connect(client2).endJobEarly(endedEarly);
-    expect(await leased()).to.equal(3n);
+    expect(await leased()).to.equal(4n);
     await market.connect(client).disputeJob(disputed, RESULT_HASH);
-    expect(await leased()).to.equal(2n);
+    expect(await leased()).to.equal(3n);
     await time.increase(2 * HOUR);
     await market.expireJob(expired);
+    expect(await leased()).to.equal(2n);
+    await market.reportDark(dark);
     expect(await leased()).to.equal(1n);
     await market.connect(client2).reclaimAbandoned(reclaimed);
     expect(await leased()).to.equal(0n);
@@ -324,4 +333,5 @@ describe("capacity reservation", function () {
     await market.resolveDispute(disputed, 5_000, 0n);
     expect(await leased()).to.equal(0n);
   });
+
 });
