@@ -118,8 +118,28 @@ describe("claimWithReceipt: pay the client acknowledged is final (v2)", function
       .withArgs(jobId, ethers.getAddress(contractClient));
   });
 
-  // No contract under contracts/ implements ERC-1271 (contracts/test has only tokens), and this suite may not add one.
-  it.skip("a contract-wallet client's ERC-1271 receipt pays (needs an ERC-1271 wallet under contracts/test)");
+  it("a contract-wallet client's ERC-1271 receipt pays; its owner's signature is what the wallet accepts", async function () {
+    const env = await loadFixture(marketFixture);
+    const { market, actors, offerId, payment } = env;
+    const wallet = await (await ethers.getContractFactory("ContractWallet")).deploy(actors.client.address);
+    const walletAddress = await wallet.getAddress();
+    const jobId = await market.nextJobId();
+    await market.connect(actors.sponsor).createJobFor(walletAddress, offerId, 1, 3_600, PRICE, ethers.MaxUint256, REASON_HASH);
+    await market.connect(actors.provider).acceptJob(jobId);
+    const startedAt = (await market.getJob(jobId)).startedAt;
+    const servedUntil = startedAt + 600n;
+    await time.setNextBlockTimestamp(servedUntil);
+    const byStranger = await signReceipt(env, actors.stranger, jobId, servedUntil);
+    await expect(market.connect(actors.provider).claimWithReceipt(jobId, servedUntil, byStranger))
+      .to.be.revertedWithCustomError(market, "JobMarketInvalidReceipt")
+      .withArgs(jobId, walletAddress);
+    const byOwner = await signReceipt(env, actors.client, jobId, servedUntil);
+    const expected = costUp((await market.getJob(jobId)).pricePerGpuHour, 1, 600);
+    const tx = market.connect(actors.provider).claimWithReceipt(jobId, servedUntil, byOwner);
+    await expect(tx).to.emit(market, "JobClaimed").withArgs(jobId, expected, expected, servedUntil);
+    await expect(tx).to.changeTokenBalance(payment, actors.provider, expected);
+    expect((await market.getJob(jobId)).receiptedSeconds).to.equal(600n);
+  });
 
   it("after completion: pays receipted time up to the job's end, never past it; the same receipt twice pays nothing", async function () {
     const env = await loadFixture(marketFixture);
