@@ -134,7 +134,9 @@ describe("claimWithReceipt: pay the client acknowledged is final (v2)", function
       .to.be.revertedWithCustomError(market, "JobMarketInvalidReceipt")
       .withArgs(jobId, walletAddress);
     const byOwner = await signReceipt(env, actors.client, jobId, servedUntil);
-    const expected = costUp((await market.getJob(jobId)).pricePerGpuHour, 1, 600);
+    // While the job runs, a receipted claim streams to now (capped at receipted pay + collateral): 601 s here.
+    await time.setNextBlockTimestamp(servedUntil + 1n);
+    const expected = costUp((await market.getJob(jobId)).pricePerGpuHour, 1, 601);
     const tx = market.connect(actors.provider).claimWithReceipt(jobId, servedUntil, byOwner);
     await expect(tx).to.emit(market, "JobClaimed").withArgs(jobId, expected, expected, servedUntil);
     await expect(tx).to.changeTokenBalance(payment, actors.provider, expected);
