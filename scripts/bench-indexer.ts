@@ -203,7 +203,7 @@ export async function generateEvents(url: string, dir: string, targetEvents: num
       for (let j = 0; j < JOBS_PER_CLIENT_PER_ROUND; j++) {
         const provider = providers[(c + j + round) % providers.length];
         const offers = offersOf.get(provider)!;
-        calls.push(call("createJob", [offers[(j + round) % offers.length], 1 + (j % 4), 3600, 2n ** 96n, keccak256(toHex(`job ${round} ${c} ${j}`))]));
+        calls.push(call("createJob", [offers[(j + round) % offers.length], 1 + (j % 4), 3600, 2n ** 96n, 2n ** 255n, keccak256(toHex(`job ${round} ${c} ${j}`))]));
       }
       await multicall(client, calls);
     }

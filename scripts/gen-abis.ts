@@ -1,7 +1,7 @@
 /**
  * Writes src/chain/abis.ts from the compiled artifacts, as `as const` ABIs for viem's type inference.
  * Run after changing a contract's interface: `npx hardhat compile && node -r ts-node/register/transpile-only scripts/gen-abis.ts`.
- * A test checks the file is up to date.
+ * test/indexer/abis.test.ts fails when the file differs from what this renders.
  */
 import fs from "node:fs";
 import path from "node:path";

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   wallet: () => import("./commands/wallet"),
   provider: () => import("./commands/provider"),
   client: () => import("./commands/client"),
+  arbiter: () => import("./commands/arbiter"),
   market: () => import("./commands/market"),
 };
 

@@ -1,6 +1,8 @@
+import { JOB_STATES, bpsUp, costUp } from "../protocol";
 import type {
   CapacityGrouping,
   GpuModelRecord,
+  HeartbeatRecord,
   Interval,
   JobOrderBy,
   JobParentColumn,
@@ -16,6 +18,7 @@ import type {
   ProviderWhere,
   SortDirection,
   StakeMovementRecord,
+  TermsRecord,
 } from "../store/reads";
 import { INTERVAL_SECONDS, sortKeyTypes } from "../store/reads";
 import type { GraphqlContext, GpuModelIndex } from "./context";
@@ -30,18 +33,6 @@ import {
   parseFirst,
   parseTime,
 } from "./inputs";
-
-export const JOB_STATES = [
-  "CREATED",
-  "RUNNING",
-  "COMPLETED",
-  "DISPUTED",
-  "SETTLED",
-  "RESOLVED",
-  "CANCELLED",
-  "EXPIRED",
-  "RECLAIMED",
-] as const;
 
 const ZERO_HASH = `0x${"0".repeat(64)}`;
 
@@ -142,7 +133,7 @@ interface ParsedPage<Where, OrderBy extends string> {
 }
 
 function parsePage<Where, OrderBy extends string>(
-  entity: "provider" | "offer" | "job" | "stakeMovement",
+  entity: "provider" | "offer" | "job" | "stakeMovement" | "heartbeat",
   args: PageArguments<unknown, OrderBy>,
   where: Where,
   defaultOrderBy: OrderBy,
@@ -329,6 +320,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
         totalUnbonding: totals.totalUnbonding,
         totalSlashed: totals.totalSlashed,
         escrowed: totals.escrowed,
+        disputeBondsHeld: totals.disputeBondsHeld,
         volume: totals.volume,
         feesCollected: totals.feesCollected,
         gpuHoursSold: totals.gpuSecondsSold / 3600,
@@ -406,7 +398,17 @@ const Query: Record<string, Resolver<unknown, any>> = {
   },
 
   account: (_parent, args: { id: string }) => ({ address: parseAddress(args.id, "id") }),
+
+  terms: (_parent, _args, context) => termsById(context).list,
 };
+
+/** The market's parameter snapshots: a handful of rows, read once per database version. */
+function termsById(context: GraphqlContext): { list: TermsRecord[]; byId: Map<number, TermsRecord> } {
+  return context.cached("terms", () => {
+    const list = context.reads.terms();
+    return { list, byId: new Map(list.map((terms) => [terms.termsId, terms])) };
+  });
+}
 
 const GpuModel: Record<string, Resolver<GpuModelRecord>> = {
   capacity: (model, _args, context) =>
@@ -443,6 +445,11 @@ const Provider: Record<string, Resolver<ProviderRecord, any>> = {
   jobs: (provider, args: PageArguments<JobFilterInput, JobOrderBy>, context) =>
     jobsOfParent(context, "provider", provider.address, args),
 
+  heartbeats(provider, args: PageArguments<never, never>, context) {
+    const page = parsePage("heartbeat", { ...args, orderBy: "BLOCK" }, { provider: provider.address }, "BLOCK");
+    return toPage(context.reads.heartbeats(pageQuery(page)), page, () => context.reads.countHeartbeats(page.where));
+  },
+
   stakeMovements(provider, args: PageArguments<never, never>, context) {
     const page = parsePage("stakeMovement", { ...args, orderBy: "BLOCK" }, { provider: provider.address }, "BLOCK");
     return toPage(context.reads.stakeMovements(pageQuery(page)), page, () =>
@@ -474,6 +481,54 @@ const Job: Record<string, Resolver<JobRecord>> = {
   price: (job) => job.pricePerGpuHour,
   gpuHours: (job) => (job.gpus * job.duration) / 3600,
   paid: (job) => job.providerPaid,
+  endsAt: (job) => (job.startedAt === null ? null : job.startedAt + job.duration),
+  terms: (job, _args, context) => {
+    const terms = termsById(context).byId.get(job.termsId);
+    // ParameterSet of the job's snapshot comes before any JobCreated that follows it: a miss is an empty store.
+    if (!terms) throw new Error(`terms ${job.termsId} of job ${job.id} are not indexed`);
+    return terms;
+  },
+  earnedSoFar(job, _args, context) {
+    if (job.startedAt === null) return null;
+    return job.state === "RUNNING" ? earnedAt(job, indexedAt(context)).toString() : job.earned;
+  },
+  claimable(job, _args, context) {
+    if (job.state !== "RUNNING") return job.claimed;
+    // Without a receipt, claims stop at what the collateral could take back (JobLib.claimCap).
+    const collateralBps = termsById(context).byId.get(job.termsId)?.collateralBps ?? 0;
+    const receipted = job.receiptedUntil === null ? 0 : job.receiptedUntil - job.startedAt!;
+    const cap = costUp(BigInt(job.pricePerGpuHour), job.gpus, receipted) + bpsUp(BigInt(job.cost), collateralBps);
+    const earned = earnedAt(job, indexedAt(context));
+    return (earned < cap ? earned : cap).toString();
+  },
+  secondsLeft: (job, _args, context) =>
+    job.state === "RUNNING" && job.startedAt !== null ? Math.max(0, job.startedAt + job.duration - indexedAt(context)) : null,
+  async darkSince(job, _args, context) {
+    if (job.state !== "RUNNING" || job.startedAt === null) return null;
+    const provider = await context.loaders.provider.load(job.provider);
+    const lastLifeAt = Math.max(provider?.lastHeartbeatAt ?? 0, job.startedAt);
+    if (lastLifeAt >= job.startedAt + job.duration) return null;
+    const darkAt = lastLifeAt + (termsById(context).byId.get(job.termsId)?.livenessTimeout ?? 0);
+    return indexedAt(context) > darkAt ? darkAt : null;
+  },
+};
+
+/** The indexed block's time: "now" for everything that changes with the clock and no event (API.md). */
+const indexedAt = (context: GraphqlContext) => context.reads.checkpoint()?.blockTimestamp ?? 0;
+
+/** JobLib.earnedAt: pay for the time from the start to `timestamp`, never past the duration. */
+function earnedAt(job: JobRecord, timestamp: number): bigint {
+  const used = Math.min(Math.max(0, timestamp - (job.startedAt ?? timestamp)), job.duration);
+  return costUp(BigInt(job.pricePerGpuHour), job.gpus, used);
+}
+
+const Terms: Record<string, Resolver<TermsRecord>> = {
+  id: (terms) => terms.termsId,
+};
+
+const Heartbeat: Record<string, Resolver<HeartbeatRecord>> = {
+  id: (heartbeat) => `${heartbeat.blockNumber}-${heartbeat.logIndex}`,
+  job: (heartbeat, _args, context) => (heartbeat.jobId === null ? null : context.loaders.job.load(heartbeat.jobId)),
 };
 
 const Account: Record<string, Resolver<{ address: string }, any>> = {
@@ -499,4 +554,6 @@ export const resolvers = {
   Job,
   Account,
   StakeMovement,
+  Terms,
+  Heartbeat,
 };

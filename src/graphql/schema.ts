@@ -1,8 +1,11 @@
+import { JOB_STATES, PARAMETER_NAMES } from "../protocol";
+
 /**
  * The GraphQL schema: the public contract of /work/shared/API.md (names there are never renamed, only added to).
  * Amounts and prices are BigInt decimal strings, prices per GPU per hour in payment-token base units, times unix
  * seconds, addresses lowercase in results and any case in arguments. GPU counts and offer expiry times are uint32 on
- * chain but GraphQL Int is 32-bit signed: values above 2147483647 read as 2147483647.
+ * chain but GraphQL Int is 32-bit signed: values above 2147483647 read as 2147483647. The JobState enum is
+ * src/protocol's list of job states.
  */
 export const typeDefs = /* GraphQL */ `
 """
@@ -39,6 +42,8 @@ type Query {
   jobs(where: JobFilter, orderBy: JobOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): JobPage!
   "Any address as a client or payer of jobs (and its provider record, if it is one)."
   account(id: ID!): Account!
+  "Every parameter snapshot of the market, oldest first; jobs follow the one in force when they were created."
+  terms: [Terms!]!
 }
 
 type Meta {
@@ -69,6 +74,8 @@ type MarketStats {
   totalSlashed: BigInt!
   "Payment token held for jobs not yet finished."
   escrowed: BigInt!
+  "Dispute bonds held for open disputes (payment token)."
+  disputeBondsHeld: BigInt!
   "Provider pay of finished jobs, claims included."
   volume: BigInt!
   feesCollected: BigInt!
@@ -92,15 +99,7 @@ type StateCount {
 }
 
 enum JobState {
-  CREATED
-  RUNNING
-  COMPLETED
-  DISPUTED
-  SETTLED
-  RESOLVED
-  CANCELLED
-  EXPIRED
-  RECLAIMED
+  ${JOB_STATES.join("\n  ")}
 }
 
 enum OfferState {
@@ -209,13 +208,22 @@ type Provider {
   unbondingReadyAt: Int
   "Total taken by slashes."
   slashed: BigInt!
-  "Payment token received: claims, settlements, resolutions, cancel fees."
+  "Payment token received: claims, settlements, resolutions, dark and reclaimed jobs' pay, cancel fees, dispute bonds won."
   earned: BigInt!
   "Jobs that reached SETTLED."
   jobsCompleted: Int!
   jobsDisputed: Int!
+  jobsAccepted: Int!
+  jobsDeclined: Int!
+  jobsExpired: Int!
+  "Jobs reported dark: the provider showed no sign of life for the job's liveness timeout."
+  jobsDark: Int!
   activeOffers: Int!
   updatedAt: Int!
+  "The provider's latest sign of life (heartbeat, accept, claim or completion), as JobMarket.lastHeartbeat."
+  lastHeartbeatAt: Int
+  "Every sign of life, oldest first by default."
+  heartbeats(orderDirection: OrderDirection = ASC, first: Int = 50, after: String): HeartbeatPage!
   offers(where: OfferFilter, orderBy: OfferOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): OfferPage!
   jobs(where: JobFilter, orderBy: JobOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): JobPage!
   "Every change of stake, oldest first by default."
@@ -316,12 +324,13 @@ type Job {
   pricePerGpuHour: BigInt!
   "Same as pricePerGpuHour."
   price: BigInt!
-  "Seconds bought."
+  "Seconds bought, extensions included."
   duration: Int!
+  extensions: Int!
   "GPU-hours bought: gpus x duration / 3600."
   gpuHours: Float!
   cost: BigInt!
-  "Cost plus the protocol fee, paid in at creation."
+  "Cost plus the protocol fee, paid in at creation (and by extensions)."
   escrow: BigInt!
   specHash: String!
   state: JobState!
@@ -329,14 +338,16 @@ type Job {
   createdBlock: Int!
   acceptDeadline: Int!
   startedAt: Int
-  "When the clock stopped: completion, early end, dispute from running, cancel, expiry or reclaim."
+  "startedAt + duration: when the bought time runs out."
+  endsAt: Int
+  "When the clock stopped: completion, early end, dispute from running, dark report, decline, cancel, expiry or reclaim."
   endedAt: Int
   completedAt: Int
   disputedAt: Int
-  "Settled, resolved, cancelled, expired or reclaimed."
+  "Settled, resolved, declined, cancelled, expired, dark or reclaimed."
   finalizedAt: Int
   endedEarly: Boolean!
-  "Stake-token units locked when the job was accepted."
+  "Stake-token units locked from the provider's stake when the job was created (and by extensions)."
   collateral: BigInt!
   "Streamed to the provider by claims."
   claimed: BigInt!
@@ -353,7 +364,64 @@ type Job {
   slashed: BigInt!
   providerShareBps: Int
   resultHash: String
+  "The dispute's reason hash; for a declined job, the provider's reason."
   reasonHash: String
+  "The parameters the job follows, fixed at its creation."
+  terms: Terms!
+  "The time up to which the client acknowledged service with a usage receipt (its pay is final)."
+  receiptedUntil: Int
+  "Dark or reclaimed jobs: the provider earned up to here (its last sign of life, or the receipted time)."
+  paidUntil: Int
+  """
+  A running job whose provider's liveness timeout has passed (at the indexed block's time) without a sign of life
+  before the job's end: when it passed. Anyone may report the job dark.
+  """
+  darkSince: Int
+  "What the provider has earned so far (at the indexed block's time for a running job); null before it starts."
+  earnedSoFar: BigInt
+  "JobMarket.claimable at the indexed block's time: the most the provider's claims may total now."
+  claimable: BigInt!
+  "A running job's seconds of bought time left at the indexed block's time."
+  secondsLeft: Int
+  "Dispute bond pulled from the client (payment token)."
+  bond: BigInt!
+  "After it, anyone may finalize the dispute without the arbiter."
+  resolveDeadline: Int
+  "Once the dispute is over: whether the bond went to the provider (a ruling fully for it)."
+  bondToProvider: Boolean
+  "Resolved by finalizeStaleDispute after the resolve window, not by the arbiter."
+  staleFinalized: Boolean!
+}
+
+"IJobMarket.Parameters: rates in basis points, windows in seconds (src/protocol PARAMETER_NAMES)."
+type Terms {
+  id: ID!
+  publishedAt: Int!
+  ${PARAMETER_NAMES.map((name) => `${name}: Int!`).join("\n  ")}
+}
+
+enum HeartbeatKind {
+  HEARTBEAT
+  ACCEPT
+  CLAIM
+  COMPLETE
+}
+
+"A sign of life of a provider: heartbeat(), or accepting, claiming or completing a job."
+type Heartbeat {
+  "blockNumber-logIndex"
+  id: ID!
+  blockNumber: Int!
+  logIndex: Int!
+  at: Int!
+  kind: HeartbeatKind!
+  job: Job
+}
+
+type HeartbeatPage {
+  items: [Heartbeat!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
 }
 
 type JobPage {

@@ -25,16 +25,33 @@ import type { Deployment } from "../chain/deployment";
 import type { Logger } from "../internal/logger";
 import { PERMIT_TYPES, erc20PermitAbi } from "../cli/lib/permit";
 import { findRevert } from "../cli/lib/revert";
+import {
+  PARAMETER_NAMES,
+  RECEIPT_DOMAIN,
+  USAGE_RECEIPT_TYPES,
+  jobMoney,
+  jobStateName,
+  type MarketParameters,
+  type ParameterName,
+} from "../protocol";
 import { GPU_PROFILES, JOB_DURATIONS, REGIONS, type GpuProfile, type RegionProfile } from "./profiles";
 import { createRandom, type Random } from "./random";
 
 /**
  * A seeded market simulation against a real node: providers in several regions list a realistic GPU mix, clients
- * arrive at random and rent, providers reprice with their utilization, and every job path happens at a plausible
- * rate (completion, streaming claims, early end, disputes and arbiter resolutions with slashes, cancellation,
- * expiry, abandonment and reclaim). The chain's clock is moved with evm_increaseTime + evm_mine (Hardhat and anvil),
- * so hourly price buckets fill. The same seed on the same starting chain sends the same transactions in the same
- * order; only absolute timestamps (offer expiries) follow the chain's clock.
+ * arrive at random and rent, providers reprice with their utilization, and every job path of protocol v2 happens at a
+ * plausible rate: acceptance, declines, cancellation, expiry, streaming claims and claims with the client's usage
+ * receipts, extensions, completion, early end, bonded disputes resolved by the arbiter (with slashes) or finalized by
+ * anyone after the resolve window, abandonment and reclaim, and providers that go dark (an outage: no heartbeats, no
+ * actions) whose running jobs their clients report. Providers send heartbeats while they run jobs. When the
+ * simulation holds governance, it first tunes two windows for a busy local market (a one-hour liveness timeout, so
+ * heartbeats every twenty minutes suffice, and a one-day resolve window, so stale disputes end within a run).
+ *
+ * Each job draws a fate from FATES when it is created; its steps are small handlers in a table (`steps`), scheduled
+ * on a queue and run when the simulated clock reaches them. A step finds the job where the chain left it: a job
+ * reported dark, say, skips the rest of its plan. The chain's clock moves with evm_increaseTime + evm_mine (Hardhat and
+ * anvil), so hourly price buckets fill. The same seed on the same starting chain sends the same transactions in the
+ * same order; only absolute timestamps (offer expiries, receipts' servedUntil) follow the chain's clock.
  */
 
 export const TEST_MNEMONIC = "test test test test test test test test test test test junk";
@@ -83,35 +100,15 @@ export interface SimulationResult {
   actions: SimulationAction[];
   /** How often each transition happened (jobCreated, jobAccepted, ..., offerRepriced, unmetDemand). */
   transitions: Record<string, number>;
-  /** Final state of the simulation's jobs, as the indexer names them (expired jobs apart from cancelled ones). */
+  /** Final state of the simulation's jobs, as the indexer names them (src/protocol JOB_STATES). */
   jobStates: Record<string, number>;
   offers: number;
   jobs: number;
   simulatedSeconds: number;
 }
 
-type Fate =
-  | "complete"
-  | "claimAndComplete"
-  | "endEarly"
-  | "disputeRunning"
-  | "disputeCompleted"
-  | "cancel"
-  | "expire"
-  | "abandonReclaim"
-  | "abandonDispute";
-
-const FATE_WEIGHTS: ReadonlyArray<readonly [Fate, number]> = [
-  ["complete", 50],
-  ["claimAndComplete", 14],
-  ["endEarly", 12],
-  ["disputeRunning", 4],
-  ["disputeCompleted", 4],
-  ["cancel", 6],
-  ["expire", 5],
-  ["abandonReclaim", 3],
-  ["abandonDispute", 2],
-];
+/** The governance windows the simulation sets when it can (see the header). */
+const TUNED_PARAMETERS: Partial<Record<ParameterName, number>> = { livenessTimeout: 3600, resolveWindow: 86_400 };
 
 interface Actor {
   name: string;
@@ -122,6 +119,10 @@ interface Actor {
 interface SimProvider extends Actor {
   region: RegionProfile;
   offers: SimOffer[];
+  /** Simulated time of the provider's latest sign of life (heartbeat, accept, claim, completion). */
+  lastLifeAt: number;
+  /** While set and in the future, the provider is dark: it sends nothing. */
+  outageUntil: number | null;
 }
 
 interface SimClient extends Actor {
@@ -142,25 +143,110 @@ interface SimOffer {
   closed: boolean;
 }
 
+/** Where a job stands as far as the simulation knows ("over": a terminal state). */
+type SimJobState = "created" | "running" | "completed" | "disputed" | "over";
+
 interface SimJob {
   id: bigint;
   offer: SimOffer;
   client: SimClient;
   gpus: number;
+  /** Seconds bought, extensions included. */
   duration: number;
+  /** Per GPU-hour, fixed when the job was created. */
+  price: bigint;
   fate: Fate;
-  collateral: bigint;
+  state: SimJobState;
+  /** Simulated time of acceptance. */
+  startedAt: number;
   /** GPUs still reserved on the offer (released when the clock stops). */
   holdsGpus: boolean;
-  expired: boolean;
 }
+
+type Step =
+  | "accept"
+  | "decline"
+  | "cancel"
+  | "expire"
+  | "claim"
+  | "receiptClaim"
+  | "extend"
+  | "complete"
+  | "endEarly"
+  | "dispute"
+  | "resolve"
+  | "finalize"
+  | "settle"
+  | "reclaim"
+  | "outage";
 
 interface Scheduled {
   at: number;
   seq: number;
   job: SimJob;
-  step: "accept" | "cancel" | "expire" | "claim" | "complete" | "endEarly" | "dispute" | "resolve" | "settle" | "reclaim";
+  step: Step;
 }
+
+/** What a fate does with a job's time: schedule steps relative to `start` (acceptance) and the job's `end`. */
+interface FatePlan {
+  weight: number;
+  /** Before acceptance: "accept" (the default), or the step that ends the job first. */
+  first?: "cancel" | "decline" | "expire";
+  /** After acceptance: the steps of the job's life, at fractions of its duration or after its end. */
+  afterAccept?(job: SimJob, plan: Planner): void;
+}
+
+/** Scheduling helpers handed to the fates. */
+interface Planner {
+  random: Random;
+  terms: MarketParameters;
+  /** `step` at `fraction` of the job's duration after its start. */
+  during(step: Step, fraction: number): void;
+  /** `step` `seconds` after the job's end. */
+  afterEnd(step: Step, seconds: number): void;
+}
+
+/**
+ * Every path a job can take, with how often clients and providers take it. Adding a path is one entry here (and a
+ * step handler when it needs a new kind of transaction).
+ */
+const FATES = {
+  complete: { weight: 40, afterAccept: (_job, p) => p.afterEnd("complete", p.random.uniform(0, 900)) },
+  claimAndComplete: {
+    weight: 12,
+    afterAccept(_job, p) {
+      // Without a receipt, claims stop at the collateral's worth of pay (protocol invariant 7): claim below it.
+      const cap = Math.min(1, p.terms.collateralBps / 10_000);
+      if (cap > 0) {
+        p.during("claim", cap * p.random.uniform(0.3, 0.5));
+        p.during("claim", cap * p.random.uniform(0.6, 0.95));
+      }
+      p.afterEnd("complete", p.random.uniform(0, 900));
+    },
+  },
+  receipted: {
+    weight: 10,
+    afterAccept(_job, p) {
+      p.during("receiptClaim", p.random.uniform(0.3, 0.45));
+      p.during("receiptClaim", p.random.uniform(0.6, 0.9));
+      p.afterEnd("complete", p.random.uniform(0, 900));
+    },
+  },
+  // The completion is scheduled by the extension, at the job's new end.
+  extend: { weight: 6, afterAccept: (_job, p) => p.during("extend", p.random.uniform(0.3, 0.7)) },
+  endEarly: { weight: 10, afterAccept: (_job, p) => p.during("endEarly", p.random.uniform(0.2, 0.8)) },
+  disputeRunning: { weight: 4, afterAccept: (_job, p) => p.during("dispute", p.random.uniform(0.2, 0.9)) },
+  disputeCompleted: { weight: 3, afterAccept: (_job, p) => p.afterEnd("complete", p.random.uniform(0, 900)) },
+  staleDispute: { weight: 3, afterAccept: (_job, p) => p.during("dispute", p.random.uniform(0.2, 0.6)) },
+  cancel: { weight: 5, first: "cancel" },
+  decline: { weight: 4, first: "decline" },
+  expire: { weight: 3, first: "expire" },
+  dark: { weight: 2, afterAccept: (_job, p) => p.during("outage", p.random.uniform(0.15, 0.4)) },
+  abandonReclaim: { weight: 2, afterAccept: (_job, p) => p.afterEnd("reclaim", p.terms.abandonGrace + p.random.uniform(600, 7200)) },
+  abandonDispute: { weight: 1, afterAccept: (_job, p) => p.afterEnd("dispute", p.terms.abandonGrace + p.random.uniform(600, 3600)) },
+} satisfies Record<string, FatePlan>;
+type Fate = keyof typeof FATES;
+const FATE_NAMES = Object.keys(FATES) as Fate[];
 
 const SECONDS_PER_HOUR = 3600;
 
@@ -217,7 +303,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const entry: SimulationAction = { at: simSeconds, actor: actor.name, action, args, ok: true };
     record(entry);
     try {
-      const hash = await actor.wallet.writeContract({ ...call, args: call.args ?? [], chain, account: actor.wallet.account } as never);
+      const request = { ...call, args: call.args ?? [], account: actor.wallet.account } as never;
+      const gas = withGasMargin(await publicClient.estimateContractGas(request));
+      const hash = await actor.wallet.writeContract({ ...(request as object), chain, gas } as never);
       const receipt = await receiptOf(hash);
       transactions += 1;
       if (receipt.status !== "success") throw new Error(`tx ${hash} reverted`);
@@ -249,7 +337,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const clients: SimClient[] = [];
   const regionOrder = random.shuffle(REGIONS);
   for (let i = 0; i < options.providers; i++) {
-    providers.push({ ...localActor(`provider${i + 1}`, accountOffset + i), region: regionOrder[i % regionOrder.length]!, offers: [] });
+    providers.push({
+      ...localActor(`provider${i + 1}`, accountOffset + i),
+      region: regionOrder[i % regionOrder.length]!,
+      offers: [],
+      lastLifeAt: 0,
+      outageUntil: null,
+    });
   }
   for (let i = 0; i < options.clients; i++) {
     clients.push({ ...localActor(`client${i + 1}`, accountOffset + options.providers + i), region: random.pick(REGIONS) });
@@ -290,7 +384,16 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     }
   };
 
-  const parameters = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "parameters" });
+  // Governance tunes two windows for a local run (see the header); the jobs of the simulation follow the result.
+  if (arbiter && arbiter.address.toLowerCase() === deployment.roles.governance.toLowerCase()) {
+    const current = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "parameters" });
+    for (const [name, value] of Object.entries(TUNED_PARAMETERS) as Array<[ParameterName, number]>) {
+      if (current[name] === value) continue;
+      const call = { address: market, abi: jobMarketAbi, functionName: "setParameter", args: [PARAMETER_NAMES.indexOf(name), BigInt(value)] };
+      if (await send(arbiter, "setParameter", { parameter: name, value }, call)) count("parameterSet");
+    }
+  }
+  const terms: MarketParameters = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "parameters" });
   const unbondingPeriod = Number(await publicClient.readContract({ address: staking, abi: providerStakingAbi, functionName: "unbondingPeriod" }));
   const permitDomain = await readPermitDomain(publicClient, payment.address, deployment.chainId);
   const listedModels = new Map(deployment.gpuModels.map((model) => [model.name, model.id as Hex]));
@@ -379,15 +482,48 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const jobs: SimJob[] = [];
   const queue: Scheduled[] = [];
   let seq = 0;
-  const schedule = (job: SimJob, step: Scheduled["step"], at: number) => queue.push({ at: Math.ceil(at), seq: seq++, job, step });
-  // The first jobs take every path once, so that even a short run shows each state; later ones follow the rates.
-  const coverage = random.shuffle(FATE_WEIGHTS.map(([fate]) => fate));
+  const schedule = (job: SimJob, step: Step, at: number) => queue.push({ at: Math.ceil(at), seq: seq++, job, step });
+  // The first jobs take every path once, so that even a short run shows each state; later ones follow the weights.
+  // The paths that take longest to end (a day's dispute or resolve window) go first; the outage goes last, as it
+  // turns its provider's pending jobs into expiries and its running ones into dark reports.
+  const SLOW_FATES: readonly Fate[] = ["staleDispute", "complete", "disputeCompleted", "endEarly"];
+  const coverage = [...SLOW_FATES, ...random.shuffle(FATE_NAMES.filter((fate) => !SLOW_FATES.includes(fate) && fate !== "dark")), "dark" as const];
+  const fateWeights = FATE_NAMES.map((fate) => [fate, FATES[fate].weight] as const);
+  const stakePerPaymentUnit = BigInt(deployment.stakePerPaymentUnit);
   const releaseGpus = (job: SimJob) => {
     if (job.holdsGpus) {
       job.offer.leased -= job.gpus;
       job.holdsGpus = false;
     }
   };
+  const end = (job: SimJob, state: SimJobState) => {
+    job.state = state;
+    if (state !== "running" && state !== "created") releaseGpus(job);
+  };
+  /** The job's cost, escrow, collateral and bond at its own price and duration (a later reprice does not reach it). */
+  const money = (job: SimJob, duration = job.duration) =>
+    jobMoney({ pricePerGpuHour: job.price, gpus: job.gpus, duration }, terms, stakePerPaymentUnit);
+  const inOutage = (provider: SimProvider) => provider.outageUntil !== null && simSeconds < provider.outageUntil;
+  const alive = (provider: SimProvider) => {
+    provider.lastLifeAt = simSeconds;
+  };
+  const planner = (job: SimJob): Planner => ({
+    random,
+    terms,
+    during: (step, fraction) => schedule(job, step, job.startedAt + job.duration * fraction),
+    afterEnd: (step, seconds) => schedule(job, step, job.startedAt + job.duration + seconds),
+  });
+
+  const jobArgs = (job: SimJob) => ({ job: job.id.toString() });
+  const market$ = (functionName: string, args: readonly unknown[]) => ({ address: market, abi: jobMarketAbi as Abi, functionName, args });
+  const approvePayment = (actor: Actor, amount: bigint) =>
+    send(actor, "approve", { token: payment.symbol, amount: amount.toString() }, { address: payment.address, abi: erc20Abi, functionName: "approve", args: [market, amount] });
+
+  /**
+   * A delay for a step that must come before the accept deadline: a step runs at the first tick at or after its time,
+   * and the chain's clock runs a little ahead of the simulated one, so a tick is kept in hand.
+   */
+  const withinAcceptWindow = (fraction: number) => random.uniform(30, Math.max(60, terms.acceptWindow * fraction - tickSeconds));
 
   const startJob = async (client: SimClient) => {
     const model = random.weighted(profiles.map((p) => [p, p.weight] as const));
@@ -413,7 +549,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       record({ at: simSeconds, actor: client.name, action: "noMatchingOffer", args: { model: model.name, gpus, duration, maxPrice: maxPrice.toString() }, ok: true });
       return;
     }
-    const fate = jobs.length < coverage.length ? coverage[jobs.length]! : random.weighted(FATE_WEIGHTS);
+    const fate: Fate = jobs.length < coverage.length ? coverage[jobs.length]! : random.weighted(fateWeights);
     const specHash = keccak256(toHex(`spec:${client.name}:${jobs.length}`));
     const [, , escrow] = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "quote", args: [offer.id, gpus, duration] });
     const usePermit = permitDomain !== null && random.chance(0.7);
@@ -433,144 +569,292 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         address: market,
         abi: jobMarketAbi,
         functionName: "createJobWithPermit",
-        args: [client.address, offer.id, gpus, duration, maxPrice, specHash, { value: escrow, deadline, v: Number(v ?? BigInt(yParity + 27)), r, s }],
+        args: [client.address, offer.id, gpus, duration, maxPrice, escrow, specHash, { value: escrow, deadline, v: Number(v ?? BigInt(yParity + 27)), r, s }],
       });
     } else {
-      await send(client, "approve", { token: payment.symbol, amount: escrow.toString() }, {
-        address: payment.address,
-        abi: erc20Abi,
-        functionName: "approve",
-        args: [market, escrow],
-      });
-      events = await send(client, "createJob", logArgs, {
-        address: market,
-        abi: jobMarketAbi,
-        functionName: "createJob",
-        args: [offer.id, gpus, duration, maxPrice, specHash],
-      });
+      await approvePayment(client, escrow);
+      events = await send(client, "createJob", logArgs, market$("createJob", [offer.id, gpus, duration, maxPrice, escrow, specHash]));
     }
     const created = events?.find((event) => event.eventName === "JobCreated");
     if (!created) return;
     count("jobCreated");
     offer.leased += gpus;
-    const job: SimJob = { id: created.args.jobId as bigint, offer, client, gpus, duration, fate, collateral: 0n, holdsGpus: true, expired: false };
+    const job: SimJob = {
+      id: created.args.jobId as bigint,
+      offer,
+      client,
+      gpus,
+      duration,
+      price: created.args.pricePerGpuHour as bigint,
+      fate,
+      state: "created",
+      startedAt: 0,
+      holdsGpus: true,
+    };
     jobs.push(job);
-    const acceptWindow = parameters.acceptWindow;
-    if (fate === "cancel") schedule(job, "cancel", simSeconds + random.uniform(60, acceptWindow * 0.6));
-    else if (fate === "expire") schedule(job, "expire", simSeconds + acceptWindow + random.uniform(300, 3600));
-    else schedule(job, "accept", simSeconds + random.uniform(30, acceptWindow * 0.6));
+    const first = (FATES[fate] as FatePlan).first;
+    if (first === "cancel") schedule(job, "cancel", simSeconds + random.uniform(60, terms.acceptWindow * 0.6));
+    else if (first === "decline") schedule(job, "decline", simSeconds + withinAcceptWindow(0.5));
+    else if (first === "expire") schedule(job, "expire", simSeconds + terms.acceptWindow + random.uniform(300, 3600));
+    else schedule(job, "accept", simSeconds + withinAcceptWindow(0.6));
   };
 
-  const jobArgs = (job: SimJob) => ({ job: job.id.toString() });
-  const market$ = (functionName: string, args: readonly unknown[]) => ({ address: market, abi: jobMarketAbi as Abi, functionName, args });
-
-  const runStep = async (item: Scheduled) => {
-    const { job } = item;
+  /** A provider in an outage sends nothing: its accepts and declines become expiries, its completions wait. */
+  const providerAway = (job: SimJob, step: Step): boolean => {
     const provider = job.offer.provider;
-    switch (item.step) {
-      case "accept": {
-        const events = await send(provider, "acceptJob", jobArgs(job), market$("acceptJob", [job.id]));
-        const accepted = events?.find((event) => event.eventName === "JobAccepted");
-        if (!accepted) {
-          // Not enough unlocked stake (or another refusal): the job will expire.
-          job.fate = "expire";
-          schedule(job, "expire", simSeconds + parameters.acceptWindow + random.uniform(300, 1800));
-          return;
-        }
+    if (!inOutage(provider)) return false;
+    if (step === "accept" || step === "decline") {
+      job.fate = "expire";
+      schedule(job, "expire", simSeconds + terms.acceptWindow + random.uniform(300, 1800));
+    } else if (step === "complete") {
+      schedule(job, "complete", provider.outageUntil! + random.uniform(60, 900));
+    }
+    return true;
+  };
+
+  /** The client's EIP-712 usage receipt for the time served so far. */
+  const signReceipt = async (job: SimJob, servedUntil: bigint) =>
+    job.client.wallet.account.signTypedData!({
+      domain: { ...RECEIPT_DOMAIN, chainId: deployment.chainId, verifyingContract: market },
+      types: USAGE_RECEIPT_TYPES,
+      primaryType: "UsageReceipt",
+      message: { jobId: job.id, servedUntil },
+    });
+
+  /** One small handler per kind of step; `from` is the state the job must be in (else the step is moot and skipped). */
+  const steps: Record<Step, { from: readonly SimJobState[]; provider?: boolean; run(job: SimJob): Promise<void> }> = {
+    accept: {
+      from: ["created"],
+      provider: true,
+      async run(job) {
+        const events = await send(job.offer.provider, "acceptJob", jobArgs(job), market$("acceptJob", [job.id]));
+        if (!events) return;
         count("jobAccepted");
-        job.collateral = accepted.args.collateral as bigint;
-        const end = simSeconds + job.duration;
-        switch (job.fate) {
-          case "complete":
-          case "disputeCompleted":
-            schedule(job, "complete", end + random.uniform(0, 900));
-            break;
-          case "claimAndComplete":
-            schedule(job, "claim", simSeconds + job.duration * random.uniform(0.25, 0.5));
-            schedule(job, "claim", simSeconds + job.duration * random.uniform(0.55, 0.85));
-            schedule(job, "complete", end + random.uniform(0, 900));
-            break;
-          case "endEarly":
-            schedule(job, "endEarly", simSeconds + job.duration * random.uniform(0.2, 0.8));
-            break;
-          case "disputeRunning":
-            schedule(job, "dispute", simSeconds + job.duration * random.uniform(0.2, 0.9));
-            break;
-          case "abandonReclaim":
-            schedule(job, "reclaim", end + parameters.abandonGrace + random.uniform(600, 7200));
-            break;
-          case "abandonDispute":
-            schedule(job, "dispute", end + parameters.abandonGrace + random.uniform(600, 3600));
-            break;
+        alive(job.offer.provider);
+        job.state = "running";
+        job.startedAt = simSeconds;
+        (FATES[job.fate] as FatePlan).afterAccept?.(job, planner(job));
+      },
+    },
+    decline: {
+      from: ["created"],
+      provider: true,
+      async run(job) {
+        const reason = keccak256(toHex(`decline:${job.id}`));
+        if (await send(job.offer.provider, "declineJob", { ...jobArgs(job), reason }, market$("declineJob", [job.id, reason]))) {
+          count("jobDeclined");
+          end(job, "over");
         }
-        return;
-      }
-      case "cancel":
+      },
+    },
+    cancel: {
+      from: ["created"],
+      async run(job) {
         if (await send(job.client, "cancelJob", jobArgs(job), market$("cancelJob", [job.id]))) {
           count("jobCancelled");
-          releaseGpus(job);
+          end(job, "over");
         }
-        return;
-      case "expire":
+      },
+    },
+    expire: {
+      from: ["created"],
+      async run(job) {
         if (await send(job.client, "expireJob", jobArgs(job), market$("expireJob", [job.id]))) {
           count("jobExpired");
-          job.expired = true;
-          releaseGpus(job);
+          end(job, "over");
         }
-        return;
-      case "claim":
-        if (await send(provider, "claim", jobArgs(job), market$("claim", [job.id]))) count("jobClaimed");
-        return;
-      case "complete":
-        if (await send(provider, "completeJob", jobArgs(job), market$("completeJob", [job.id, keccak256(toHex(`result:${job.id}`))]))) {
-          count("jobCompleted");
-          releaseGpus(job);
-          if (job.fate === "disputeCompleted") schedule(job, "dispute", simSeconds + random.uniform(600, parameters.disputeWindow * 0.5));
-          else schedule(job, "settle", simSeconds + parameters.disputeWindow + random.uniform(300, 3 * SECONDS_PER_HOUR));
+      },
+    },
+    claim: {
+      from: ["running"],
+      provider: true,
+      async run(job) {
+        // A provider claims only what is claimable: near the collateral cap, or twice in one block, there is nothing.
+        const [claimable, onChain] = await Promise.all([
+          publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "claimable", args: [job.id] }),
+          publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "getJob", args: [job.id] }),
+        ]);
+        if (claimable <= onChain.claimed) return;
+        if (await send(job.offer.provider, "claim", jobArgs(job), market$("claim", [job.id]))) {
+          count("jobClaimed");
+          alive(job.offer.provider);
         }
-        return;
-      case "endEarly":
+      },
+    },
+    receiptClaim: {
+      from: ["running"],
+      provider: true,
+      async run(job) {
+        const servedUntil = BigInt(await chainNow());
+        const signature = await signReceipt(job, servedUntil);
+        count("receiptSigned");
+        // servedUntil is the chain's time: left out of the record, which must be the same for a seed on any chain.
+        if (await send(job.offer.provider, "claimWithReceipt", jobArgs(job), market$("claimWithReceipt", [job.id, servedUntil, signature]))) {
+          count("jobClaimedWithReceipt");
+          alive(job.offer.provider);
+        }
+      },
+    },
+    extend: {
+      from: ["running"],
+      async run(job) {
+        const extra = random.pick([SECONDS_PER_HOUR, 2 * SECONDS_PER_HOUR]);
+        // An extension needs an open offer that takes jobs this long, before the job's end (the chain's clock, a few
+        // minutes ahead); otherwise the job just runs out.
+        const onChain = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "getJob", args: [job.id] });
+        const endsAt = onChain.startedAt + onChain.duration;
+        if (job.offer.closed || job.duration + extra > job.offer.maxDuration || (await chainNow()) + 300 >= endsAt) {
+          schedule(job, "complete", job.startedAt + job.duration + random.uniform(0, 900));
+          return;
+        }
+        const extraEscrow = money(job, job.duration + extra).escrow - money(job).escrow;
+        await approvePayment(job.client, extraEscrow);
+        if (await send(job.client, "extendJob", { ...jobArgs(job), extraSeconds: extra }, market$("extendJob", [job.id, extra, extraEscrow]))) {
+          count("jobExtended");
+          job.duration += extra;
+        }
+        schedule(job, "complete", job.startedAt + job.duration + random.uniform(0, 900));
+      },
+    },
+    complete: {
+      from: ["running"],
+      provider: true,
+      async run(job) {
+        if (!(await send(job.offer.provider, "completeJob", jobArgs(job), market$("completeJob", [job.id, keccak256(toHex(`result:${job.id}`))])))) return;
+        count("jobCompleted");
+        alive(job.offer.provider);
+        end(job, "completed");
+        if (job.fate === "disputeCompleted") schedule(job, "dispute", simSeconds + random.uniform(600, terms.disputeWindow * 0.5));
+        else schedule(job, "settle", simSeconds + terms.disputeWindow + random.uniform(300, 3 * SECONDS_PER_HOUR));
+      },
+    },
+    endEarly: {
+      from: ["running"],
+      async run(job) {
         if (await send(job.client, "endJobEarly", jobArgs(job), market$("endJobEarly", [job.id]))) {
           count("jobEndedEarly");
-          releaseGpus(job);
-          schedule(job, "settle", simSeconds + parameters.disputeWindow + random.uniform(300, 3 * SECONDS_PER_HOUR));
+          end(job, "completed");
+          schedule(job, "settle", simSeconds + terms.disputeWindow + random.uniform(300, 3 * SECONDS_PER_HOUR));
         }
-        return;
-      case "dispute":
-        if (await send(job.client, "disputeJob", jobArgs(job), market$("disputeJob", [job.id, keccak256(toHex(`reason:${job.fate}:${job.id}`))]))) {
-          count("jobDisputed");
-          releaseGpus(job);
-          if (arbiter) schedule(job, "resolve", simSeconds + random.uniform(SECONDS_PER_HOUR, 6 * SECONDS_PER_HOUR));
+      },
+    },
+    dispute: {
+      from: ["running", "completed"],
+      async run(job) {
+        // The bond: disputeBondBps of the job's cost, back unless the arbiter rules fully for the provider.
+        const { disputeBond } = money(job);
+        if (disputeBond > 0n) await approvePayment(job.client, disputeBond);
+        const reason = keccak256(toHex(`reason:${job.fate}:${job.id}`));
+        if (!(await send(job.client, "disputeJob", { ...jobArgs(job), bond: disputeBond.toString() }, market$("disputeJob", [job.id, reason])))) return;
+        count("jobDisputed");
+        end(job, "disputed");
+        if (job.fate === "staleDispute" || !arbiter) {
+          // Nobody rules: after the resolve window anyone may finalize (here, another client).
+          schedule(job, "finalize", simSeconds + terms.resolveWindow + random.uniform(600, 3600));
+        } else {
+          schedule(job, "resolve", simSeconds + random.uniform(SECONDS_PER_HOUR, 6 * SECONDS_PER_HOUR));
         }
-        return;
-      case "resolve": {
+      },
+    },
+    resolve: {
+      from: ["disputed"],
+      async run(job) {
         const abandoned = job.fate === "abandonDispute";
         const shareBps = abandoned ? 0 : random.weighted([[0, 2], [2500, 2], [5000, 3], [7500, 2], [10000, 3]] as const);
-        const slash = abandoned ? job.collateral : shareBps <= 5000 && random.chance(0.35) ? job.collateral / 2n : 0n;
-        const events = await send(arbiter!, "resolveDispute", { ...jobArgs(job), shareBps, slash: slash.toString() }, market$("resolveDispute", [job.id, shareBps, slash]));
-        if (events) {
+        // Disputed jobs stream no pay without a receipt, so the whole collateral is there to slash.
+        const { collateral } = money(job);
+        const slash = abandoned ? collateral : shareBps <= 5000 && random.chance(0.35) ? collateral / 2n : 0n;
+        const args = { ...jobArgs(job), shareBps, slash: slash.toString() };
+        if (await send(arbiter!, "resolveDispute", args, market$("resolveDispute", [job.id, shareBps, slash]))) {
           count("jobResolved");
           if (slash > 0n) count("providerSlashed");
+          end(job, "over");
         }
-        return;
-      }
-      case "settle": {
-        const settler = random.chance(0.8) ? provider : job.client;
-        if (await send(settler, "settleJob", jobArgs(job), market$("settleJob", [job.id]))) count("jobSettled");
-        return;
-      }
-      case "reclaim":
+      },
+    },
+    finalize: {
+      from: ["disputed"],
+      async run(job) {
+        const anyone = random.pick(clients);
+        if (await send(anyone, "finalizeStaleDispute", jobArgs(job), market$("finalizeStaleDispute", [job.id]))) {
+          count("jobDisputeFinalized");
+          end(job, "over");
+        }
+      },
+    },
+    settle: {
+      from: ["completed"],
+      async run(job) {
+        const provider = job.offer.provider;
+        const settler = random.chance(0.8) && !inOutage(provider) ? provider : job.client;
+        if (await send(settler, "settleJob", jobArgs(job), market$("settleJob", [job.id]))) {
+          count("jobSettled");
+          end(job, "over");
+        }
+      },
+    },
+    reclaim: {
+      from: ["running"],
+      async run(job) {
         if (await send(job.client, "reclaimAbandoned", jobArgs(job), market$("reclaimAbandoned", [job.id]))) {
           count("jobReclaimed");
-          releaseGpus(job);
+          end(job, "over");
         }
-        return;
+      },
+    },
+    outage: {
+      from: ["running"],
+      async run(job) {
+        const provider = job.offer.provider;
+        if (inOutage(provider)) return;
+        // Dark for longer than the liveness timeout: its clients will see it and report its running jobs.
+        provider.outageUntil = simSeconds + terms.livenessTimeout + random.uniform(SECONDS_PER_HOUR, 3 * SECONDS_PER_HOUR);
+        count("providerOutage");
+        record({ at: simSeconds, actor: provider.name, action: "outage", args: { until: provider.outageUntil }, ok: true });
+      },
+    },
+  };
+
+  const runStep = async (item: Scheduled) => {
+    const handler = steps[item.step];
+    if (!handler.from.includes(item.job.state)) return;
+    if (handler.provider && providerAway(item.job, item.step)) return;
+    await handler.run(item.job);
+  };
+
+  /** Clients of running jobs whose provider is in an outage report them once the chain says it is dark. */
+  const reportDarkJobs = async () => {
+    const watched = jobs.filter((job) => job.state === "running" && job.offer.provider.outageUntil !== null);
+    if (watched.length === 0) return;
+    const now = await chainNow();
+    for (const job of watched) {
+      const darkAt = Number(await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "darkAt", args: [job.id] }));
+      if (darkAt === 0 || now <= darkAt) continue;
+      if (await send(job.client, "reportDark", jobArgs(job), market$("reportDark", [job.id]))) {
+        count("jobReportedDark");
+        end(job, "over");
+      }
+    }
+  };
+
+  /** Providers running jobs prove they are alive well within the liveness timeout (a third of it), unless dark. */
+  const sendHeartbeats = async () => {
+    for (const provider of providers) {
+      if (inOutage(provider)) continue;
+      if (provider.outageUntil !== null) provider.outageUntil = null;
+      if (simSeconds - provider.lastLifeAt < terms.livenessTimeout / 3) continue;
+      if (!jobs.some((job) => job.offer.provider === provider && job.state === "running")) continue;
+      if (await send(provider, "heartbeat", {}, market$("heartbeat", []))) {
+        count("heartbeat");
+        alive(provider);
+      }
     }
   };
 
   // ------------------------------------------------------------------ providers adapt
   const adjustOffers = async () => {
     for (const provider of providers) {
+      if (inOutage(provider)) continue;
       for (const offer of provider.offers) {
         if (offer.closed) continue;
         const utilization = offer.leased / offer.gpus;
@@ -620,7 +904,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   /** One step of the simulated clock: due job steps, new clients, hourly repricing, then time moves on. */
   const tick = async () => {
     queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
-    while (queue.length > 0 && queue[0]!.at <= simSeconds) await runStep(queue.shift()!);
+    while (queue.length > 0 && queue[0]!.at <= simSeconds) {
+      await runStep(queue.shift()!);
+      // A step can schedule another one that is due at once.
+      queue.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    }
+    await reportDarkJobs();
+    await sendHeartbeats();
     const arrivals = random.poisson(arrivalsPerTick);
     for (let i = 0; i < arrivals; i++) await startJob(random.pick(clients));
     if (simSeconds % SECONDS_PER_HOUR === 0 && simSeconds > 0) {
@@ -654,7 +944,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const jobStates: Record<string, number> = {};
     for (const job of jobs) {
       const onChain = await publicClient.readContract({ address: market, abi: jobMarketAbi, functionName: "getJob", args: [job.id] });
-      const state = job.expired ? "EXPIRED" : JOB_STATE_NAMES[onChain.state]!;
+      const state = jobStateName(onChain.state);
       jobStates[state] = (jobStates[state] ?? 0) + 1;
     }
     return {
@@ -690,6 +980,14 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   return result;
 }
 
+/**
+ * Gas for a transaction estimated at the latest block: a fifth more, because it is mined one block later, where a
+ * storage write the estimate saw as a no-op (a heartbeat already at this second) costs thousands of gas more.
+ */
+function withGasMargin(estimate: bigint): bigint {
+  return estimate + estimate / 5n + 10_000n;
+}
+
 /** Waits, or returns early when the signal aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -703,8 +1001,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
   });
 }
-
-const JOB_STATE_NAMES = ["NONE", "CREATED", "RUNNING", "COMPLETED", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "RECLAIMED"];
 
 /** The payment token's EIP-712 domain when it supports EIP-2612 (checked against its DOMAIN_SEPARATOR), else null. */
 async function readPermitDomain(publicClient: PublicClient<Transport, Chain>, token: Address, chainId: number) {

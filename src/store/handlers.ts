@@ -1,7 +1,8 @@
 import type { IndexedEvent } from "../chain/events";
 import { GpuMeshError } from "../internal/errors";
 import type { Db } from "./db";
-import type { JobRow, JobState, MarketTotalsRow, OfferRow, PriceInterval, ProviderRow, StakeMovementKind } from "./rows";
+import { PARAMETER_NAMES, parameterColumn, type JobState } from "../protocol";
+import type { HeartbeatKind, JobRow, MarketTotalsRow, OfferRow, PriceInterval, ProviderRow, StakeMovementKind, TermsRow } from "./rows";
 import { MAX_PRICE_SORT, type Tables } from "./schema";
 import type { Journal } from "./tables";
 
@@ -53,7 +54,7 @@ function inconsistent(what: string): never {
 
 /**
  * Applies decoded events to the tables, keeping every roll-up current: capacity and capacity_providers over OPEN
- * offers, price buckets, market totals, job state counts, providers' active offers.
+ * offers, price buckets, market totals, job state counts, providers' active offers, job counters and signs of life.
  *
  * Ask floors: a bucket's ask_floor is the lowest price among open offers with free GPUs after the last offer/job
  * event of its (model, region) in the bucket. Computing it after every event would cost a query per event, so the
@@ -81,6 +82,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
          AND price_sort = ?`,
     )
     .pluck();
+  const latestHeartbeat = db.prepare<[string]>(`SELECT MAX(at) FROM heartbeats WHERE provider = ?`).pluck();
   const dueForExpiry = db.prepare<[number]>(`SELECT id FROM offers WHERE state = 'OPEN' AND expires_at <= ? ORDER BY id`).pluck();
   const earliestExpiry = db.prepare(`SELECT MIN(expires_at) FROM offers WHERE state = 'OPEN'`).pluck();
 
@@ -160,6 +162,17 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
   const gpuSecondsUsed = (jobRow: JobRow, endedAt: number) =>
     jobRow.gpus * Math.min(Math.max(0, endedAt - (jobRow.started_at ?? endedAt)), jobRow.duration);
 
+  /**
+   * Where a reclaimed job's pay stops, as JobLib.paidUntil computes it: the provider's last sign of life (never
+   * before the start) or the receipted time, whichever is later, never past the job's end. last_heartbeat_at equals
+   * JobMarket.lastHeartbeat(provider), which is what the contract read.
+   */
+  const reclaimPaidUntil = (jobRow: JobRow): number => {
+    const startedAt = jobRow.started_at ?? inconsistent(`job ${jobRow.id} reclaimed before it started`);
+    const lastLifeAt = Math.max(tables.providers.get(jobRow.provider)?.last_heartbeat_at ?? 0, startedAt);
+    return Math.min(Math.max(lastLifeAt, jobRow.receipted_until ?? startedAt), startedAt + jobRow.duration);
+  };
+
   const stakeMovement = (indexed: IndexedEvent, block: BlockContext, providerAddress: string, kind: StakeMovementKind, amount: bigint, jobId?: bigint) =>
     tables.stakeMovements.put({
       block_number: indexed.blockNumber,
@@ -179,6 +192,58 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
       updateTotals((t) => ({ volume: add(t.volume, amount) }));
     }
     return add(jobRow.provider_paid, amount);
+  };
+
+  /**
+   * A sign of life of `address` (JobMarket.lastHeartbeat): every one is kept in `heartbeats`; a registered provider's
+   * latest is providers.last_heartbeat_at (an address that heartbeats before registering gets it at registration).
+   */
+  const signOfLife = (indexed: IndexedEvent, block: BlockContext, address: string, at: number, kind: HeartbeatKind, jobId?: bigint) => {
+    tables.heartbeats.put({
+      block_number: indexed.blockNumber,
+      log_index: indexed.logIndex,
+      provider: address,
+      at,
+      kind,
+      job_id: jobId === undefined ? null : Number(jobId),
+    });
+    const row = tables.providers.get(address);
+    if (row && (row.last_heartbeat_at ?? 0) < at) tables.providers.update(address, { last_heartbeat_at: at, updated_at: block.timestamp });
+  };
+
+  const countProviderJob = (address: string, block: BlockContext, column: "jobs_accepted" | "jobs_declined" | "jobs_expired" | "jobs_dark" | "jobs_disputed" | "jobs_completed") =>
+    updateProvider(address, block, (p) => ({ [column]: p[column] + 1 }));
+
+  /** The job's whole remaining escrow leaves the market (its end): escrowed falls by escrow - claimed. */
+  const releaseEscrow = (jobRow: JobRow, protocolFee: bigint) =>
+    updateTotals((t) => ({
+      escrowed: sub(t.escrowed, sub(jobRow.escrow, jobRow.claimed)),
+      fees_collected: add(t.fees_collected, protocolFee),
+    }));
+
+  const countGpuSecondsSold = (jobRow: JobRow, usedUntil: number, earned: bigint) => {
+    if (earned > 0n) updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSecondsUsed(jobRow, usedUntil) }));
+  };
+
+  /** A dispute's bond leaves the market: to the provider (counted in its earnings) or back to the client. */
+  const returnBond = (jobRow: JobRow, toProvider: boolean, block: BlockContext) => {
+    const bond = BigInt(jobRow.bond);
+    if (bond === 0n) return;
+    updateTotals((t) => ({ dispute_bonds_held: sub(t.dispute_bonds_held, bond) }));
+    if (toProvider) updateProvider(jobRow.provider, block, (p) => ({ earned: add(p.earned, bond) }));
+  };
+
+  /** ParameterSet: snapshot `termsId` is the previous one with `parameter` set (the constructor publishes id 1 whole). */
+  const setParameter = (parameter: number, value: bigint, termsId: number, block: BlockContext) => {
+    const name = PARAMETER_NAMES[parameter] ?? inconsistent(`ParameterSet of unknown parameter ${parameter}`);
+    if (!tables.terms.get(termsId)) {
+      const previous = tables.terms.get(termsId - 1);
+      const copy: Partial<TermsRow> = {};
+      if (previous) for (const other of PARAMETER_NAMES) copy[parameterColumn(other)] = previous[parameterColumn(other)];
+      tables.terms.put({ ...copy, terms_id: termsId, published_at: block.timestamp });
+    }
+    tables.terms.update(termsId, { [parameterColumn(name)]: Number(value) });
+    updateTotals((t) => ({ current_terms_id: Math.max(t.current_terms_id, termsId) }));
   };
 
   // ------------------------------------------------------------------ ask floors and price buckets
@@ -239,14 +304,26 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     flushPendingFloors(stale);
   }
 
-  const recordJobPrice = (jobRow: JobRow) => {
+  /**
+   * Counts a new job (or, with `extraSeconds`, an extension of one) in the price buckets of its creation time: the
+   * buckets hold what the jobs created in them bought, extensions included.
+   */
+  const recordJobPrice = (jobRow: JobRow, extraSeconds?: number) => {
     const price = BigInt(jobRow.price_per_gpu_hour);
-    const gpuSeconds = jobRow.gpus * jobRow.duration;
-    const notional = price * BigInt(jobRow.gpus) * BigInt(jobRow.duration);
+    const seconds = extraSeconds ?? jobRow.duration;
+    const gpuSeconds = jobRow.gpus * seconds;
+    const notional = price * BigInt(jobRow.gpus) * BigInt(seconds);
     for (const region of [jobRow.region, ""]) {
       for (const interval of INTERVALS) {
         const start = Math.floor(jobRow.created_at / INTERVAL_SECONDS[interval]) * INTERVAL_SECONDS[interval];
         const bucket = priceBucket(jobRow.gpu_model, region, interval, start);
+        if (extraSeconds !== undefined) {
+          tables.priceBuckets.update(bucketKey(jobRow.gpu_model, region, interval, start), {
+            gpu_seconds: bucket.gpu_seconds + gpuSeconds,
+            notional: add(bucket.notional, notional),
+          });
+          continue;
+        }
         tables.priceBuckets.update(bucketKey(jobRow.gpu_model, region, interval, start), {
           jobs: bucket.jobs + 1,
           gpu_seconds: bucket.gpu_seconds + gpuSeconds,
@@ -287,7 +364,10 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
           case "ProviderRegistered": {
             const address = event.args.provider.toLowerCase();
             if (!tables.providers.get(address)) updateTotals((t) => ({ providers: t.providers + 1 }));
-            updateProvider(address, block, () => ({ metadata_uri: event.args.metadataURI, registered_at: ts }));
+            // heartbeat() is open to any address: signs of life sent before registering still count on chain.
+            tables.heartbeats.flush();
+            const lastHeartbeatAt = (latestHeartbeat.get(address) as number | null) ?? null;
+            updateProvider(address, block, () => ({ metadata_uri: event.args.metadataURI, registered_at: ts, last_heartbeat_at: lastHeartbeatAt }));
             return;
           }
           case "ProviderMetadataUpdated":
@@ -310,9 +390,13 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             return;
           }
           case "StakeWithdrawn": {
-            const { amount } = event.args;
+            const { amount, unbonding } = event.args;
             const address = event.args.provider.toLowerCase();
-            updateProvider(address, block, (p) => ({ unbonding: sub(p.unbonding, amount), unbonding_ready_at: null }));
+            // unbonding_ready_at is when the latest request matures: it stays while requests are pending.
+            updateProvider(address, block, (p) => ({
+              unbonding: text(unbonding),
+              unbonding_ready_at: unbonding === 0n ? null : p.unbonding_ready_at,
+            }));
             updateTotals((t) => ({ total_unbonding: sub(t.total_unbonding, amount) }));
             stakeMovement(indexed, block, address, "WITHDRAW", amount);
             return;
@@ -328,17 +412,13 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             return;
           }
           case "Slashed": {
-            const { jobId, fromStaked, fromUnbonding } = event.args;
+            // Only a job's own collateral, part of staked, is ever slashed (never unbonding stake).
+            const { jobId, toClient, toTreasury, staked } = event.args;
             const address = event.args.provider.toLowerCase();
-            const amount = fromStaked + fromUnbonding;
-            updateProvider(address, block, (p) => ({
-              staked: sub(p.staked, fromStaked),
-              unbonding: sub(p.unbonding, fromUnbonding),
-              slashed: add(p.slashed, amount),
-            }));
+            const amount = toClient + toTreasury;
+            updateProvider(address, block, (p) => ({ staked: text(staked), slashed: add(p.slashed, amount) }));
             updateTotals((t) => ({
-              total_staked: sub(t.total_staked, fromStaked),
-              total_unbonding: sub(t.total_unbonding, fromUnbonding),
+              total_staked: sub(t.total_staked, amount),
               total_slashed: add(t.total_slashed, amount),
             }));
             stakeMovement(indexed, block, address, "SLASH", amount, jobId);
@@ -417,11 +497,13 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
               duration: a.duration,
               cost: text(a.cost),
               escrow: text(a.escrow),
+              collateral: text(a.collateral),
               spec_hash: a.specHash.toLowerCase(),
               state: "CREATED",
               created_at: ts,
               created_block: block.number,
               accept_deadline: Number(a.acceptDeadline),
+              terms_id: totals().current_terms_id,
             });
             countState("CREATED", 1);
             changeOffer(offerRow, { gpus_leased: offerRow.gpus_leased + a.gpus, updated_at: ts });
@@ -431,7 +513,19 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
           }
           case "JobAccepted": {
             const row = job(event.args.jobId);
-            setJobState(row, "RUNNING", { started_at: Number(event.args.startedAt), collateral: text(event.args.collateral) });
+            const startedAt = Number(event.args.startedAt);
+            setJobState(row, "RUNNING", { started_at: startedAt });
+            countProviderJob(row.provider, block, "jobs_accepted");
+            signOfLife(indexed, block, row.provider, startedAt, "ACCEPT", event.args.jobId);
+            return;
+          }
+          case "JobDeclined": {
+            const { refund, reason } = event.args;
+            const row = job(event.args.jobId);
+            releaseGpus(row, block);
+            setJobState(row, "DECLINED", { ended_at: ts, finalized_at: ts, earned: "0", refunded: text(refund), reason_hash: reason.toLowerCase() });
+            countProviderJob(row.provider, block, "jobs_declined");
+            releaseEscrow(row, 0n);
             return;
           }
           case "JobCancelled": {
@@ -447,7 +541,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
               cancel_fee: text(cancelFee),
               provider_paid: providerPaid,
             });
-            updateTotals((t) => ({ escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)) }));
+            releaseEscrow(row, 0n);
             return;
           }
           case "JobExpired": {
@@ -455,14 +549,36 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             const row = job(event.args.jobId);
             releaseGpus(row, block);
             setJobState(row, "EXPIRED", { ended_at: ts, finalized_at: ts, earned: "0", refunded: text(refund), slashed: text(slashed) });
-            updateTotals((t) => ({ escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)) }));
+            countProviderJob(row.provider, block, "jobs_expired");
+            releaseEscrow(row, 0n);
             return;
           }
+          case "ProviderHeartbeat":
+            signOfLife(indexed, block, event.args.provider.toLowerCase(), Number(event.args.at), "HEARTBEAT");
+            return;
           case "JobClaimed": {
-            const { amount, claimed } = event.args;
+            const { amount, claimed, receiptedUntil } = event.args;
             const row = job(event.args.jobId);
-            tables.jobs.update(row.id, { claimed: text(claimed), provider_paid: payProvider(row, amount, block) });
+            const changes: Partial<JobRow> = { claimed: text(claimed), provider_paid: payProvider(row, amount, block) };
+            if (receiptedUntil !== 0n) changes.receipted_until = Number(receiptedUntil);
+            tables.jobs.update(row.id, changes);
             updateTotals((t) => ({ escrowed: sub(t.escrowed, amount) }));
+            signOfLife(indexed, block, row.provider, ts, "CLAIM", event.args.jobId);
+            return;
+          }
+          case "JobExtended": {
+            const { duration, cost, escrow, extraEscrow, collateral } = event.args;
+            const row = job(event.args.jobId);
+            const extraSeconds = duration - row.duration;
+            tables.jobs.update(row.id, {
+              duration,
+              cost: text(cost),
+              escrow: text(escrow),
+              collateral: text(collateral),
+              extensions: row.extensions + 1,
+            });
+            updateTotals((t) => ({ escrowed: add(t.escrowed, extraEscrow) }));
+            recordJobPrice(row, extraSeconds);
             return;
           }
           case "JobCompleted":
@@ -474,21 +590,48 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             if (event.eventName === "JobCompleted") changes.result_hash = event.args.resultHash.toLowerCase();
             else changes.ended_early = 1;
             setJobState(row, "COMPLETED", changes);
-            if (earned > 0n) updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSecondsUsed(row, Number(endedAt)) }));
+            countGpuSecondsSold(row, Number(endedAt), earned);
+            if (event.eventName === "JobCompleted") signOfLife(indexed, block, row.provider, ts, "COMPLETE", event.args.jobId);
+            return;
+          }
+          case "JobDark": {
+            const { endedAt, paidUntil, earned, providerPay, protocolFee, refund, slashed } = event.args;
+            const row = job(event.args.jobId);
+            releaseGpus(row, block);
+            setJobState(row, "DARK", {
+              ended_at: Number(endedAt),
+              finalized_at: ts,
+              paid_until: Number(paidUntil),
+              earned: text(earned),
+              provider_paid: payProvider(row, providerPay, block),
+              refunded: text(refund),
+              fee: text(protocolFee),
+              slashed: text(slashed),
+            });
+            countProviderJob(row.provider, block, "jobs_dark");
+            countGpuSecondsSold(row, Number(paidUntil), earned);
+            releaseEscrow(row, protocolFee);
             return;
           }
           case "JobDisputed": {
-            const { endedAt, earned, reasonHash } = event.args;
+            const { endedAt, earned, reasonHash, bond, resolveDeadline } = event.args;
             const row = job(event.args.jobId);
-            const changes: Partial<JobRow> = { disputed_at: ts, earned: text(earned), reason_hash: reasonHash.toLowerCase() };
+            const changes: Partial<JobRow> = {
+              disputed_at: ts,
+              earned: text(earned),
+              reason_hash: reasonHash.toLowerCase(),
+              bond: text(bond),
+              resolve_deadline: Number(resolveDeadline),
+            };
             if (row.state === "RUNNING") {
               // Disputing a running job stops its clock and frees its GPUs.
               releaseGpus(row, block);
               changes.ended_at = Number(endedAt);
-              if (earned > 0n) updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSecondsUsed(row, Number(endedAt)) }));
+              countGpuSecondsSold(row, Number(endedAt), earned);
             }
             setJobState(row, "DISPUTED", changes);
-            updateProvider(row.provider, block, (p) => ({ jobs_disputed: p.jobs_disputed + 1 }));
+            countProviderJob(row.provider, block, "jobs_disputed");
+            updateTotals((t) => ({ dispute_bonds_held: add(t.dispute_bonds_held, bond) }));
             return;
           }
           case "JobSettled": {
@@ -496,51 +639,66 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             const row = job(event.args.jobId);
             const providerPaid = payProvider(row, providerPay, block);
             setJobState(row, "SETTLED", { finalized_at: ts, provider_paid: providerPaid, refunded: text(refund), fee: text(protocolFee) });
-            updateProvider(row.provider, block, (p) => ({ jobs_completed: p.jobs_completed + 1 }));
-            updateTotals((t) => ({
-              escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)),
-              fees_collected: add(t.fees_collected, protocolFee),
-            }));
+            countProviderJob(row.provider, block, "jobs_completed");
+            releaseEscrow(row, protocolFee);
             return;
           }
           case "JobResolved": {
-            const { providerShareBps, providerPay, protocolFee, refund, slashed } = event.args;
+            const { providerShareBps, earned, providerPay, protocolFee, refund, slashed, bondToProvider } = event.args;
             const row = job(event.args.jobId);
-            const providerPaid = payProvider(row, providerPay, block);
             setJobState(row, "RESOLVED", {
               finalized_at: ts,
               provider_share_bps: providerShareBps,
-              provider_paid: providerPaid,
+              earned: text(earned),
+              provider_paid: payProvider(row, providerPay, block),
               refunded: text(refund),
               fee: text(protocolFee),
               slashed: add(row.slashed, slashed),
+              bond_to_provider: bondToProvider ? 1 : 0,
             });
-            updateTotals((t) => ({
-              escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)),
-              fees_collected: add(t.fees_collected, protocolFee),
-            }));
+            returnBond(row, bondToProvider, block);
+            releaseEscrow(row, protocolFee);
+            return;
+          }
+          case "JobDisputeFinalized": {
+            const { earned, providerPay, protocolFee, refund } = event.args;
+            const row = job(event.args.jobId);
+            setJobState(row, "RESOLVED", {
+              finalized_at: ts,
+              earned: text(earned),
+              provider_paid: payProvider(row, providerPay, block),
+              refunded: text(refund),
+              fee: text(protocolFee),
+              bond_to_provider: 0,
+              stale_finalized: 1,
+            });
+            returnBond(row, false, block);
+            releaseEscrow(row, protocolFee);
             return;
           }
           case "JobReclaimed": {
-            const { endedAt, protocolFee, refund } = event.args;
+            const { endedAt, earned, providerPay, protocolFee, refund } = event.args;
             const row = job(event.args.jobId);
             releaseGpus(row, block);
-            // The provider keeps its streamed pay and gets nothing more; an abandoned job sells no GPU time.
+            const paidUntil = reclaimPaidUntil(row);
             setJobState(row, "RECLAIMED", {
               ended_at: Number(endedAt),
               finalized_at: ts,
-              earned: row.claimed,
+              paid_until: paidUntil,
+              earned: text(earned),
+              provider_paid: payProvider(row, providerPay, block),
               refunded: text(refund),
               fee: text(protocolFee),
             });
-            updateTotals((t) => ({
-              escrowed: sub(t.escrowed, sub(row.escrow, row.claimed)),
-              fees_collected: add(t.fees_collected, protocolFee),
-            }));
+            countGpuSecondsSold(row, paidUntil, earned);
+            releaseEscrow(row, protocolFee);
             return;
           }
+          case "ParameterSet":
+            setParameter(event.args.parameter, event.args.newValue, Number(event.args.termsId), block);
+            return;
           default:
-            // PayoutCredited, BalanceWithdrawn, FeesWithdrawn, ParameterSet, TreasurySet, role and pause events.
+            // PayoutCredited, BalanceWithdrawn, FeesWithdrawn, TreasurySet, role and pause events.
             return;
         }
       }

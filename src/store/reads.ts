@@ -1,5 +1,6 @@
 import type { Database, Statement } from "better-sqlite3";
-import type { GpuModelRow, JobRow, OfferRow, ProviderRow, StakeMovementRow } from "./rows";
+import { PARAMETER_NAMES, parameterColumn, type MarketParameters } from "../protocol";
+import type { GpuModelRow, HeartbeatRow, JobRow, OfferRow, ProviderRow, StakeMovementRow } from "./rows";
 
 /**
  * Read side of the store: every SQL statement the GraphQL API runs, prepared once per connection and
@@ -28,6 +29,8 @@ export interface MarketTotalsRecord {
   gpuSecondsSold: number;
   gpusOffered: number;
   gpusLeased: number;
+  disputeBondsHeld: string;
+  currentTermsId: number;
 }
 
 export interface GpuModelRecord {
@@ -52,6 +55,11 @@ export interface ProviderRecord {
   jobsDisputed: number;
   activeOffers: number;
   updatedAt: number;
+  lastHeartbeatAt: number | null;
+  jobsAccepted: number;
+  jobsDeclined: number;
+  jobsExpired: number;
+  jobsDark: number;
 }
 
 export interface OfferRecord {
@@ -108,6 +116,29 @@ export interface JobRecord {
   providerShareBps: number | null;
   resultHash: string | null;
   reasonHash: string | null;
+  termsId: number;
+  extensions: number;
+  receiptedUntil: number | null;
+  paidUntil: number | null;
+  bond: string;
+  resolveDeadline: number | null;
+  bondToProvider: boolean | null;
+  staleFinalized: boolean;
+}
+
+export interface HeartbeatRecord {
+  blockNumber: number;
+  logIndex: number;
+  provider: string;
+  at: number;
+  kind: string;
+  jobId: number | null;
+}
+
+/** A parameter snapshot (IJobMarket.Parameters) and when it was published. */
+export interface TermsRecord extends MarketParameters {
+  termsId: number;
+  publishedAt: number;
 }
 
 export interface StakeMovementRecord {
@@ -215,6 +246,11 @@ export interface StakeMovementWhere {
 }
 export type StakeMovementOrderBy = "BLOCK";
 
+export interface HeartbeatWhere {
+  provider?: string;
+}
+export type HeartbeatOrderBy = "BLOCK";
+
 /** A list of child rows per parent (provider.jobs, offer.jobs, ...): the column that holds the parent's key. */
 export type JobParentColumn = "provider" | "offer_id" | "client";
 export type OfferParentColumn = "provider";
@@ -254,6 +290,9 @@ const JOB_ORDER: Record<JobOrderBy, SortColumn[]> = {
 const STAKE_MOVEMENT_ORDER: Record<StakeMovementOrderBy, SortColumn[]> = {
   BLOCK: [{ sql: "block_number", type: "int" }],
 };
+const HEARTBEAT_ORDER: Record<HeartbeatOrderBy, SortColumn[]> = {
+  BLOCK: [{ sql: "block_number", type: "int" }],
+};
 
 interface TableSpec<Where, OrderBy extends string, Row, R> {
   table: string;
@@ -266,10 +305,10 @@ interface TableSpec<Where, OrderBy extends string, Row, R> {
 
 /** The shape of a sort key for an ordering: validates cursors before their values reach SQL. */
 export function sortKeyTypes(
-  entity: "provider" | "offer" | "job" | "stakeMovement",
+  entity: "provider" | "offer" | "job" | "stakeMovement" | "heartbeat",
   orderBy: string,
 ): KeyType[] | undefined {
-  const spec = { provider: PROVIDERS, offer: OFFERS, job: JOBS, stakeMovement: STAKE_MOVEMENTS }[entity] as TableSpec<
+  const spec = { provider: PROVIDERS, offer: OFFERS, job: JOBS, stakeMovement: STAKE_MOVEMENTS, heartbeat: HEARTBEATS }[entity] as TableSpec<
     unknown,
     string,
     unknown,
@@ -358,6 +397,25 @@ const STAKE_MOVEMENTS: TableSpec<StakeMovementWhere, StakeMovementOrderBy, Stake
   map: stakeMovementRecord,
 };
 
+const HEARTBEATS: TableSpec<HeartbeatWhere, HeartbeatOrderBy, HeartbeatRow, HeartbeatRecord> = {
+  table: "heartbeats",
+  id: [{ sql: "log_index", type: "int" }],
+  order: HEARTBEAT_ORDER,
+  conditions(where, params) {
+    const conditions: string[] = [];
+    if (where.provider !== undefined) conditions.push("provider = ?"), params.push(where.provider);
+    return conditions;
+  },
+  map: (row) => ({
+    blockNumber: row.block_number,
+    logIndex: row.log_index,
+    provider: row.provider,
+    at: row.at,
+    kind: row.kind,
+    jobId: row.job_id,
+  }),
+};
+
 // ---------------------------------------------------------------------------------------------------------------
 // Records from the rows SQLite returns (the row types live in ./rows, shared with the write side)
 // ---------------------------------------------------------------------------------------------------------------
@@ -377,6 +435,11 @@ function providerRecord(row: ProviderRow): ProviderRecord {
     jobsDisputed: row.jobs_disputed,
     activeOffers: row.active_offers,
     updatedAt: row.updated_at,
+    lastHeartbeatAt: row.last_heartbeat_at,
+    jobsAccepted: row.jobs_accepted,
+    jobsDeclined: row.jobs_declined,
+    jobsExpired: row.jobs_expired,
+    jobsDark: row.jobs_dark,
   };
 }
 
@@ -437,6 +500,14 @@ function jobRecord(row: JobRow): JobRecord {
     providerShareBps: row.provider_share_bps,
     resultHash: row.result_hash,
     reasonHash: row.reason_hash,
+    termsId: row.terms_id,
+    extensions: row.extensions,
+    receiptedUntil: row.receipted_until,
+    paidUntil: row.paid_until,
+    bond: row.bond,
+    resolveDeadline: row.resolve_deadline,
+    bondToProvider: row.bond_to_provider === null ? null : row.bond_to_provider !== 0,
+    staleFinalized: row.stale_finalized !== 0,
   };
 }
 
@@ -456,7 +527,8 @@ function stakeMovementRecord(row: StakeMovementRow): StakeMovementRecord {
 // Explicit column lists: offers.price_sort may exceed 2^53 and is never read into a JS number.
 const PROVIDER_COLUMNS =
   "address, metadata_uri, registered_at, staked, locked, unbonding, unbonding_ready_at, slashed, earned, " +
-  "jobs_completed, jobs_disputed, active_offers, updated_at";
+  "jobs_completed, jobs_disputed, active_offers, updated_at, last_heartbeat_at, jobs_accepted, jobs_declined, " +
+  "jobs_expired, jobs_dark";
 const OFFER_COLUMNS =
   "id, provider, gpu_model, region, gpus, gpus_leased, price_per_gpu_hour, min_duration, max_duration, " +
   "carbon_intensity, renewable_bps, expires_at, state, created_at, created_block, updated_at";
@@ -464,9 +536,12 @@ const JOB_COLUMNS =
   "id, offer_id, client, provider, payer, gpu_model, region, gpus, price_per_gpu_hour, duration, cost, escrow, " +
   "spec_hash, state, created_at, created_block, accept_deadline, started_at, ended_at, completed_at, disputed_at, " +
   "finalized_at, ended_early, collateral, claimed, earned, provider_paid, refunded, fee, cancel_fee, slashed, " +
-  "provider_share_bps, result_hash, reason_hash";
+  "provider_share_bps, result_hash, reason_hash, terms_id, extensions, receipted_until, paid_until, bond, " +
+  "resolve_deadline, bond_to_provider, stale_finalized";
 const STAKE_MOVEMENT_COLUMNS = "block_number, log_index, tx_hash, timestamp, provider, kind, amount, job_id";
+const HEARTBEAT_COLUMNS = "block_number, log_index, provider, at, kind, job_id";
 const COLUMNS: Record<string, string> = {
+  heartbeats: HEARTBEAT_COLUMNS,
   providers: PROVIDER_COLUMNS,
   offers: OFFER_COLUMNS,
   jobs: JOB_COLUMNS,
@@ -499,6 +574,10 @@ export interface Reads {
   countJobsByParent(where: JobWhere, column: JobParentColumn, values: ReadonlyArray<string | number>): Map<string | number, number>;
   stakeMovements(query: PageQuery<StakeMovementWhere, StakeMovementOrderBy>): Array<KeyedRecord<StakeMovementRecord>>;
   countStakeMovements(where: StakeMovementWhere): number;
+  heartbeats(query: PageQuery<HeartbeatWhere, HeartbeatOrderBy>): Array<KeyedRecord<HeartbeatRecord>>;
+  countHeartbeats(where: HeartbeatWhere): number;
+  /** Every parameter snapshot, by id. */
+  terms(): TermsRecord[];
   capacity(grouping: CapacityGrouping, filter: { gpuModelId?: string; region?: string }): CapacityRecord[];
   openAsks(filter: { gpuModelId?: string; region?: string }): OpenAskRecord[];
   priceBuckets(query: { gpuModelId: string; region: string; interval: Interval; from: number; to: number }): PriceBucketRecord[];
@@ -524,6 +603,7 @@ export function createReads(db: Database): Reads {
   );
   const marketTotalsStatement = db.prepare("SELECT * FROM market_totals WHERE id = 1");
   const jobStateCountsStatement = db.prepare("SELECT state, count FROM job_state_counts");
+  const termsStatement = db.prepare("SELECT * FROM terms ORDER BY terms_id");
   const activeProvidersStatement = db.prepare("SELECT count(*) AS n FROM providers WHERE active_offers > 0");
   const gpuModelsStatement = db.prepare("SELECT id, name, vram_gb, listed, listed_at FROM gpu_models ORDER BY name");
   const providersByAddressStatement = db.prepare(
@@ -643,6 +723,8 @@ export function createReads(db: Database): Reads {
         gpuSecondsSold: Number(row?.gpu_seconds_sold ?? 0),
         gpusOffered: Number(row?.gpus_offered ?? 0),
         gpusLeased: Number(row?.gpus_leased ?? 0),
+        disputeBondsHeld: String(row?.dispute_bonds_held ?? "0"),
+        currentTermsId: Number(row?.current_terms_id ?? 0),
       };
     },
     jobStateCounts() {
@@ -679,6 +761,15 @@ export function createReads(db: Database): Reads {
     countJobsByParent: (where, column, values) => countByParent(JOBS, where, column, values),
     stakeMovements: (query) => page(STAKE_MOVEMENTS, query),
     countStakeMovements: (where) => count(STAKE_MOVEMENTS, where),
+    heartbeats: (query) => page(HEARTBEATS, query),
+    countHeartbeats: (where) => count(HEARTBEATS, where),
+    terms() {
+      return (termsStatement.all() as Array<Record<string, number>>).map((row) => ({
+        termsId: row.terms_id!,
+        publishedAt: row.published_at!,
+        ...(Object.fromEntries(PARAMETER_NAMES.map((name) => [name, row[parameterColumn(name)]!])) as MarketParameters),
+      }));
+    },
     capacity(grouping, filter) {
       const rows = capacityStatements[grouping].all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
         model: string | null;

@@ -1,23 +1,14 @@
-/**
- * Rows of the indexer's tables as better-sqlite3 returns them (see migrations/001_init.sql for their meaning).
- * Amounts are decimal strings; INTEGER columns are numbers (all stay far below 2^53). `offers.price_sort` is written
- * by the store and never read back into these rows.
- */
-export type JobState =
-  | "CREATED"
-  | "RUNNING"
-  | "COMPLETED"
-  | "DISPUTED"
-  | "SETTLED"
-  | "RESOLVED"
-  | "CANCELLED"
-  | "EXPIRED"
-  | "RECLAIMED";
+import type { JobState } from "../protocol";
 
+/**
+ * Rows of the indexer's tables as better-sqlite3 returns them (see migrations/*.sql for their meaning).
+ * Amounts are decimal strings; INTEGER columns are numbers (all stay far below 2^53). `offers.price_sort` is written
+ * by the store and never read back into these rows. Job states are src/protocol's.
+ */
 export type OfferState = "OPEN" | "CLOSED" | "EXPIRED";
 
-/** States whose escrow is still held by the market. */
-export const OPEN_JOB_STATES: ReadonlySet<JobState> = new Set(["CREATED", "RUNNING", "COMPLETED", "DISPUTED"]);
+/** A sign of life of a provider: heartbeat() or a job action that counts as one. */
+export type HeartbeatKind = "HEARTBEAT" | "ACCEPT" | "CLAIM" | "COMPLETE";
 
 export type StakeMovementKind = "STAKE" | "UNSTAKE_REQUEST" | "WITHDRAW" | "LOCK" | "UNLOCK" | "SLASH";
 
@@ -56,6 +47,11 @@ export interface ProviderRow {
   jobs_disputed: number;
   active_offers: number;
   updated_at: number;
+  last_heartbeat_at: number | null;
+  jobs_accepted: number;
+  jobs_declined: number;
+  jobs_expired: number;
+  jobs_dark: number;
 }
 
 export interface OfferRow {
@@ -114,6 +110,31 @@ export interface JobRow {
   provider_share_bps: number | null;
   result_hash: string | null;
   reason_hash: string | null;
+  terms_id: number;
+  extensions: number;
+  receipted_until: number | null;
+  paid_until: number | null;
+  bond: string;
+  resolve_deadline: number | null;
+  bond_to_provider: number | null;
+  stale_finalized: number;
+}
+
+export interface HeartbeatRow {
+  [column: string]: string | number | null;
+  block_number: number;
+  log_index: number;
+  provider: string;
+  at: number;
+  kind: HeartbeatKind;
+  job_id: number | null;
+}
+
+/** One parameter snapshot: a column per src/protocol PARAMETER_NAMES entry (parameterColumn), plus published_at. */
+export interface TermsRow {
+  [column: string]: string | number | null;
+  terms_id: number;
+  published_at: number;
 }
 
 export interface StakeMovementRow {
@@ -177,6 +198,8 @@ export interface MarketTotalsRow {
   gpu_seconds_sold: number;
   gpus_offered: number;
   gpus_leased: number;
+  dispute_bonds_held: string;
+  current_terms_id: number;
 }
 
 export interface JobStateCountRow {
@@ -184,3 +207,5 @@ export interface JobStateCountRow {
   state: JobState;
   count: number;
 }
+
+export type { JobState };

@@ -4,6 +4,7 @@ import type {
   CapacityProviderRow,
   CapacityRow,
   GpuModelRow,
+  HeartbeatRow,
   JobRow,
   JobStateCountRow,
   MarketTotalsRow,
@@ -11,6 +12,7 @@ import type {
   PriceBucketRow,
   ProviderRow,
   StakeMovementRow,
+  TermsRow,
 } from "./rows";
 
 /** Largest value of a signed 64-bit INTEGER: offers.price_sort saturates here. */
@@ -35,6 +37,8 @@ export interface Tables {
   offers: Table<OfferRow>;
   jobs: Table<JobRow>;
   stakeMovements: Table<StakeMovementRow>;
+  heartbeats: Table<HeartbeatRow>;
+  terms: Table<TermsRow>;
   capacity: Table<CapacityRow>;
   capacityProviders: Table<CapacityProviderRow>;
   priceBuckets: Table<PriceBucketRow>;
@@ -49,6 +53,8 @@ export const ENTITY_TABLES = [
   "offers",
   "jobs",
   "stake_movements",
+  "heartbeats",
+  "terms",
   "capacity",
   "capacity_providers",
   "price_buckets",
@@ -64,6 +70,8 @@ export function createTables(db: Db, journal: Journal): Tables & { all: Table<Ro
     jobs: createTable(db, "jobs", journal),
     // Append-only: nothing reads a movement back, so none stays in memory after a flush.
     stakeMovements: createTable(db, "stake_movements", journal, { maxCachedRows: 0, appendOnly: true }),
+    heartbeats: createTable(db, "heartbeats", journal, { maxCachedRows: 0, appendOnly: true }),
+    terms: createTable(db, "terms", journal),
     capacity: createTable(db, "capacity", journal),
     capacityProviders: createTable(db, "capacity_providers", journal),
     priceBuckets: createTable(db, "price_buckets", journal, { maxCachedRows: 5_000 }),

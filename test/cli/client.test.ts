@@ -112,6 +112,7 @@ describe("gpumesh client: a client's whole life", function () {
     const human = await asClient(["client", "create-job", "--offer", h100, "--gpus", "1", "--duration", "2h", "--max-price", "2.50", "--spec", "llama fine-tune", "--yes"]);
     expect(human.code, show(human)).to.equal(0);
     expect(human.stdout).to.contain("cost 5.00 USDC + fee 0.125 USDC = 5.125 USDC held in escrow");
+    expect(human.stdout).to.contain("the provider locks 2.5 MESH of its stake as collateral for the job");
     expect(human.stdout).to.match(/create job with permit: tx 0x[0-9a-f]{64}/);
     const jobId = /job #(\d+) created/.exec(human.stdout)![1]!;
 
@@ -119,7 +120,9 @@ describe("gpumesh client: a client's whole life", function () {
     expect(status.code, show(status)).to.equal(0);
     expect(status.stdout).to.contain(`job #${jobId}  Created`).and.to.contain("accept by");
     const statusJson = json(await asClient(["client", "status", jobId, "--json"]));
-    expect(statusJson).to.include({ state: "Created", escrow: "5125000", gpus: 1, duration: 7200 });
+    expect(statusJson).to.include({ state: "Created", escrow: "5125000", cost: "5000000", collateral: "2500000000000000000", gpus: 1, duration: 7200 });
+    expect(statusJson.payer).to.equal(CLIENT);
+    expect(statusJson.terms).to.include({ protocolFeeBps: 250, disputeBondBps: 500, livenessTimeout: 900 });
 
     const cancelled = await asClient(["client", "cancel", jobId]);
     expect(cancelled.code, show(cancelled)).to.equal(0);
@@ -148,6 +151,7 @@ describe("gpumesh client: a client's whole life", function () {
 
     const disputed = await asClient(["client", "dispute", jobId, "--reason", "GPUs throttled at 60%"]);
     expect(disputed.code, show(disputed)).to.equal(0);
+    expect(disputed.stdout).to.contain("bond 0.25 USDC (5% of the cost 5.00 USDC)").and.to.match(/dispute job with permit: tx 0x[0-9a-f]{64}/);
     expect(disputed.stdout).to.contain("waiting for the arbiter").and.to.contain(`job #${jobId} is Disputed`);
     const status = await asClient(["client", "status", jobId]);
     expect(status.stdout).to.contain("waiting for the arbiter's resolution");
@@ -180,10 +184,10 @@ describe("gpumesh client: a client's whole life", function () {
     await node.advance(31 * 60);
     const late = await asProvider(["provider", "accept", jobId]);
     expect(late.code).to.equal(1);
-    expect(late.stderr).to.contain(`job #${jobId} could be accepted only until`);
+    expect(late.stderr).to.contain(`job #${jobId} could be accepted or declined only until`);
     const expired = await asClient(["client", "expire", jobId]);
     expect(expired.code, show(expired)).to.equal(0);
-    expect(expired.stdout).to.contain("expired: refund 5.125 USDC, provider slashed 0.05 MESH").and.to.contain(`job #${jobId} is Cancelled`);
+    expect(expired.stdout).to.contain("expired: refund 5.125 USDC, provider slashed 0.05 MESH").and.to.contain(`job #${jobId} is Expired`);
   });
 
   it("reclaims a job its provider abandoned", async function () {
@@ -195,12 +199,13 @@ describe("gpumesh client: a client's whole life", function () {
     await node.advance(2 * 3600 + 3600 + 1);
     const reclaimed = await asClient(["client", "reclaim", jobId]);
     expect(reclaimed.code, show(reclaimed)).to.equal(0);
-    expect(reclaimed.stdout).to.contain("reclaimed: refund 5.125 USDC").and.to.contain(`job #${jobId} is Reclaimed`);
+    // The provider's last sign of life was its acceptance: it earned nothing, the payer gets everything back.
+    expect(reclaimed.stdout).to.contain("reclaimed: provider earned 0.00 USDC").and.to.contain("refund 5.125 USDC").and.to.contain(`job #${jobId} is Reclaimed`);
   });
 
   it("lists its jobs and has nothing credited to withdraw", async function () {
     const jobs = json<Array<{ state: string }>>(await asClient(["client", "jobs", "--all", "--json"]));
-    expect(jobs.map((job) => job.state)).to.deep.equal(["Cancelled", "Disputed", "Settled", "Cancelled", "Reclaimed"]);
+    expect(jobs.map((job) => job.state)).to.deep.equal(["Cancelled", "Disputed", "Settled", "Expired", "Reclaimed"]);
     const open = json<Array<{ state: string }>>(await asClient(["client", "jobs", "--json"]));
     expect(open.map((job) => job.state)).to.deep.equal(["Disputed"]);
     const withdraw = await asClient(["client", "withdraw"]);

@@ -2,10 +2,11 @@ import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { silentLogger } from "../../src/internal/logger";
+import { JOB_STATES } from "../../src/protocol";
 import { runSimulation, type SimulationResult } from "../../src/sim/simulate";
 import { ROOT, freePort, json, runCli, show, startNode, type LocalNode } from "./helpers";
 
-const EVERY_JOB_STATE = ["CREATED", "RUNNING", "COMPLETED", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "EXPIRED", "RECLAIMED"];
+const EVERY_JOB_STATE: readonly string[] = JOB_STATES;
 
 describe("market simulation", function () {
   let node: LocalNode;
@@ -30,9 +31,9 @@ describe("market simulation", function () {
 
   it("sends the same transactions for the same seed, and others for another seed", async function () {
     const size = { providers: 2, clients: 3, hours: 5, jobsPerClientHour: 0.8 };
-    const first = await simulate(11, size);
+    const first = await simulate(10, size);
     await rewind();
-    const second = await simulate(11, size);
+    const second = await simulate(10, size);
     await rewind();
     const other = await simulate(12, size);
     await rewind();
@@ -44,11 +45,13 @@ describe("market simulation", function () {
 
   let result: SimulationResult;
   it("takes every job path and leaves jobs in every state", async function () {
-    result = await simulate(2, { providers: 3, clients: 8, hours: 30, jobsPerClientHour: 0.5 });
+    result = await simulate(4, { providers: 3, clients: 8, hours: 30, jobsPerClientHour: 0.5 });
     expect(Object.keys(result.jobStates).sort()).to.deep.equal([...EVERY_JOB_STATE].sort());
     for (const transition of [
       "jobCreated", "jobAccepted", "jobCancelled", "jobExpired", "jobClaimed", "jobCompleted", "jobEndedEarly",
       "jobDisputed", "jobResolved", "jobSettled", "jobReclaimed", "providerSlashed", "offerRepriced", "unstakeRequested",
+      "parameterSet", "heartbeat", "jobDeclined", "jobExtended", "receiptSigned", "jobClaimedWithReceipt", "providerOutage",
+      "jobReportedDark", "jobDisputeFinalized",
     ]) {
       expect(result.transitions[transition] ?? 0, transition).to.be.greaterThan(0);
     }

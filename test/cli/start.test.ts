@@ -47,8 +47,14 @@ describe("npm start: the whole market in one command", function () {
   let output = "";
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-start-"));
 
-  after(function () {
-    if (child && child.exitCode === null) child.kill("SIGKILL");
+  after(async function () {
+    // SIGINT first: gpumesh start then stops the chain it spawned in its own process group (SIGKILL would orphan it).
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once("exit", resolve));
+      child.kill("SIGINT");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

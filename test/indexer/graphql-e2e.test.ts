@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import type { Address } from "viem";
+import { jobStateName } from "../../src/protocol";
 import { startAnvil, type Anvil } from "./helpers/anvil";
 import { H100, setUpMarket, type MarketSession } from "./helpers/market";
 import { runFullScenario, type ScenarioLedger } from "./helpers/scenario";
@@ -23,16 +24,16 @@ interface ChainOffer {
 }
 interface ChainJob {
   client: Address;
-  offerId: bigint;
+  offerId: number;
   gpus: number;
   pricePerGpuHour: bigint;
   state: number;
-  escrow: bigint;
+  termsId: number;
   claimed: bigint;
+  receiptedSeconds: number;
 }
 
 const BIN = path.join(__dirname, "..", "..", "bin", "gpumesh.js");
-const CHAIN_STATES = ["NONE", "CREATED", "RUNNING", "COMPLETED", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "RECLAIMED"];
 
 async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const started = Date.now();
@@ -140,15 +141,24 @@ describe("GraphQL API served by `gpumesh run` against a real node", function () 
     expect(metrics).to.match(/^gpumesh_indexer_rpc_request_duration_seconds_count\{method="eth_getLogs"\} [1-9]\d*$/m);
   });
 
-  it("serves providers as the staking contract holds them", async function () {
-    const providers = await all("providers", "address staked locked unbonding activeOffers offers(first: 100) { totalCount }");
+  it("serves providers as the staking contract holds them, with their signs of life", async function () {
+    const providers = await all(
+      "providers",
+      "address staked locked unbonding activeOffers offers(first: 100) { totalCount } lastHeartbeatAt jobsDark heartbeats(first: 1000) { totalCount items { at kind job { id } } }",
+    );
     expect(providers.map((p) => p.address)).to.deep.equal(ledger.providers.map((a) => a.toLowerCase()).sort());
     for (const provider of providers) {
       const account = await m.read<{ staked: bigint; locked: bigint; unbonding: bigint }>("staking", "account", [provider.address]);
       expect(provider.staked).to.equal(account.staked.toString());
       expect(provider.locked).to.equal(account.locked.toString());
       expect(provider.unbonding).to.equal(account.unbonding.toString());
+      expect(provider.lastHeartbeatAt ?? 0).to.equal(Number(await m.read<bigint>("market", "lastHeartbeat", [provider.address])));
+      const heartbeats = provider.heartbeats.items as Array<{ at: number; kind: string; job: { id: string } | null }>;
+      expect(heartbeats).to.have.length(provider.heartbeats.totalCount);
+      if (heartbeats.length) expect(Math.max(...heartbeats.map((h) => h.at))).to.equal(provider.lastHeartbeatAt);
+      for (const heartbeat of heartbeats) expect(heartbeat.job === null, heartbeat.kind).to.equal(heartbeat.kind === "HEARTBEAT");
     }
+    expect(providers.map((p) => p.jobsDark).reduce((a, b) => a + b, 0)).to.equal(1);
   });
 
   it("serves every offer and job as the market contract holds them, with their links", async function () {
@@ -161,14 +171,23 @@ describe("GraphQL API served by `gpumesh run` against a real node", function () 
       expect([offer.gpus, offer.gpusLeased, offer.pricePerGpuHour]).to.deep.equal([chain.gpus, chain.gpusLeased, chain.pricePerGpuHour.toString()]);
       expect(offer.state).to.equal(chain.closed ? "CLOSED" : chain.expiresAt <= now ? "EXPIRED" : "OPEN");
     }
-    const jobs = await all("jobs", "id state escrow claimed gpus client { address } offer { id } provider { address }", 3);
+    const jobs = await all(
+      "jobs",
+      "id state escrow collateral claimed gpus client { address } payer { address } offer { id } provider { address } startedAt receiptedUntil bond resolveDeadline terms { id disputeBondBps }",
+      3,
+    );
     expect(jobs).to.have.length(Object.keys(ledger.jobs).length);
-    const expired = new Set(ledger.expiredJobs.map(String));
     for (const job of jobs) {
-      const chain = await m.read<ChainJob>("market", "getJob", [BigInt(job.id)]);
-      const state = CHAIN_STATES[chain.state];
-      expect(job.state, `job ${job.id}`).to.equal(state === "CANCELLED" && expired.has(job.id) ? "EXPIRED" : state);
-      expect([job.escrow, job.claimed, job.gpus]).to.deep.equal([chain.escrow.toString(), chain.claimed.toString(), chain.gpus]);
+      const id = BigInt(job.id);
+      const chain = await m.read<ChainJob>("market", "getJob", [id]);
+      const [, escrow, collateral] = await m.read<[bigint, bigint, bigint]>("market", "jobAmounts", [id]);
+      expect(job.state, `job ${job.id}`).to.equal(jobStateName(chain.state));
+      expect([job.escrow, job.collateral, job.claimed, job.gpus]).to.deep.equal([escrow.toString(), collateral.toString(), chain.claimed.toString(), chain.gpus]);
+      expect(job.payer.address).to.equal((await m.read<Address>("market", "payerOf", [id])).toLowerCase());
+      expect(job.receiptedUntil === null ? 0 : job.receiptedUntil - job.startedAt).to.equal(chain.receiptedSeconds);
+      expect(job.bond).to.equal((await m.read<{ bond: bigint }>("market", "getDispute", [id])).bond.toString());
+      const terms = await m.read<{ disputeBondBps: number }>("market", "jobTerms", [id]);
+      expect(job.terms).to.deep.equal({ id: String(chain.termsId), disputeBondBps: terms.disputeBondBps });
       expect(job.client.address).to.equal(chain.client.toLowerCase());
       expect(job.offer.id).to.equal(chain.offerId.toString());
       const offer = offers.find((o) => o.id === job.offer.id)!;

@@ -87,7 +87,7 @@ export function createFixture(): Fixture {
       { id: modelId(RTX), name: RTX, vram_gb: 24, listed: 0, listed_at: 1699900000 },
     ]);
     insert(db, "providers", [
-      { address: P1, metadata_uri: "ipfs://p1", registered_at: 1699950000, staked: "5000000000000000000000", locked: "1000000000000000000000", unbonding: "0", slashed: "0", earned: "9000000", jobs_completed: 2, jobs_disputed: 0, active_offers: 3, updated_at: 1700090000 },
+      { address: P1, metadata_uri: "ipfs://p1", registered_at: 1699950000, staked: "5000000000000000000000", locked: "1000000000000000000000", unbonding: "0", slashed: "0", earned: "9000000", jobs_completed: 2, jobs_disputed: 0, active_offers: 3, updated_at: 1700090000, last_heartbeat_at: 1700001000, jobs_accepted: 5 },
       { address: P2, metadata_uri: "ipfs://p2", registered_at: 1699950100, staked: "100000000000000000000", locked: "0", unbonding: "50000000000000000000", unbonding_ready_at: 1700600000, slashed: "7", earned: "123", jobs_completed: 5, jobs_disputed: 1, active_offers: 1, updated_at: 1700090000 },
       { address: P3, metadata_uri: "", registered_at: 1699950200, staked: "0", locked: "0", unbonding: "0", slashed: "0", earned: "99999999999999999999999999", jobs_completed: 0, jobs_disputed: 0, active_offers: 0, updated_at: 1700090000 },
     ]);
@@ -149,6 +149,7 @@ export function createFixture(): Fixture {
           refunded: finished ? "0" : "0",
           fee: finished ? fee.toString() : "0",
           result_hash: finished ? "0x" + "ee".repeat(32) : null,
+          receipted_until: j.id === 1 ? j.created_at + 600 : null,
         };
       }),
     );
@@ -157,6 +158,17 @@ export function createFixture(): Fixture {
       { block_number: 51, log_index: 3, tx_hash: "0x" + "02".repeat(32), timestamp: 1700000060, provider: P1, kind: "LOCK", amount: "1000000000000000000", job_id: 1 },
       { block_number: 51, log_index: 1, tx_hash: "0x" + "03".repeat(32), timestamp: 1700000060, provider: P1, kind: "LOCK", amount: "1000000000000000000", job_id: 2 },
       { block_number: 6, log_index: 0, tx_hash: "0x" + "04".repeat(32), timestamp: 1699950100, provider: P2, kind: "STAKE", amount: "150000000000000000000", job_id: null },
+    ]);
+    insert(db, "heartbeats", [
+      { block_number: 51, log_index: 4, provider: P1, at: 1700000060, kind: "ACCEPT", job_id: 1 },
+      { block_number: 60, log_index: 0, provider: P1, at: 1700001000, kind: "HEARTBEAT", job_id: null },
+    ]);
+    insert(db, "terms", [
+      {
+        terms_id: 1, protocol_fee_bps: 250, cancel_fee_bps: 200, collateral_bps: 5000, expiry_slash_bps: 100, accept_window: 1800,
+        dispute_window: 86400, abandon_grace: 3600, dark_slash_bps: 1000, dispute_bond_bps: 500, liveness_timeout: 900,
+        resolve_window: 604800, published_at: 1699900000,
+      },
     ]);
     insert(db, "capacity", [
       { gpu_model: modelId(H100), region: "eu-west", gpus_offered: 10, gpus_leased: 2, offers: 2 },
@@ -190,7 +202,7 @@ export function createFixture(): Fixture {
     db.prepare(
       `UPDATE market_totals SET providers = 3, total_staked = '5100000000000000000000', total_locked = '1000000000000000000000',
        total_unbonding = '50000000000000000000', total_slashed = '7', escrowed = '61500000', volume = '9000123',
-       fees_collected = '225003', gpu_seconds_sold = 36000, gpus_offered = 24, gpus_leased = 11 WHERE id = 1`,
+       fees_collected = '225003', gpu_seconds_sold = 36000, gpus_offered = 24, gpus_leased = 11, current_terms_id = 1 WHERE id = 1`,
     ).run();
     insert(db, "job_state_counts", [
       { state: "RUNNING", count: 3 },

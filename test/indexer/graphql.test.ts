@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { expect } from "chai";
 import { createGraphqlApp, createServer, type GraphqlServer, type IndexerStatus } from "../../src/graphql/app";
 import { silentLogger } from "../../src/internal/logger";
+import { JOB_STATES } from "../../src/protocol";
 import {
   A100,
   C1,
@@ -97,8 +98,8 @@ describe("GraphQL API over a real SQLite store", function () {
 
     it("answers market totals from the roll-ups, amounts as decimal strings", async function () {
       const { market } = await api.data(`{ market {
-        providers activeProviders totalStaked totalLocked totalUnbonding totalSlashed escrowed volume feesCollected
-        gpuHoursSold jobsByState { state count } jobs gpusOffered gpusLeased gpusAvailable utilization } }`);
+        providers activeProviders totalStaked totalLocked totalUnbonding totalSlashed escrowed disputeBondsHeld volume
+        feesCollected gpuHoursSold jobsByState { state count } jobs gpusOffered gpusLeased gpusAvailable utilization } }`);
       expect(market).to.deep.equal({
         providers: 3,
         activeProviders: 2,
@@ -107,9 +108,11 @@ describe("GraphQL API over a real SQLite store", function () {
         totalUnbonding: "50000000000000000000",
         totalSlashed: "7",
         escrowed: "61500000",
+        disputeBondsHeld: "0",
         volume: "9000123",
         feesCollected: "225003",
         gpuHoursSold: 10,
+        // Every state of src/protocol, in the contract's order.
         jobsByState: [
           { state: "CREATED", count: 0 },
           { state: "RUNNING", count: 3 },
@@ -118,8 +121,10 @@ describe("GraphQL API over a real SQLite store", function () {
           { state: "SETTLED", count: 3 },
           { state: "RESOLVED", count: 0 },
           { state: "CANCELLED", count: 1 },
-          { state: "EXPIRED", count: 0 },
           { state: "RECLAIMED", count: 0 },
+          { state: "DECLINED", count: 0 },
+          { state: "EXPIRED", count: 0 },
+          { state: "DARK", count: 0 },
         ],
         jobs: 7,
         gpusOffered: 24,
@@ -512,6 +517,59 @@ describe("GraphQL API over a real SQLite store", function () {
       ]);
       const { account } = await api.data(`{ account(id: "${P1}") { address provider { address } jobs { totalCount } } }`);
       expect(account).to.deep.equal({ address: P1, provider: { address: P1 }, jobs: { totalCount: 0 } });
+    });
+  });
+
+  describe("protocol v2 facts", function () {
+    it("serves terms, receipts, bonds, the time a provider went dark and its signs of life", async function () {
+      const data = await api.data(`{
+        terms { id publishedAt livenessTimeout disputeBondBps resolveWindow }
+        running: job(id: "1") { state endsAt receiptedUntil darkSince bond resolveDeadline bondToProvider staleFinalized extensions terms { id livenessTimeout } earnedSoFar claimable secondsLeft }
+        later: job(id: "4") { darkSince }
+        settled: job(id: "2") { darkSince endsAt earnedSoFar claimable secondsLeft }
+        provider(id: "${P1}") { lastHeartbeatAt jobsAccepted jobsDeclined jobsExpired jobsDark
+          heartbeats { totalCount items { id at kind job { id } } } }
+        other: provider(id: "${P2}") { lastHeartbeatAt heartbeats { totalCount } }
+      }`);
+      expect(data.terms).to.deep.equal([{ id: "1", publishedAt: 1699900000, livenessTimeout: 900, disputeBondBps: 500, resolveWindow: 604800 }]);
+      expect(data.running).to.deep.equal({
+        state: "RUNNING",
+        endsAt: 1700003660,
+        receiptedUntil: 1700000600,
+        // Last sign of life 1700001000 + the 900 s liveness timeout, passed at the indexed block (1700090000).
+        darkSince: 1700001900,
+        bond: "0",
+        resolveDeadline: null,
+        bondToProvider: null,
+        staleFinalized: false,
+        extensions: 0,
+        terms: { id: "1", livenessTimeout: 900 },
+        // The whole hour is used by the indexed block; claims stop at the receipted 540 s (0.75 USDC) + the
+        // collateral's worth (half the 5 USDC cost).
+        earnedSoFar: "5000000",
+        claimable: "3250000",
+        secondsLeft: 0,
+      });
+      // Started after the provider's last heartbeat: dark from its start + the timeout.
+      expect(data.later.darkSince).to.equal(1700007260 + 900);
+      expect(data.settled).to.deep.equal({ darkSince: null, endsAt: 1700007360, earnedSoFar: "5000000", claimable: "0", secondsLeft: null });
+      expect(data.provider).to.deep.equal({
+        lastHeartbeatAt: 1700001000,
+        jobsAccepted: 5,
+        jobsDeclined: 0,
+        jobsExpired: 0,
+        jobsDark: 0,
+        heartbeats: {
+          totalCount: 2,
+          items: [
+            { id: "51-4", at: 1700000060, kind: "ACCEPT", job: { id: "1" } },
+            { id: "60-0", at: 1700001000, kind: "HEARTBEAT", job: null },
+          ],
+        },
+      });
+      expect(data.other).to.deep.equal({ lastHeartbeatAt: null, heartbeats: { totalCount: 0 } });
+      const { values } = await api.data('{ __type(name: "JobState") { values: enumValues { name } } }').then((d) => ({ values: d.__type.values }));
+      expect(values.map((v: { name: string }) => v.name)).to.deep.equal(JOB_STATES);
     });
   });
 

@@ -73,7 +73,7 @@ describe("indexer: chain reorganisations (anvil_reorg)", function () {
     // Replace the last 4 blocks: a different job on the other offer, and the offer closed.
     await m.testClient.request({
       method: "anvil_reorg",
-      params: [4, [marketTx(m, c1, "createJob", [offers.O2, 1, 3600, 2n ** 96n, SPEC_HASH], 0), marketTx(m, p1, "closeOffer", [offers.O1], 2)]],
+      params: [4, [marketTx(m, c1, "createJob", [offers.O2, 1, 3600, 2n ** 96n, 2n ** 255n, SPEC_HASH], 0), marketTx(m, p1, "closeOffer", [offers.O1], 2)]],
     } as never);
 
     const result = await indexer.syncOnce();
@@ -95,7 +95,7 @@ describe("indexer: chain reorganisations (anvil_reorg)", function () {
     await indexer.syncOnce();
     await m.testClient.request({
       method: "anvil_reorg",
-      params: [2, [marketTx(m, c2, "createJob", [offers.O2, 2, 7200, 2n ** 96n, SPEC_HASH], 1)]],
+      params: [2, [marketTx(m, c2, "createJob", [offers.O2, 2, 7200, 2n ** 96n, 2n ** 255n, SPEC_HASH], 1)]],
     } as never);
     await m.testClient.mine({ blocks: 3 });
     await m.createJob(c1, offers.O2, 1, 3600);

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import type { Address } from "viem";
+import { PARAMETER_NAMES, jobStateName, parameterColumn } from "../../src/protocol";
 import { openStore, type Store } from "../../src/store/db";
 import type { JobRow, OfferRow, ProviderRow } from "../../src/store/rows";
 import { createIndexer } from "../../src/sync/indexer";
@@ -10,16 +11,18 @@ import { runFullScenario, type ScenarioLedger } from "./helpers/scenario";
 
 interface ChainJob {
   client: Address;
-  offerId: bigint;
+  offerId: number;
   gpus: number;
+  termsId: number;
+  sponsored: boolean;
   pricePerGpuHour: bigint;
   duration: number;
   acceptDeadline: number;
   startedAt: number;
   endedAt: number;
   state: number;
-  escrow: bigint;
   claimed: bigint;
+  receiptedSeconds: number;
 }
 interface ChainOffer {
   provider: Address;
@@ -31,7 +34,6 @@ interface ChainOffer {
   gpuModel: string;
 }
 
-const CHAIN_STATES = ["NONE", "CREATED", "RUNNING", "COMPLETED", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "RECLAIMED"];
 const sum = (values: Iterable<bigint>) => [...values].reduce((a, b) => a + b, 0n);
 
 describe("indexer: every job path, checked against the contracts", function () {
@@ -65,9 +67,10 @@ describe("indexer: every job path, checked against the contracts", function () {
 
   const rows = <T>(sql: string, ...params: unknown[]) => store.db.prepare(sql).all(...params) as T[];
 
-  it("providers: stake, locked, unbonding, slashed and earnings equal the chain", async function () {
+  it("providers: stake, locked, unbonding, slashed, earnings and signs of life equal the chain", async function () {
     const providers = rows<ProviderRow>("SELECT * FROM providers ORDER BY address");
     expect(providers.map((p) => p.address)).to.deep.equal([...ledger.providers].map((a) => a.toLowerCase()).sort());
+    const bondsWon = rows<{ provider: string; bond: string }>("SELECT provider, bond FROM jobs WHERE bond_to_provider = 1");
     for (const address of ledger.providers) {
       const row = providers.find((p) => p.address === address.toLowerCase())!;
       const account = await m.read<{ staked: bigint; locked: bigint; unbonding: bigint; unbondingReadyAt: number }>("staking", "account", [address]);
@@ -77,18 +80,34 @@ describe("indexer: every job path, checked against the contracts", function () {
       // Stake tokens are conserved: wallet + staked + unbonding + slashed == minted.
       const wallet = await m.read<bigint>("stake", "balanceOf", [address]);
       expect(wallet + account.staked + account.unbonding + BigInt(row.slashed), "stake conservation").to.equal(ledger.meshMinted.get(address));
-      // Providers hold no payment token but their pay.
+      // Providers hold no payment token but their pay and the dispute bonds they won.
       expect(row.earned, "earned").to.equal((await m.read<bigint>("payment", "balanceOf", [address])).toString());
+      const lastHeartbeat = await m.read<bigint>("market", "lastHeartbeat", [address]);
+      expect(row.last_heartbeat_at ?? 0, `${address} last sign of life`).to.equal(Number(lastHeartbeat));
     }
+    expect(bondsWon.length, "a ruling fully for the provider hands it the bond").to.equal(1);
     const byAddress = (a: Address) => providers.find((p) => p.address === a.toLowerCase())!;
-    const [p1, p2, p3] = ledger.providers;
+    const [p1, p2, p3, p4, p5] = ledger.providers;
     expect(BigInt(byAddress(p1).slashed) > 0n, "P1 slashed by resolution").to.equal(true);
     expect(BigInt(byAddress(p2).slashed) > 0n, "P2 slashed by expiry").to.equal(true);
-    expect(BigInt(byAddress(p3).slashed) > 0n, "P3 slashed from unbonding").to.equal(true);
-    expect([byAddress(p1).jobs_completed, byAddress(p2).jobs_completed, byAddress(p3).jobs_completed]).to.deep.equal([1, 1, 0]);
-    expect([byAddress(p1).jobs_disputed, byAddress(p2).jobs_disputed, byAddress(p3).jobs_disputed]).to.deep.equal([1, 0, 1]);
-    expect([byAddress(p1).active_offers, byAddress(p2).active_offers, byAddress(p3).active_offers]).to.deep.equal([2, 1, 1]);
+    expect(BigInt(byAddress(p3).slashed) > 0n, "P3 slashed from reserved collateral while the rest unbonds").to.equal(true);
+    expect(BigInt(byAddress(p3).unbonding) > 0n).to.equal(true);
+    expect(BigInt(byAddress(p4).slashed) > 0n, "P4 slashed for going dark").to.equal(true);
+    const counters = (p: ProviderRow) => [p.jobs_accepted, p.jobs_declined, p.jobs_expired, p.jobs_dark, p.jobs_disputed, p.jobs_completed];
+    expect(ledger.providers.map((a) => counters(byAddress(a)))).to.deep.equal([
+      [4, 0, 0, 0, 2, 1],
+      [3, 1, 1, 0, 1, 1],
+      [1, 0, 1, 0, 1, 0],
+      [1, 0, 0, 1, 0, 0],
+      [0, 0, 0, 0, 0, 0],
+    ]);
+    expect(ledger.providers.map((a) => byAddress(a).active_offers)).to.deep.equal([2, 1, 1, 1, 0]);
     expect(byAddress(p1).unbonding_ready_at).to.equal(null);
+    // P5 only ever sent a heartbeat, before it registered.
+    expect(byAddress(p5).last_heartbeat_at).to.be.a("number");
+    const kinds = rows<{ kind: string; n: number }>("SELECT kind, count(*) AS n FROM heartbeats GROUP BY kind ORDER BY kind");
+    expect(kinds.map((k) => k.kind)).to.deep.equal(["ACCEPT", "CLAIM", "COMPLETE", "HEARTBEAT"]);
+    expect(rows("SELECT * FROM heartbeats WHERE provider = ?", ledger.clients[0].toLowerCase())).to.have.length(1);
   });
 
   it("offers: gpus, leases, prices and states equal the chain", async function () {
@@ -106,26 +125,32 @@ describe("indexer: every job path, checked against the contracts", function () {
       const state = chain.closed ? "CLOSED" : chain.expiresAt <= now ? "EXPIRED" : "OPEN";
       expect(row.state, `offer ${row.id} state`).to.equal(state);
     }
-    expect(offers.map((o) => o.state)).to.deep.equal(["OPEN", "OPEN", "CLOSED", "OPEN", "OPEN", "EXPIRED"]);
+    expect(offers.map((o) => o.state)).to.deep.equal(["OPEN", "OPEN", "CLOSED", "OPEN", "OPEN", "OPEN", "EXPIRED"]);
   });
 
-  it("jobs: state, escrow, claims, pay, refund and fee equal the chain and add up", async function () {
+  it("jobs: state, amounts, terms, claims, receipts, bonds, pay, refund and fee equal the chain and add up", async function () {
     const jobs = rows<JobRow>("SELECT * FROM jobs ORDER BY id");
     expect(jobs).to.have.length(Object.keys(ledger.jobs).length);
-    const expired = new Set(ledger.expiredJobs.map(Number));
     for (const row of jobs) {
-      const chain = await m.read<ChainJob>("market", "getJob", [BigInt(row.id)]);
-      const chainState = CHAIN_STATES[chain.state];
-      expect(row.state, `job ${row.id} state`).to.equal(chainState === "CANCELLED" && expired.has(row.id) ? "EXPIRED" : chainState);
+      const id = BigInt(row.id);
+      const chain = await m.read<ChainJob>("market", "getJob", [id]);
+      const [cost, escrow, collateral] = await m.read<[bigint, bigint, bigint]>("market", "jobAmounts", [id]);
+      expect(row.state, `job ${row.id} state`).to.equal(jobStateName(chain.state));
       expect(row.client).to.equal(chain.client.toLowerCase());
+      expect(row.payer, `job ${row.id} payer`).to.equal((await m.read<Address>("market", "payerOf", [id])).toLowerCase());
       expect(row.offer_id).to.equal(Number(chain.offerId));
       expect(row.gpus).to.equal(chain.gpus);
       expect(row.duration).to.equal(chain.duration);
-      expect(row.escrow).to.equal(chain.escrow.toString());
+      expect([row.cost, row.escrow, row.collateral], `job ${row.id} amounts`).to.deep.equal([cost, escrow, collateral].map(String));
+      expect(row.terms_id, `job ${row.id} terms`).to.equal(chain.termsId);
       expect(row.claimed, `job ${row.id} claimed`).to.equal(chain.claimed.toString());
       expect(row.accept_deadline).to.equal(Number(chain.acceptDeadline));
       expect(row.started_at ?? 0).to.equal(Number(chain.startedAt));
       expect(row.ended_at ?? 0, `job ${row.id} endedAt`).to.equal(Number(chain.endedAt));
+      expect(row.receipted_until === null ? 0 : row.receipted_until - row.started_at!, `job ${row.id} receipted`).to.equal(chain.receiptedSeconds);
+      const dispute = await m.read<{ disputedAt: number; bond: bigint }>("market", "getDispute", [id]);
+      expect(row.bond, `job ${row.id} bond`).to.equal(dispute.bond.toString());
+      expect(row.disputed_at ?? 0).to.equal(Number(dispute.disputedAt));
       if (row.finalized_at !== null) {
         expect(BigInt(row.refunded) + BigInt(row.provider_paid) + BigInt(row.fee), `job ${row.id} refund + pay + fee`).to.equal(
           BigInt(row.escrow),
@@ -134,14 +159,28 @@ describe("indexer: every job path, checked against the contracts", function () {
         expect(BigInt(row.provider_paid)).to.equal(chain.claimed);
       }
     }
-    // Clients paid escrow and got refunds: their balances say so.
-    for (const client of ledger.clients) {
-      const mine = jobs.filter((j) => j.payer === client.toLowerCase());
-      const expected = ledger.usdcMinted.get(client)! - sum(mine.map((j) => BigInt(j.escrow))) + sum(mine.map((j) => BigInt(j.refunded)));
-      expect(await m.read<bigint>("payment", "balanceOf", [client]), `client ${client} balance`).to.equal(expected);
+    // Payers paid escrow and got refunds; clients posted bonds and got back those the provider did not win.
+    for (const account of [...ledger.clients, ledger.sponsor]) {
+      const address = account.toLowerCase();
+      const paid = jobs.filter((j) => j.payer === address);
+      const disputed = jobs.filter((j) => j.client === address);
+      const expected =
+        ledger.usdcMinted.get(account)! -
+        sum(paid.map((j) => BigInt(j.escrow))) +
+        sum(paid.map((j) => BigInt(j.refunded))) -
+        sum(disputed.map((j) => BigInt(j.bond))) +
+        sum(disputed.filter((j) => j.bond_to_provider === 0).map((j) => BigInt(j.bond)));
+      expect(await m.read<bigint>("payment", "balanceOf", [account]), `${account} balance`).to.equal(expected);
     }
+    const byId = (name: string) => jobs.find((j) => j.id === Number(ledger.jobs[name]))!;
+    expect(byId("J11")).to.include({ state: "DECLINED", payer: ledger.sponsor.toLowerCase(), client: ledger.clients[1].toLowerCase() });
+    expect(byId("J12").state).to.equal("DARK");
+    expect(byId("J12").paid_until).to.equal(byId("J12").started_at);
+    expect(byId("J13")).to.include({ state: "RESOLVED", stale_finalized: 1, bond_to_provider: 0, terms_id: 2 });
+    expect(byId("J9").extensions).to.equal(1);
+    expect(byId("J3").receipted_until).to.be.a("number");
     const states = new Set(jobs.map((j) => j.state));
-    for (const state of ["CREATED", "RUNNING", "SETTLED", "RESOLVED", "CANCELLED", "EXPIRED", "RECLAIMED"]) {
+    for (const state of ["CREATED", "RUNNING", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "EXPIRED", "RECLAIMED", "DECLINED", "DARK"]) {
       expect(states.has(state as JobRow["state"]), state).to.equal(true);
     }
     const counts = rows<{ state: string; count: number }>("SELECT state, count FROM job_state_counts WHERE count > 0 ORDER BY state");
@@ -150,14 +189,28 @@ describe("indexer: every job path, checked against the contracts", function () {
     expect(counts).to.deep.equal([...recount.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([state, count]) => ({ state, count })));
   });
 
-  it("market totals: escrow, fees, volume, stake and capacity equal the chain", async function () {
+  it("terms: every parameter snapshot equals the chain's", async function () {
+    const terms = rows<Record<string, number>>("SELECT * FROM terms ORDER BY terms_id");
+    const current = Number(await m.read<bigint>("market", "currentTermsId"));
+    expect(terms.map((t) => t.terms_id)).to.deep.equal(Array.from({ length: current }, (_, i) => i + 1));
+    for (const row of terms) {
+      const chain = await m.read<Record<string, number>>("market", "terms", [BigInt(row.terms_id)]);
+      for (const name of PARAMETER_NAMES) expect(row[parameterColumn(name)], `terms ${row.terms_id} ${name}`).to.equal(chain[name]);
+    }
+    expect(rows<{ current_terms_id: number }>("SELECT current_terms_id FROM market_totals")[0].current_terms_id).to.equal(current);
+  });
+
+  it("market totals: escrow, bonds, fees, volume, stake and capacity equal the chain", async function () {
     const totals = rows<Record<string, string | number>>("SELECT * FROM market_totals")[0];
     const market = m.deployment.contracts.JobMarket.address;
     const held = await m.read<bigint>("payment", "balanceOf", [market]);
     const feesAccrued = await m.read<bigint>("market", "feesAccrued");
+    const bondsHeld = await m.read<bigint>("market", "disputeBondsHeld");
     let credited = 0n;
     for (const account of m.accounts) credited += await m.read<bigint>("market", "balanceOf", [account]);
-    expect(totals.escrowed, "escrowed").to.equal((held - credited - feesAccrued).toString());
+    expect(totals.dispute_bonds_held, "bonds").to.equal(bondsHeld.toString());
+    expect(bondsHeld > 0n, "J14's bond is held").to.equal(true);
+    expect(totals.escrowed, "escrowed").to.equal((held - credited - feesAccrued - bondsHeld).toString());
     const withdrawnFees = await m.read<bigint>("payment", "balanceOf", [ledger.arbiter]);
     expect(totals.fees_collected, "fees").to.equal((feesAccrued + withdrawnFees).toString());
     expect(BigInt(totals.fees_collected as string) > 0n).to.equal(true);
@@ -165,7 +218,8 @@ describe("indexer: every job path, checked against the contracts", function () {
     expect(totals.fees_collected).to.equal(sum(jobs.map((j) => BigInt(j.fee))).toString());
     let providerBalances = 0n;
     for (const provider of ledger.providers) providerBalances += await m.read<bigint>("payment", "balanceOf", [provider]);
-    expect(totals.volume, "volume").to.equal(providerBalances.toString());
+    const bondsWon = sum(jobs.filter((j) => j.bond_to_provider === 1).map((j) => BigInt(j.bond)));
+    expect(totals.volume, "volume: provider pay, without the bonds won").to.equal((providerBalances - bondsWon).toString());
 
     let staked = 0n;
     let locked = 0n;
@@ -183,7 +237,7 @@ describe("indexer: every job path, checked against the contracts", function () {
     expect(stakingHeld, "staking holds staked + unbonding").to.equal(staked + unbonding);
     const slashed = rows<{ s: string }>("SELECT slashed AS s FROM providers").map((r) => BigInt(r.s));
     expect(totals.total_slashed).to.equal(sum(slashed).toString());
-    expect(totals.providers).to.equal(3);
+    expect(totals.providers).to.equal(ledger.providers.length);
 
     // Capacity over the chain's open offers.
     const now = await m.latestTimestamp();
@@ -207,11 +261,13 @@ describe("indexer: every job path, checked against the contracts", function () {
     }
     expect(capacity).to.deep.equal([...expected.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([gpu_model, v]) => ({ gpu_model, ...v })));
 
-    // GPU time sold: jobs whose clock stopped with earnings, at gpus x seconds used.
+    // GPU time sold: gpus x seconds used when the clock stopped (dark and reclaimed jobs: up to where the provider was
+    // paid), whatever a later ruling decides.
     let gpuSeconds = 0;
     for (const row of jobs) {
-      if (row.started_at === null || row.state === "RECLAIMED" || row.state === "RUNNING" || row.earned === null || row.earned === "0") continue;
-      gpuSeconds += row.gpus * Math.min(row.ended_at! - row.started_at, row.duration);
+      if (row.started_at === null || row.ended_at === null) continue;
+      const until = row.state === "DARK" || row.state === "RECLAIMED" ? row.paid_until! : row.ended_at!;
+      gpuSeconds += row.gpus * Math.min(until - row.started_at, row.duration);
     }
     expect(totals.gpu_seconds_sold).to.equal(gpuSeconds);
     expect(gpuSeconds).to.be.greaterThan(0);

@@ -1,24 +1,25 @@
-import { erc20Abi, isAddress, type Address, type Hex } from "viem";
+import { erc20Abi, hashTypedData, isAddress, type Address, type Hex } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { loadDeployment, type Deployment } from "../../chain/deployment";
 import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, SIGNER_OPTIONS, requireOption, signerHelp } from "../lib/args";
 import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
-import { hashOrText, signerFromValues } from "../lib/common";
+import { hashOrText, parseHours, parseTimestamp, signerFromValues } from "../lib/common";
 import { createChainContext, resolveApiUrl, resolveChainOptions, type ChainContext, type SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
 import { JOB_HEADERS, OFFER_HEADERS, describeJob, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
+import { OPEN_JOB_STATES, RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES, jobMoney, type JobState } from "../../protocol";
 import { graphqlRequest } from "../lib/graphql";
 import { jobSubcommand } from "../lib/job-command";
 import { createOutput, type Output } from "../lib/output";
-import { authorizePull } from "../lib/permit";
+import { authorizePull, sendMarketPull } from "../lib/permit";
 import {
   readAllJobs,
   readAllOffers,
   readCatalog,
+  readDispute,
   readEarned,
   readJob,
   readOffer,
-  readParameters,
   resolveModel,
   type OfferView,
 } from "../lib/reads";
@@ -26,6 +27,7 @@ import { describeRevert } from "../lib/revert";
 import { eventOf, readOrExplain, sendContractTransaction } from "../lib/tx";
 import {
   formatAmount,
+  formatBps,
   formatDuration,
   formatTime,
   parseDuration,
@@ -197,13 +199,15 @@ const offers: Subcommand = {
 
 // ------------------------------------------------------------------ create-job
 const createJobHelp = signerHelp(
-  "usage: gpumesh client create-job --offer ID --gpus N --duration D --max-price PRICE [--spec TEXT] [--yes] [options]",
-  "Rents GPUs of an offer: shows cost + fee = escrow and asks to confirm on a terminal; pays with an EIP-2612 permit",
-  "when the token supports it (one transaction), else approve + createJob. Unused time is refunded.",
+  "usage: gpumesh client create-job --offer ID --gpus N --duration D --max-price PRICE [--max-escrow AMOUNT] [--spec TEXT] [--yes] [options]",
+  "Rents GPUs of an offer: shows cost + fee = escrow and the provider's collateral, and asks to confirm on a terminal;",
+  "pays with an EIP-2612 permit when the token supports it (one transaction), else approve + createJob. Unused time",
+  "is refunded to the wallet that pays.",
   "  --offer ID            offer to rent from",
   "  --gpus N              GPUs to rent",
   "  --duration D          rental time, e.g. 2h (you pay only for the time used)",
   "  --max-price PRICE     highest price per GPU-hour you accept (protects against a reprice), e.g. 2.50",
+  "  --max-escrow AMOUNT   most you agree to escrow in total (default: the quote's escrow, so a fee change reverts)",
   "  --spec TEXT|HASH      job specification: text to hash, or a 0x bytes32",
   "  --yes                 do not ask for confirmation",
   "  --no-permit           approve + createJob even when the token supports permit",
@@ -234,6 +238,7 @@ const createJob: Subcommand = {
         gpus: { type: "string" },
         duration: { type: "string" },
         "max-price": { type: "string" },
+        "max-escrow": { type: "string" },
         spec: { type: "string" },
         yes: { type: "boolean", short: "y" },
         "no-permit": { type: "boolean" },
@@ -254,14 +259,17 @@ const createJob: Subcommand = {
     const pay = (value: bigint) => formatAmount(value, context.payment);
     const [offer, now] = await Promise.all([readOffer(context, offerId), context.now()]);
     checkOffer(context, offer, gpus, duration, maxPrice, now);
-    const [cost, fee, escrow] = await readOrExplain(context, "quote", () =>
+    const [cost, fee, escrow, collateral] = await readOrExplain(context, "quote", () =>
       context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "quote", args: [offerId, gpus, duration] }),
     );
+    const maxEscrow = values["max-escrow"] === undefined ? escrow : parsePositiveAmount(values["max-escrow"], context.payment, "--max-escrow");
+    if (maxEscrow < escrow) throw new CliError(describeRevert("JobMarketEscrowAboveMax", [escrow, maxEscrow], context.errorContext));
     const out = createOutput(Boolean(values.json));
     out.line(
       `offer #${offerId}: ${gpus} x ${offer.gpuModel} in ${offer.region || "?"} for ${formatDuration(duration)} at ${pay(offer.pricePerGpuHour)} per GPU-hour (your maximum ${pay(maxPrice)})`,
     );
     out.line(`cost ${pay(cost)} + fee ${pay(fee)} = ${pay(escrow)} held in escrow; unused time is refunded`);
+    out.line(`the provider locks ${formatAmount(collateral, context.stake)} of its stake as collateral for the job`);
     if (!values.yes && process.stdin.isTTY && !values.json) {
       if (!(await confirm(`pay ${pay(escrow)} into escrow?`))) throw new CliError("cancelled: no job was created");
     }
@@ -274,15 +282,15 @@ const createJob: Subcommand = {
     if (balance < escrow) {
       throw new CliError(describeRevert("ERC20InsufficientBalance", [context.account.address, balance, escrow], { ...context.errorContext, token: context.payment }));
     }
-    const permit = await authorizePull(context, out, context.payment, context.market, escrow, !values["no-permit"]);
+    const permit = await authorizePull(context, out, context.payment, context.market, maxEscrow, !values["no-permit"]);
     const sent = await sendContractTransaction(context, out, {
       label: permit ? "create job with permit" : "create job",
       address: context.market,
       abi: jobMarketAbi,
       functionName: permit ? "createJobWithPermit" : "createJob",
       args: permit
-        ? [context.account.address, offerId, gpus, duration, maxPrice, specHash, permit]
-        : [offerId, gpus, duration, maxPrice, specHash],
+        ? [context.account.address, offerId, gpus, duration, maxPrice, maxEscrow, specHash, permit]
+        : [offerId, gpus, duration, maxPrice, maxEscrow, specHash],
       token: context.payment,
     });
     const event = eventOf(sent, "JobCreated");
@@ -299,6 +307,8 @@ const createJob: Subcommand = {
       cost: event.cost,
       fee: (event.escrow as bigint) - (event.cost as bigint),
       escrow: event.escrow,
+      maxEscrow,
+      collateral: event.collateral,
       acceptDeadline,
       specHash,
       permit: Boolean(permit),
@@ -321,14 +331,22 @@ const status: Subcommand = {
     const jobId = parseId(parsed.positionals[0], "job");
     const context = await createChainContext(resolveChainOptions(parsed.values));
     const job = await readJob(context, jobId);
-    const [earned, parameters, now] = await Promise.all([readEarned(context, jobId), readParameters(context), context.now()]);
+    const [earned, darkAt, dispute, now] = await Promise.all([
+      readEarned(context, jobId),
+      context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "darkAt", args: [jobId] }),
+      readDispute(context, jobId),
+      context.now(),
+    ]);
     const out = createOutput(Boolean(parsed.values.json));
-    for (const line of describeJob(context, job, earned, now, parameters)) out.line(line);
+    for (const line of describeJob(context, job, { earned, now, darkAt: Number(darkAt), dispute })) out.line(line);
     out.result(
       jobJson(context, job, {
         earned,
-        disputeDeadline: job.state === "Completed" ? job.endedAt + parameters.disputeWindow : null,
-        reclaimableAt: job.startedAt ? job.startedAt + job.duration + parameters.abandonGrace : null,
+        darkAt: Number(darkAt) || null,
+        bond: dispute.bond,
+        disputeDeadline: job.state === "Completed" ? job.endedAt + job.terms.disputeWindow : null,
+        resolveDeadline: job.state === "Disputed" ? dispute.disputedAt + job.terms.resolveWindow : null,
+        reclaimableAt: job.startedAt ? job.startedAt + job.duration + job.terms.abandonGrace : null,
       }),
     );
   },
@@ -343,8 +361,10 @@ const jobs: Subcommand = {
     if (!parsed) return 0;
     const context = await signerFromValues(parsed.values);
     const me = context.account.address.toLowerCase();
-    const open = new Set(["Created", "Running", "Completed", "Disputed"]);
-    const list = await readAllJobs(context, (job) => job.client.toLowerCase() === me && (Boolean(parsed.values.all) || open.has(job.state)));
+    const list = await readAllJobs(
+      context,
+      (job) => job.client.toLowerCase() === me && (Boolean(parsed.values.all) || OPEN_JOB_STATES.has(job.state.toUpperCase() as JobState)),
+    );
     const now = await context.now();
     const out = createOutput(Boolean(parsed.values.json));
     out.table(JOB_HEADERS.slice(0, -1), list.map((job) => jobRow(context, job, now).slice(0, -1)));
@@ -357,62 +377,77 @@ function jobAction(
   name: string,
   summaryText: string,
   description: string,
-  functionName: "endJobEarly" | "disputeJob" | "settleJob" | "cancelJob" | "expireJob" | "reclaimAbandoned",
+  functionName: "endJobEarly" | "settleJob" | "cancelJob" | "expireJob" | "reclaimAbandoned" | "reportDark",
   report: (context: SignerContext, out: Output, event: Record<string, unknown>) => Promise<Record<string, unknown>>,
   eventName: string,
-  withReason = false,
 ): Subcommand {
-  const text = signerHelp(
-    `usage: gpumesh client ${name} JOB${withReason ? " [--reason TEXT|HASH]" : ""} [options]`,
-    description,
-    ...(withReason ? ["  --reason TEXT|HASH    why (text to hash, or a 0x bytes32); keep the text for the arbiter"] : []),
-  );
-  const options: Record<string, { type: "string" }> = withReason ? { reason: { type: "string" } } : {};
-  return jobSubcommand(summaryText, text, options, async (context, out, jobId, values) => {
-    const args: readonly unknown[] = withReason ? [jobId, hashOrText(values.reason as string | undefined)] : [jobId];
+  const text = signerHelp(`usage: gpumesh client ${name} JOB [options]`, description);
+  return jobSubcommand(summaryText, text, {}, async (context, out, jobId) => {
     const sent = await sendContractTransaction(context, out, {
       label: name.replace("-", " ") + " job",
       address: context.market,
       abi: jobMarketAbi,
       functionName,
-      args,
+      args: [jobId],
     });
     return report(context, out, eventOf(sent, eventName));
   });
 }
 
 const pay = (context: SignerContext, value: unknown) => formatAmount(value as bigint, context.payment);
+const stakeAmount = (context: SignerContext, value: unknown) => formatAmount(value as bigint, context.stake);
 
 const endEarly = jobAction(
   "end-early",
   "stop a running job now (pay only for the time used)",
-  "Stops a running job: the provider earns the time used, the rest is refunded at settlement.",
+  "Stops a running job: the provider earns the time used, the rest is refunded to the payer at settlement.",
   "endJobEarly",
   async (context, out, event) => {
-    const parameters = await readParameters(context);
-    out.line(`ended at ${formatTime(Number(event.endedAt))}; provider earned ${pay(context, event.earned)}; disputable until ${formatTime(Number(event.endedAt) + parameters.disputeWindow)}`);
+    const job = await readJob(context, event.jobId as bigint);
+    out.line(`ended at ${formatTime(Number(event.endedAt))}; provider earned ${pay(context, event.earned)}; disputable until ${formatTime(Number(event.endedAt) + job.terms.disputeWindow)}`);
     return { endedAt: event.endedAt, earned: event.earned };
   },
   "JobEndedEarly",
 );
 
-const dispute = jobAction(
-  "dispute",
-  "dispute a running or completed job (the arbiter decides)",
-  "Disputes a running job, or a completed one within its dispute window; the arbiter splits the unclaimed escrow.",
-  "disputeJob",
-  async (context, out, event) => {
-    out.line(`disputed: clock stopped at ${formatTime(Number(event.endedAt))}, provider earned ${pay(context, event.earned)} so far; waiting for the arbiter`);
-    return { endedAt: event.endedAt, earned: event.earned, reasonHash: event.reasonHash };
+const disputeHelp = signerHelp(
+  "usage: gpumesh client dispute JOB [--reason TEXT|HASH] [--no-permit] [options]",
+  "Disputes a running job (its clock stops), or a completed one within its dispute window. Posts a bond of",
+  "disputeBondBps of the job's cost (with a permit, in the same transaction): it comes back unless the arbiter rules",
+  "fully for the provider. The arbiter splits the pay after the latest usage receipt; if it does not rule within the",
+  "resolve window, anyone can finalize the dispute (paid to the last sign of life, bond back, no slash).",
+  "  --reason TEXT|HASH    why (text to hash, or a 0x bytes32); keep the text for the arbiter",
+  "  --no-permit           approve + disputeJob even when the token supports permit",
+);
+const dispute = jobSubcommand(
+  "dispute a running or completed job, posting the bond (the arbiter decides)",
+  disputeHelp,
+  { reason: { type: "string" }, "no-permit": { type: "boolean" } },
+  async (context, out, jobId, values) => {
+    const job = await readJob(context, jobId);
+    const { disputeBond } = jobMoney(job, job.terms, BigInt(context.deployment.stakePerPaymentUnit));
+    out.line(`bond ${pay(context, disputeBond)} (${formatBps(job.terms.disputeBondBps)} of the cost ${pay(context, job.cost)}): back to you unless the arbiter rules fully for the provider`);
+    const sent = await sendMarketPull(
+      context,
+      out,
+      { label: "dispute job", functionName: "disputeJob", args: [jobId, hashOrText(values.reason as string | undefined)] },
+      disputeBond,
+      !values["no-permit"],
+    );
+    const event = eventOf(sent, "JobDisputed");
+    const resolveDeadline = Number(event.resolveDeadline);
+    out.line(
+      `disputed: clock stopped at ${formatTime(Number(event.endedAt))}, provider earned ${pay(context, event.earned)} so far; bond ${pay(context, event.bond)} held; ` +
+        `waiting for the arbiter until ${formatTime(resolveDeadline)}, then anyone can finalize it`,
+    );
+    return { endedAt: event.endedAt, earned: event.earned, reasonHash: event.reasonHash, bond: event.bond, resolveDeadline };
   },
-  "JobDisputed",
-  true,
 );
 
 const settle = jobAction(
   "settle",
   "settle a completed job after its dispute window (anyone)",
-  "Pays the provider, the fee and the client's refund of a completed job whose dispute window has passed.",
+  "Pays the provider, the fee and the payer's refund of a completed job whose dispute window has passed.",
   "settleJob",
   async (context, out, event) => {
     out.line(`settled: provider ${pay(context, event.providerPay)}, fee ${pay(context, event.protocolFee)}, refund ${pay(context, event.refund)}`);
@@ -424,7 +459,7 @@ const settle = jobAction(
 const cancel = jobAction(
   "cancel",
   "cancel a job the provider has not accepted (cancellation fee)",
-  "Cancels a job before acceptance: refund less the cancellation fee, which goes to the provider.",
+  "Cancels a job before acceptance: refund to the payer less the cancellation fee, which goes to the provider.",
   "cancelJob",
   async (context, out, event) => {
     out.line(`cancelled: refund ${pay(context, event.refund)}, cancellation fee ${pay(context, event.cancelFee)}`);
@@ -436,10 +471,10 @@ const cancel = jobAction(
 const expire = jobAction(
   "expire",
   "expire a job whose accept window passed (full refund; anyone)",
-  "Expires a job the provider did not accept in time: full refund to the client; the provider may be slashed.",
+  "Expires a job the provider neither accepted nor declined in time: full refund to the payer; part of the job's collateral is slashed to the client.",
   "expireJob",
   async (context, out, event) => {
-    out.line(`expired: refund ${pay(context, event.refund)}, provider slashed ${formatAmount(event.slashed as bigint, context.stake)}`);
+    out.line(`expired: refund ${pay(context, event.refund)}, provider slashed ${stakeAmount(context, event.slashed)}`);
     return { refund: event.refund, slashed: event.slashed };
   },
   "JobExpired",
@@ -448,13 +483,107 @@ const expire = jobAction(
 const reclaim = jobAction(
   "reclaim",
   "reclaim an abandoned job's escrow (after its end + grace)",
-  "Takes back the unclaimed escrow of a job the provider left running past its end and the grace period.",
+  "Ends a job the provider left running past its end and the grace period: the provider is paid up to its last sign of life, the rest is refunded.",
   "reclaimAbandoned",
   async (context, out, event) => {
-    out.line(`reclaimed: refund ${pay(context, event.refund)}, fee ${pay(context, event.protocolFee)}`);
-    return { refund: event.refund, protocolFee: event.protocolFee };
+    out.line(`reclaimed: provider earned ${pay(context, event.earned)} (paid ${pay(context, event.providerPay)} now), fee ${pay(context, event.protocolFee)}, refund ${pay(context, event.refund)}`);
+    return { earned: event.earned, providerPay: event.providerPay, refund: event.refund, protocolFee: event.protocolFee };
   },
   "JobReclaimed",
+);
+
+const reportDark = jobAction(
+  "report-dark",
+  "end a running job whose provider went dark (anyone; automatic refund)",
+  "Ends a running job whose provider showed no sign of life for the job's liveness timeout: it is paid up to its last\n" +
+    "sign of life (or the receipted time), the payer gets the rest back, and an SLA credit is slashed to the client.",
+  "reportDark",
+  async (context, out, event) => {
+    out.line(
+      `reported dark: provider paid until ${formatTime(Number(event.paidUntil))} (earned ${pay(context, event.earned)}), ` +
+        `refund ${pay(context, event.refund)}, SLA credit ${stakeAmount(context, event.slashed)} slashed to the client`,
+    );
+    return { paidUntil: event.paidUntil, earned: event.earned, providerPay: event.providerPay, refund: event.refund, slashed: event.slashed };
+  },
+  "JobDark",
+);
+
+const extendHelp = signerHelp(
+  "usage: gpumesh client extend JOB --hours H [--max-escrow AMOUNT] [--no-permit] [options]",
+  "Buys H more hours of a running job at its price and terms (payer only, before the job's end, within the offer's",
+  "maximum duration); the provider locks more collateral. Pays with a permit in the same transaction when the token",
+  "supports it, else approve + extendJob.",
+  "  --hours H             extra hours, e.g. 2 or 1.5",
+  "  --max-escrow AMOUNT   most you agree to pay for the extension (default: its cost + fee at the job's terms)",
+  "  --no-permit           approve + extendJob even when the token supports permit",
+);
+const extend = jobSubcommand(
+  "buy more time for a running job",
+  extendHelp,
+  { hours: { type: "string" }, "max-escrow": { type: "string" }, "no-permit": { type: "boolean" } },
+  async (context, out, jobId, values) => {
+    const extraSeconds = parseHours(requireOption(values.hours as string | undefined, "--hours"), "--hours");
+    const job = await readJob(context, jobId);
+    if (job.payer.toLowerCase() !== context.account.address.toLowerCase()) {
+      throw new CliError(describeRevert("JobMarketNotPayer", [jobId, context.account.address], context.errorContext));
+    }
+    const extended = jobMoney({ ...job, duration: job.duration + extraSeconds }, job.terms, BigInt(context.deployment.stakePerPaymentUnit));
+    const extraEscrow = extended.escrow - job.escrow;
+    const maxEscrow =
+      values["max-escrow"] === undefined ? extraEscrow : parsePositiveAmount(values["max-escrow"] as string, context.payment, "--max-escrow");
+    out.line(
+      `job #${jobId}: ${formatDuration(job.duration)} + ${formatDuration(extraSeconds)} = ${formatDuration(job.duration + extraSeconds)}; ` +
+        `pays ${pay(context, extraEscrow)} more into escrow (at most ${pay(context, maxEscrow)}); the provider locks ${stakeAmount(context, extended.collateral - job.collateral)} more`,
+    );
+    const sent = await sendMarketPull(
+      context,
+      out,
+      { label: "extend job", functionName: "extendJob", args: [jobId, extraSeconds, maxEscrow] },
+      extraEscrow,
+      !values["no-permit"],
+    );
+    const event = eventOf(sent, "JobExtended");
+    out.line(`extended: runs until ${formatTime(job.startedAt + Number(event.duration))}; escrow ${pay(context, event.escrow)} in total`);
+    return { duration: event.duration, cost: event.cost, escrow: event.escrow, extraEscrow: event.extraEscrow, collateral: event.collateral };
+  },
+);
+
+const receiptHelp = signerHelp(
+  "usage: gpumesh client receipt JOB [--until TIME] [options]",
+  "Signs a usage receipt (EIP-712 UsageReceipt(jobId, servedUntil)) with the client's key and prints the signature:",
+  "it says the job served you up to TIME, so the provider can claim that pay with `provider claim JOB --receipt SIG",
+  "--served-until TIME`, and a dispute can no longer take it back. Sends nothing.",
+  "  --until TIME          unix seconds or an ISO date (default: the chain's time now)",
+);
+const receipt = jobSubcommand(
+  "sign a usage receipt for the time a job has served you",
+  receiptHelp,
+  { until: { type: "string" } },
+  async (context, out, jobId, values) => {
+    const job = await readJob(context, jobId);
+    if (job.client.toLowerCase() !== context.account.address.toLowerCase()) {
+      throw new CliError(describeRevert("JobMarketNotClient", [jobId, context.account.address], context.errorContext));
+    }
+    const servedUntil = BigInt(values.until === undefined ? await context.now() : parseTimestamp(values.until as string, "--until"));
+    const typedData = {
+      domain: { ...RECEIPT_DOMAIN, chainId: context.chain.id, verifyingContract: context.market },
+      types: USAGE_RECEIPT_TYPES,
+      primaryType: "UsageReceipt",
+      message: { jobId, servedUntil },
+    } as const;
+    // The contract's own digest: a signature over any other domain would be refused on-chain.
+    const digest = await readOrExplain(context, "receipt digest", () =>
+      context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "receiptDigest", args: [jobId, servedUntil] }),
+    );
+    if (hashTypedData(typedData).toLowerCase() !== digest.toLowerCase()) {
+      throw new CliError(`the market at ${context.market} signs receipts over another EIP-712 domain than ${RECEIPT_DOMAIN.name} v${RECEIPT_DOMAIN.version}`);
+    }
+    const signature = await context.account.signTypedData(typedData);
+    out.line(`usage receipt for job #${jobId}, served until ${formatTime(servedUntil)} (${servedUntil}):`);
+    out.line(signature);
+    out.line(`the provider claims with: gpumesh provider claim ${jobId} --receipt ${signature} --served-until ${servedUntil}`);
+    return { servedUntil, signature, digest };
+  },
 );
 
 const withdrawHelp = signerHelp(
@@ -497,6 +626,9 @@ const subcommands: Record<string, Subcommand> = {
   status,
   jobs,
   "end-early": endEarly,
+  extend,
+  receipt,
+  "report-dark": reportDark,
   dispute,
   settle,
   cancel,

@@ -2,7 +2,7 @@ import { erc20Abi } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { SIGNER_OPTIONS, requireOption, signerHelp } from "../lib/args";
 import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
-import { MAX_JOB_DURATION_SECONDS, MAX_OFFER_GPUS, hashOrText, parseExpiry, signerFromValues } from "../lib/common";
+import { MAX_JOB_DURATION_SECONDS, MAX_OFFER_GPUS, hashOrText, parseExpiry, parseTimestamp, signerFromValues } from "../lib/common";
 import type { SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
 import { JOB_HEADERS, OFFER_HEADERS, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
@@ -17,11 +17,10 @@ import {
   readEarned,
   readJob,
   readOffer,
-  readParameters,
   regionToBytes16,
   resolveModel,
 } from "../lib/reads";
-import { JOB_STATES } from "../lib/revert";
+import { CHAIN_JOB_STATES, OPEN_JOB_STATES, type JobState } from "../../protocol";
 import { eventOf, sendContractTransaction } from "../lib/tx";
 import {
   formatAmount,
@@ -362,10 +361,11 @@ const offerList: Subcommand = {
 };
 
 // ------------------------------------------------------------------ jobs
+const JOB_STATE_NAMES = CHAIN_JOB_STATES.slice(1).join(", ").toLowerCase();
 const jobsHelp = signerHelp(
   "usage: gpumesh provider jobs [--state STATE] [options]",
   "The provider's jobs, read from the chain.",
-  `  --state STATE         only jobs in this state (${JOB_STATES.slice(1).join(", ").toLowerCase()})`,
+  `  --state STATE         only jobs in this state (${JOB_STATE_NAMES})`,
 );
 const jobs: Subcommand = {
   summary: "list the provider's jobs",
@@ -374,8 +374,8 @@ const jobs: Subcommand = {
     const parsed = parseOrHelp(argv, { ...SIGNER_OPTIONS, state: { type: "string" } }, jobsHelp);
     if (!parsed) return 0;
     const wanted = parsed.values.state?.toLowerCase();
-    if (wanted && !JOB_STATES.slice(1).some((state) => state.toLowerCase() === wanted)) {
-      throw new UsageError(`--state: "${parsed.values.state}" is not a job state (${JOB_STATES.slice(1).join(", ").toLowerCase()})`);
+    if (wanted && !CHAIN_JOB_STATES.slice(1).some((state) => state.toLowerCase() === wanted)) {
+      throw new UsageError(`--state: "${parsed.values.state}" is not a job state (${JOB_STATE_NAMES})`);
     }
     const context = await signerFromValues(parsed.values);
     const me = context.account.address.toLowerCase();
@@ -394,14 +394,14 @@ function jobCommand(
   name: string,
   summaryText: string,
   extraHelp: string[],
-  extraOptions: Record<string, { type: "string" }>,
+  extraOptions: Record<string, { type: "string" } | { type: "boolean" }>,
   perform: JobCommandAction,
 ): Subcommand {
   const text = signerHelp(`usage: gpumesh provider ${name} JOB ${Object.keys(extraOptions).map((o) => `[--${o} ...]`).join(" ")} [options]`.replace(/ +/g, " "), ...extraHelp);
   return jobSubcommand(summaryText, text, extraOptions, perform);
 }
 
-const accept = jobCommand("accept", "accept a job (locks collateral, starts the clock)", ["Accepts a created job before its accept deadline."], {}, async (context, out, jobId) => {
+const accept = jobCommand("accept", "accept a job (starts the clock)", ["Accepts a created job before its accept deadline; its collateral is locked since its creation."], {}, async (context, out, jobId) => {
   const sent = await sendContractTransaction(context, out, {
     label: "accept job",
     address: context.market,
@@ -413,23 +413,99 @@ const accept = jobCommand("accept", "accept a job (locks collateral, starts the 
   const job = await readJob(context, jobId);
   const startedAt = Number(event.startedAt);
   out.line(
-    `started ${formatTime(startedAt)}, runs until ${formatTime(startedAt + job.duration)}; collateral locked ${formatAmount(event.collateral as bigint, context.stake)}`,
+    `started ${formatTime(startedAt)}, runs until ${formatTime(startedAt + job.duration)}; collateral locked ${formatAmount(job.collateral, context.stake)}; ` +
+      `show a sign of life (\`provider heartbeat\`, a claim) at least every ${formatDuration(job.terms.livenessTimeout)} or anyone can report the job dark`,
   );
-  return { startedAt, collateral: event.collateral };
+  return { startedAt, collateral: job.collateral };
 });
 
-const claim = jobCommand("claim", "draw pay for the time a running job has used", ["Streams the pay earned so far on a running job (final)."], {}, async (context, out, jobId) => {
-  const sent = await sendContractTransaction(context, out, {
-    label: "claim",
-    address: context.market,
-    abi: jobMarketAbi,
-    functionName: "claim",
-    args: [jobId],
-  });
-  const event = eventOf(sent, "JobClaimed");
-  out.line(`claimed ${formatAmount(event.amount as bigint, context.payment)}; ${formatAmount(event.claimed as bigint, context.payment)} claimed in total`);
-  return { amount: event.amount, claimed: event.claimed };
-});
+const decline = jobCommand(
+  "decline",
+  "turn a job down before accepting it (full refund, no slash)",
+  [
+    "Declines a created job before its accept deadline: the payer gets the whole escrow back, the collateral is",
+    "released, nothing is slashed (letting it expire instead costs a slash).",
+    "  --reason TEXT|HASH    why (text to hash, or a 0x bytes32)",
+  ],
+  { reason: { type: "string" } },
+  async (context, out, jobId, values) => {
+    const sent = await sendContractTransaction(context, out, {
+      label: "decline job",
+      address: context.market,
+      abi: jobMarketAbi,
+      functionName: "declineJob",
+      args: [jobId, hashOrText(values.reason as string | undefined)],
+    });
+    const event = eventOf(sent, "JobDeclined");
+    out.line(`declined: refund ${formatAmount(event.refund as bigint, context.payment)} to the payer; collateral released`);
+    return { refund: event.refund, reason: event.reason };
+  },
+);
+
+const claim = jobCommand(
+  "claim",
+  "draw pay for the time a job has used (with the client's usage receipt: final)",
+  [
+    "Streams the pay earned so far on a running job. Without a receipt, total claims stop at what the job's",
+    "collateral could take back; with the client's receipt (`client receipt JOB`) the receipted time is paid in full",
+    "and final, also once the job is completed or disputed.",
+    "  --receipt SIG         the client's UsageReceipt signature (0x...)",
+    "  --served-until TIME   the receipt's servedUntil: unix seconds or an ISO date (needed with --receipt)",
+  ],
+  { receipt: { type: "string" }, "served-until": { type: "string" } },
+  async (context, out, jobId, values) => {
+    const signature = values.receipt as string | undefined;
+    const servedUntilText = values["served-until"] as string | undefined;
+    if (signature === undefined && servedUntilText !== undefined) throw new UsageError("--served-until needs --receipt");
+    if (signature !== undefined && !/^0x[0-9a-fA-F]+$/.test(signature)) throw new UsageError(`--receipt: "${signature}" is not a 0x signature`);
+    const servedUntil = signature === undefined ? undefined : BigInt(parseTimestamp(requireOption(servedUntilText, "--served-until"), "--served-until"));
+    const sent = await sendContractTransaction(context, out, {
+      label: servedUntil === undefined ? "claim" : "claim with receipt",
+      address: context.market,
+      abi: jobMarketAbi,
+      functionName: servedUntil === undefined ? "claim" : "claimWithReceipt",
+      args: servedUntil === undefined ? [jobId] : [jobId, servedUntil, signature],
+    });
+    const event = eventOf(sent, "JobClaimed");
+    const receiptedUntil = Number(event.receiptedUntil);
+    out.line(
+      `claimed ${formatAmount(event.amount as bigint, context.payment)}; ${formatAmount(event.claimed as bigint, context.payment)} claimed in total` +
+        (receiptedUntil ? `; pay up to ${formatTime(receiptedUntil)} is receipted (final)` : ""),
+    );
+    return { amount: event.amount, claimed: event.claimed, receiptedUntil: receiptedUntil || null };
+  },
+);
+
+const heartbeatHelp = signerHelp(
+  "usage: gpumesh provider heartbeat [options]",
+  "One sign of life for all the provider's running jobs (accepting, claiming and completing count too). Send it",
+  "well within each job's liveness timeout, or anyone can report the job dark: it then ends at once, paid only up to",
+  "the last sign of life, with an SLA credit slashed to the client.",
+);
+const heartbeat: Subcommand = {
+  summary: "prove the provider is alive (covers all its running jobs)",
+  help: heartbeatHelp,
+  async run(argv) {
+    const parsed = parseOrHelp(argv, SIGNER_OPTIONS, heartbeatHelp);
+    if (!parsed) return 0;
+    const context = await signerFromValues(parsed.values);
+    const out = createOutput(Boolean(parsed.values.json));
+    const sent = await sendContractTransaction(context, out, {
+      label: "heartbeat",
+      address: context.market,
+      abi: jobMarketAbi,
+      functionName: "heartbeat",
+    });
+    const at = Number(eventOf(sent, "ProviderHeartbeat").at);
+    const running = await readAllJobs(context, (job) => job.provider.toLowerCase() === context.account.address.toLowerCase() && job.state === "Running");
+    const timeout = running.length ? Math.min(...running.map((job) => job.terms.livenessTimeout)) : null;
+    out.line(
+      `alive at ${formatTime(at)}` +
+        (timeout === null ? "; no running jobs" : `; ${running.length} running job${running.length === 1 ? "" : "s"}: next sign of life due by ${formatTime(at + timeout)}`),
+    );
+    out.result({ provider: context.account.address, at, runningJobs: running.map((job) => job.id), nextDueAt: timeout === null ? null : at + timeout });
+  },
+};
 
 const complete = jobCommand(
   "complete",
@@ -446,10 +522,10 @@ const complete = jobCommand(
       args: [jobId, resultHash],
     });
     const event = eventOf(sent, "JobCompleted");
-    const parameters = await readParameters(context);
+    const job = await readJob(context, jobId);
     const endedAt = Number(event.endedAt);
     out.line(
-      `earned ${formatAmount(event.earned as bigint, context.payment)}; disputable until ${formatTime(endedAt + parameters.disputeWindow)}, then anyone can settle`,
+      `earned ${formatAmount(event.earned as bigint, context.payment)}; disputable until ${formatTime(endedAt + job.terms.disputeWindow)}, then anyone can settle`,
     );
     return { endedAt, earned: event.earned, resultHash };
   },
@@ -480,10 +556,11 @@ const status: Subcommand = {
     const earnings = await readEarnings(context, new Set(myJobs.map((job) => job.id)));
     let pending = 0n;
     for (const job of myJobs) {
-      if (job.state === "Running" || job.state === "Completed" || job.state === "Disputed") {
+      if (OPEN_JOB_STATES.has(job.state.toUpperCase() as JobState) && job.state !== "Created") {
         pending += (await readEarned(context, job.id)) - job.claimed;
       }
     }
+    const lastHeartbeat = Number(await read.readContract({ address: context.market, abi: jobMarketAbi, functionName: "lastHeartbeat", args: [me] }));
     const byState: Record<string, number> = {};
     for (const job of myJobs) byState[job.state] = (byState[job.state] ?? 0) + 1;
     const offers = (await readAllOffers(context)).filter((offer) => offer.provider.toLowerCase() === me.toLowerCase());
@@ -503,7 +580,8 @@ const status: Subcommand = {
     } else {
       out.line(`unbonding   ${stakeAmount(0n)}`);
     }
-    out.line(`earnings    ${pay(earnings.total)} received (claims ${pay(earnings.claimed)}, settlements ${pay(earnings.settled)}, resolutions ${pay(earnings.resolved)}, cancel fees ${pay(earnings.cancelFees)}); ${pay(pending)} earned, not yet paid`);
+    out.line(`earnings    ${pay(earnings.total)} received (claims ${pay(earnings.claimed)}, settlements ${pay(earnings.settled)}, resolutions ${pay(earnings.resolved)}, dark and reclaimed jobs ${pay(earnings.ended)}, cancel fees ${pay(earnings.cancelFees)}); ${pay(pending)} earned, not yet paid`);
+    out.line(`alive       ${lastHeartbeat ? `last sign of life ${formatTime(lastHeartbeat)} (${formatRelative(lastHeartbeat, now)})` : "no sign of life yet"}`);
     out.line(`credits     ${pay(marketCredit)} in the market, ${stakeAmount(stakingCredit)} in staking`);
     out.line(`wallet      ${pay(paymentBalance)}, ${stakeAmount(stakeBalance)}`);
     out.line(`offers      ${openOffers.length} open (${openOffers.reduce((sum, o) => sum + o.gpusLeased, 0)}/${openOffers.reduce((sum, o) => sum + o.gpus, 0)} GPUs leased), ${offers.length} in total`);
@@ -520,6 +598,7 @@ const status: Subcommand = {
       unbondingSecondsLeft: account.unbonding > 0n && BigInt(account.unbondingReadyAt) > now ? Number(BigInt(account.unbondingReadyAt) - now) : 0,
       minStake,
       earnings: { ...earnings, pending },
+      lastHeartbeatAt: lastHeartbeat || null,
       credits: { market: marketCredit, staking: stakingCredit },
       balances: { payment: paymentBalance, stake: stakeBalance },
       offers: { open: openOffers.length, total: offers.length },
@@ -535,13 +614,18 @@ async function readEarnings(context: SignerContext, jobIds: Set<bigint>) {
     const logs = (await getEventLogs(context, eventName)) as unknown as Array<{ args: Record<string, unknown> }>;
     return logs.filter((log) => jobIds.has(log.args.jobId as bigint)).reduce((total, log) => total + (log.args[field] as bigint), 0n);
   };
-  const [claimed, settled, resolved, cancelFees] = await Promise.all([
+  const [claimed, settled, resolvedByArbiter, finalized, dark, reclaimed, cancelFees] = await Promise.all([
     sum("JobClaimed", "amount"),
     sum("JobSettled", "providerPay"),
     sum("JobResolved", "providerPay"),
+    sum("JobDisputeFinalized", "providerPay"),
+    sum("JobDark", "providerPay"),
+    sum("JobReclaimed", "providerPay"),
     sum("JobCancelled", "cancelFee"),
   ]);
-  return { claimed, settled, resolved, cancelFees, total: claimed + settled + resolved + cancelFees };
+  const resolved = resolvedByArbiter + finalized;
+  const ended = dark + reclaimed;
+  return { claimed, settled, resolved, ended, cancelFees, total: claimed + settled + resolved + ended + cancelFees };
 }
 
 const subcommands: Record<string, Subcommand> = {
@@ -557,6 +641,8 @@ const subcommands: Record<string, Subcommand> = {
   },
   jobs,
   accept,
+  decline,
+  heartbeat,
   claim,
   complete,
   status,

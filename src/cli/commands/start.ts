@@ -207,25 +207,28 @@ export async function run(argv: string[]): Promise<number> {
     });
     cleanup.push(() => service.stop());
 
-    say("");
-    say("GPU Mesh is running locally.");
-    say(`  GraphQL API    ${service.server.url}/graphql   (GraphiQL in a browser)`);
-    say(`  health         ${service.server.url}/health, ${service.server.url}/ready, ${service.server.url}/metrics`);
-    say(`  chain RPC      ${rpcUrl}   (chain id ${deployment.chainId})`);
-    say(`  deployment     ${path.relative(process.cwd(), deploymentPath) || deploymentPath}`);
-    say(`  index          ${path.relative(process.cwd(), options.dbFile) || options.dbFile}`);
-    say(`  tokens         ${deployment.tokens.payment.symbol} ${deployment.tokens.payment.address}, ${deployment.tokens.stake.symbol} ${deployment.tokens.stake.address} (anyone can mint)`);
-    say("  funded test accounts (public Hardhat keys: never use them on a real chain):");
+    // One write: a reader of the output sees the whole banner at once (deriving the keys takes a moment).
+    const banner: string[] = [];
+    banner.push("");
+    banner.push("GPU Mesh is running locally.");
+    banner.push(`  GraphQL API    ${service.server.url}/graphql   (GraphiQL in a browser)`);
+    banner.push(`  health         ${service.server.url}/health, ${service.server.url}/ready, ${service.server.url}/metrics`);
+    banner.push(`  chain RPC      ${rpcUrl}   (chain id ${deployment.chainId})`);
+    banner.push(`  deployment     ${path.relative(process.cwd(), deploymentPath) || deploymentPath}`);
+    banner.push(`  index          ${path.relative(process.cwd(), options.dbFile) || options.dbFile}`);
+    banner.push(`  tokens         ${deployment.tokens.payment.symbol} ${deployment.tokens.payment.address}, ${deployment.tokens.stake.symbol} ${deployment.tokens.stake.address} (anyone can mint)`);
+    banner.push("  funded test accounts (public Hardhat keys: never use them on a real chain):");
     for (let index = 0; index < SHOWN_ACCOUNTS; index++) {
       const account = mnemonicToAccount(TEST_MNEMONIC, { addressIndex: index });
       const key = Buffer.from(account.getHdKey().privateKey!).toString("hex");
       const role = index === 0 ? "governance, arbiter, treasury" : "yours: the simulation does not use it";
-      say(`    #${index} ${account.address}  key 0x${key}  (${role})`);
+      banner.push(`    #${index} ${account.address}  key 0x${key}  (${role})`);
     }
-    say(`    ... #1 to #19 of the mnemonic "${TEST_MNEMONIC}" are yours too; the simulation uses #20 and up`);
-    say("  try: npx gpumesh market capacity   |   npx gpumesh market prices --model H100-SXM-80GB");
-    say("Press Ctrl-C to stop.");
-    say("");
+    banner.push(`    ... #1 to #19 of the mnemonic "${TEST_MNEMONIC}" are yours too; the simulation uses #20 and up`);
+    banner.push("  try: npx gpumesh market capacity   |   npx gpumesh market prices --model H100-SXM-80GB");
+    banner.push("Press Ctrl-C to stop.");
+    banner.push("");
+    say(banner.join("\n"));
 
     const simulationStop = new AbortController();
     const simulation = options.simulate

@@ -44,3 +44,28 @@ export function parseExpiry(text: string, nowSeconds: bigint, flag = "--expires"
   if (expiresAt > Number(nowSeconds) + MAX_OFFER_LIFETIME_SECONDS) throw new UsageError(`${flag}: ${text} is more than 365 days ahead`);
   return expiresAt;
 }
+
+/** A point in time: unix seconds ("1767225600") or an ISO date ("2026-01-01T00:00:00Z"). */
+export function parseTimestamp(text: string, flag: string): number {
+  const value = text.trim();
+  if (/^\d+$/.test(value)) {
+    const seconds = Number(value);
+    if (!Number.isSafeInteger(seconds)) throw new UsageError(`${flag}: ${text} is out of range`);
+    return seconds;
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const millis = Date.parse(value);
+    if (!Number.isNaN(millis)) return Math.floor(millis / 1000);
+  }
+  throw new UsageError(`${flag}: "${text}" is not a time (expected unix seconds or an ISO date like 2026-01-31T12:00:00Z)`);
+}
+
+/** Hours like "2" or "1.5" to whole seconds (more than 0, at most 365 days). */
+export function parseHours(text: string, flag: string): number {
+  const value = text.trim();
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`${flag}: "${text}" is not a number of hours (e.g. 2 or 1.5)`);
+  const seconds = Number(value) * 3600;
+  if (!Number.isInteger(seconds)) throw new UsageError(`${flag}: ${text} hours is not a whole number of seconds`);
+  if (seconds <= 0 || seconds > MAX_JOB_DURATION_SECONDS) throw new UsageError(`${flag}: ${text} is out of range (more than 0, at most 8760 hours)`);
+  return seconds;
+}

@@ -55,49 +55,71 @@ export function jobJson(context: ChainContext, job: JobView, extra: Record<strin
   };
 }
 
-export interface JobTimes {
-  disputeWindow: number;
-  abandonGrace: number;
+/** What a job's details add to its stored fields: read from the chain at the moment they are shown. */
+export interface JobLiveFacts {
+  earned: bigint;
+  now: bigint;
+  /** JobMarket.darkAt: when the running job's provider is dark without a further sign of life (0: it cannot be). */
+  darkAt: number;
+  dispute: { disputedAt: number; bond: bigint };
 }
 
-/** A job's details and what can happen next, as lines for humans. */
-export function describeJob(context: ChainContext, job: JobView, earned: bigint, now: bigint, times: JobTimes): string[] {
+/** A job's details and what can happen next, as lines for humans; windows are the job's own terms. */
+export function describeJob(context: ChainContext, job: JobView, facts: JobLiveFacts): string[] {
   const pay = (value: bigint) => formatAmount(value, context.payment);
+  const { now } = facts;
+  const { terms } = job;
   const lines = [
     `job #${job.id}  ${job.state}`,
     `  offer      #${job.offerId}  provider ${job.provider}`,
-    `  client     ${job.client}`,
+    `  client     ${job.client}${job.payer.toLowerCase() === job.client.toLowerCase() ? "" : `  (paid by ${job.payer}, who gets the refunds)`}`,
     `  rental     ${job.gpus} GPU x ${formatDuration(job.duration)} at ${pay(job.pricePerGpuHour)} per GPU-hour`,
-    `  escrow     ${pay(job.escrow)}  (claimed by provider ${pay(job.claimed)}, earned ${pay(earned)})`,
+    `  escrow     ${pay(job.escrow)}  (cost ${pay(job.cost)}; claimed by provider ${pay(job.claimed)}, earned ${pay(facts.earned)})`,
+    `  collateral ${formatAmount(job.collateral, context.stake)} of the provider's stake`,
   ];
   const at = (time: number) => `${formatTime(time)} (${formatRelative(time, now)})`;
   if (job.startedAt) lines.push(`  started    ${at(job.startedAt)}`);
+  if (job.receiptedSeconds) lines.push(`  receipted  until ${at(job.startedAt + job.receiptedSeconds)} (that pay is final)`);
   switch (job.state) {
     case "Created":
       lines.push(`  accept by  ${at(job.acceptDeadline)}`);
       lines.push(
         BigInt(job.acceptDeadline) < now
           ? "  next       the accept window has passed: anyone can `expire` it for a full refund"
-          : `  next       waiting for the provider to accept; the client can \`cancel\` (fee ${formatBps(job.cancelFeeBps)} of the cost)`,
+          : `  next       waiting for the provider to accept or decline; the client can \`cancel\` (fee ${formatBps(terms.cancelFeeBps)} of the cost)`,
       );
       break;
     case "Running": {
       const end = job.startedAt + job.duration;
       lines.push(`  ends       ${at(end)}`);
-      lines.push(`  reclaim    after ${at(end + times.abandonGrace)} if the provider never completes it`);
-      lines.push("  next       provider `claim`s or `complete`s; client can `end-early` or `dispute`");
+      if (facts.darkAt) {
+        lines.push(
+          BigInt(facts.darkAt) < now
+            ? `  dark       since ${at(facts.darkAt)}: anyone can \`report-dark\` it (paid to the last sign of life, the rest refunded)`
+            : `  liveness   the provider is dark after ${at(facts.darkAt)} without a sign of life`,
+        );
+      }
+      lines.push(`  reclaim    after ${at(end + terms.abandonGrace)} if the provider never completes it`);
+      lines.push("  next       provider `claim`s or `complete`s; client can `extend`, `receipt`, `end-early` or `dispute`");
       break;
     }
     case "Completed": {
-      const deadline = job.endedAt + times.disputeWindow;
+      const deadline = job.endedAt + terms.disputeWindow;
       lines.push(`  ended      ${at(job.endedAt)}`);
-      lines.push(`  disputable until ${at(deadline)}; then anyone can \`settle\` it`);
+      lines.push(`  disputable until ${at(deadline)} (bond ${formatBps(terms.disputeBondBps)} of the cost); then anyone can \`settle\` it`);
       break;
     }
-    case "Disputed":
+    case "Disputed": {
+      const deadline = facts.dispute.disputedAt + terms.resolveWindow;
       lines.push(`  ended      ${at(job.endedAt)}`);
-      lines.push("  next       waiting for the arbiter's resolution");
+      lines.push(`  bond       ${pay(facts.dispute.bond)} posted by the client`);
+      lines.push(
+        BigInt(deadline) < now
+          ? `  next       the arbiter did not resolve it by ${at(deadline)}: anyone can \`finalize\` it`
+          : `  next       waiting for the arbiter's resolution (until ${at(deadline)}; then anyone can finalize it)`,
+      );
       break;
+    }
     default:
       if (job.endedAt) lines.push(`  ended      ${at(job.endedAt)}`);
   }

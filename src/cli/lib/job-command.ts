@@ -22,7 +22,7 @@ export type JobCommandAction = (
 export function jobSubcommand(
   summary: string,
   help: string,
-  extraOptions: Record<string, { type: "string" }>,
+  extraOptions: Record<string, { type: "string" } | { type: "boolean" }>,
   action: JobCommandAction,
 ): Subcommand {
   return {

@@ -1,8 +1,11 @@
-import { domainSeparator, erc20Abi, parseSignature, type Address, type Hex, type TypedDataDomain } from "viem";
+import { domainSeparator, encodeFunctionData, erc20Abi, parseSignature, type Abi, type Address, type Hex, type TypedDataDomain } from "viem";
+import { jobMarketAbi } from "../../chain/abis";
 import type { TokenRecord } from "../../chain/deployment";
 import type { SignerContext } from "./context";
+import { CliError } from "./errors";
 import type { Output } from "./output";
-import { sendContractTransaction } from "./tx";
+import { describeRevert } from "./revert";
+import { sendContractTransaction, type SentTransaction } from "./tx";
 
 /** viem's erc20Abi plus the EIP-2612 and EIP-5267 fragments. */
 export const erc20PermitAbi = [
@@ -164,4 +167,47 @@ export async function authorizePull(
     });
   }
   return null;
+}
+
+/**
+ * Sends a JobMarket call that pulls `amount` of the payment token from the wallet (extendJob, disputeJob): with a
+ * permit, `multicall([selfPermit(permit), call])` in one transaction; else approve when the allowance is short, then
+ * the call. The balance is checked first, so a short wallet fails in plain words before anything is signed.
+ */
+export async function sendMarketPull(
+  context: SignerContext,
+  out: Output,
+  call: { label: string; functionName: "extendJob" | "disputeJob"; args: readonly unknown[] },
+  amount: bigint,
+  usePermit: boolean,
+): Promise<SentTransaction> {
+  if (amount > 0n) {
+    const balance = await context.publicClient.readContract({
+      address: context.payment.address,
+      abi: erc20Abi,
+      functionName: "balanceOf",
+      args: [context.account.address],
+    });
+    if (balance < amount) {
+      throw new CliError(
+        describeRevert("ERC20InsufficientBalance", [context.account.address, balance, amount], { ...context.errorContext, token: context.payment }),
+      );
+    }
+  }
+  const permit = amount > 0n ? await authorizePull(context, out, context.payment, context.market, amount, usePermit) : null;
+  if (!permit) {
+    return sendContractTransaction(context, out, { ...call, address: context.market, abi: jobMarketAbi as Abi, token: context.payment });
+  }
+  const calls = [
+    encodeFunctionData({ abi: jobMarketAbi, functionName: "selfPermit", args: [permit] }),
+    encodeFunctionData({ abi: jobMarketAbi as Abi, functionName: call.functionName, args: call.args }),
+  ];
+  return sendContractTransaction(context, out, {
+    label: `${call.label} with permit`,
+    address: context.market,
+    abi: jobMarketAbi as Abi,
+    functionName: "multicall",
+    args: [calls],
+    token: context.payment,
+  });
 }

@@ -2,7 +2,7 @@ import { hexToString, stringToHex, type AbiEvent, type Address, type Hex, type L
 import { gpuCatalogAbi, jobMarketAbi } from "../../chain/abis";
 import type { ChainContext } from "./context";
 import { CliError, UsageError } from "./errors";
-import { JOB_STATES, type JobStateName } from "./revert";
+import { CHAIN_JOB_STATES, type ChainJobState, type MarketParameters } from "../../protocol";
 import { readOrExplain } from "./tx";
 
 /** Reads of the contracts that the CLI shows: the catalog, offers (with their region from OfferCreated), jobs. */
@@ -35,22 +35,30 @@ export interface OfferView {
 
 export interface JobView {
   id: bigint;
-  state: JobStateName;
+  /** The chain's name of the job's state ("Running"). */
+  state: ChainJobState;
   client: Address;
+  /** Who funded the escrow and receives the refunds (the client unless sponsored). */
+  payer: Address;
   provider: Address;
   offerId: bigint;
   gpus: number;
   pricePerGpuHour: bigint;
+  /** Seconds bought, extensions included. */
   duration: number;
   acceptDeadline: number;
   startedAt: number;
   endedAt: number;
+  cost: bigint;
   escrow: bigint;
+  /** Stake-token units locked from the provider's stake for the job. */
+  collateral: bigint;
   claimed: bigint;
-  protocolFeeBps: number;
-  collateralBps: number;
-  cancelFeeBps: number;
-  expirySlashBps: number;
+  /** GPU time from the start that the client acknowledged with a usage receipt. */
+  receiptedSeconds: number;
+  termsId: number;
+  /** The parameters the job follows, fixed at its creation. */
+  terms: MarketParameters;
 }
 
 const REGION_PATTERN = /^[a-z][a-z0-9-]{1,15}$/;
@@ -188,33 +196,52 @@ function readRawJob(context: ChainContext, jobId: bigint) {
   return context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "getJob", args: [jobId] });
 }
 
-function toJobView(id: bigint, job: RawJob, provider: Address): JobView {
+/** What getJob no longer stores: the amounts (they follow from the terms), the payer and the terms themselves. */
+async function readJobExtras(context: ChainContext, jobId: bigint, job: RawJob, termsCache: Map<number, Promise<MarketParameters>>) {
+  const read = <T>(functionName: "jobAmounts" | "payerOf") =>
+    context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName, args: [jobId] }) as Promise<T>;
+  let terms = termsCache.get(job.termsId);
+  if (!terms) {
+    terms = context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "terms", args: [BigInt(job.termsId)] });
+    termsCache.set(job.termsId, terms);
+  }
+  const [[cost, escrow, collateral], payer, parameters] = await Promise.all([
+    read<readonly [bigint, bigint, bigint]>("jobAmounts"),
+    job.sponsored ? read<Address>("payerOf") : Promise.resolve(job.client),
+    terms,
+  ]);
+  return { cost, escrow, collateral, payer, terms: parameters };
+}
+
+function toJobView(id: bigint, job: RawJob, provider: Address, extras: Awaited<ReturnType<typeof readJobExtras>>): JobView {
   return {
     id,
-    state: JOB_STATES[job.state] ?? "None",
+    state: CHAIN_JOB_STATES[job.state] ?? "None",
     client: job.client,
+    payer: extras.payer,
     provider,
-    offerId: job.offerId,
+    offerId: BigInt(job.offerId),
     gpus: job.gpus,
     pricePerGpuHour: job.pricePerGpuHour,
     duration: job.duration,
     acceptDeadline: job.acceptDeadline,
     startedAt: job.startedAt,
     endedAt: job.endedAt,
-    escrow: job.escrow,
+    cost: extras.cost,
+    escrow: extras.escrow,
+    collateral: extras.collateral,
     claimed: job.claimed,
-    protocolFeeBps: job.protocolFeeBps,
-    collateralBps: job.collateralBps,
-    cancelFeeBps: job.cancelFeeBps,
-    expirySlashBps: job.expirySlashBps,
+    receiptedSeconds: job.receiptedSeconds,
+    termsId: job.termsId,
+    terms: extras.terms,
   };
 }
 
 export async function readJob(context: ChainContext, jobId: bigint): Promise<JobView> {
   const job = await readOrExplain(context, `reading job #${jobId}`, () => readRawJob(context, jobId));
   if (job.state === 0) throw new CliError(`job #${jobId} does not exist`);
-  const offer = await readRawOffer(context, job.offerId);
-  return toJobView(jobId, job, offer.provider);
+  const [offer, extras] = await Promise.all([readRawOffer(context, BigInt(job.offerId)), readJobExtras(context, jobId, job, new Map())]);
+  return toJobView(jobId, job, offer.provider, extras);
 }
 
 /** Every job on chain (ids 1 .. nextJobId-1) that passes `keep`. */
@@ -224,11 +251,13 @@ export async function readAllJobs(context: ChainContext, keep: (job: JobView) =>
   );
   const ids = Array.from({ length: Number(nextJobId) - 1 }, (_, index) => BigInt(index + 1));
   const jobs = await Promise.all(ids.map((id) => readRawJob(context, id)));
-  const providers = new Map<bigint, Address>();
+  const providers = new Map<number, Address>();
   for (const offerId of new Set(jobs.map((job) => job.offerId))) {
-    providers.set(offerId, (await readRawOffer(context, offerId)).provider);
+    providers.set(offerId, (await readRawOffer(context, BigInt(offerId))).provider);
   }
-  return jobs.map((job, index) => toJobView(ids[index]!, job, providers.get(job.offerId)!)).filter(keep);
+  const terms = new Map<number, Promise<MarketParameters>>();
+  const extras = await Promise.all(jobs.map((job, index) => readJobExtras(context, ids[index]!, job, terms)));
+  return jobs.map((job, index) => toJobView(ids[index]!, job, providers.get(job.offerId)!, extras[index]!)).filter(keep);
 }
 
 /** What the provider has earned on a job so far (0 before it starts). */
@@ -236,6 +265,7 @@ export async function readEarned(context: ChainContext, jobId: bigint): Promise<
   return context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "earned", args: [jobId] });
 }
 
-export async function readParameters(context: ChainContext) {
-  return context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "parameters" });
+/** A job's dispute: when, the provider's last sign of life then, and the bond (zeros when never disputed). */
+export async function readDispute(context: ChainContext, jobId: bigint) {
+  return context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "getDispute", args: [jobId] });
 }

@@ -9,10 +9,12 @@ import {
   keccak256,
   toHex,
   type Abi,
+  type ContractErrorArgs,
   type Hex,
 } from "viem";
 import { devStablecoinAbi, gpuCatalogAbi, jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { redactUrlsIn } from "../../internal/errors";
+import { CHAIN_JOB_STATES, OFFER_FIELDS, PARAMETER_NAMES } from "../../protocol";
 import { formatAmount, formatBps, formatDuration, formatTime, type TokenUnits } from "./units";
 
 /** Every custom error the contracts and the tokens can raise, deduplicated by name, to decode any revert. */
@@ -23,29 +25,6 @@ export const allErrorsAbi: Abi = (() => {
   }
   return [...seen.values()];
 })();
-
-export const JOB_STATES = [
-  "None",
-  "Created",
-  "Running",
-  "Completed",
-  "Disputed",
-  "Settled",
-  "Resolved",
-  "Cancelled",
-  "Reclaimed",
-] as const;
-export type JobStateName = (typeof JOB_STATES)[number];
-
-const PARAMETERS = [
-  "protocolFeeBps",
-  "cancelFeeBps",
-  "collateralBps",
-  "expirySlashBps",
-  "acceptWindow",
-  "disputeWindow",
-  "abandonGrace",
-];
 
 const ROLES: Record<string, string> = {
   [`0x${"0".repeat(64)}`]: "DEFAULT_ADMIN_ROLE (governance)",
@@ -117,166 +96,196 @@ export function describeError(error: unknown, context: ErrorContext): string {
   return redactUrlsIn(message);
 }
 
+/** The custom errors of the four ABIs, each with its arguments typed from the `as const` ABI. */
+type AbiErrorItem = Extract<
+  (typeof jobMarketAbi | typeof providerStakingAbi | typeof gpuCatalogAbi | typeof devStablecoinAbi)[number],
+  { type: "error" }
+>;
+export type ContractErrorName = AbiErrorItem["name"];
+type ErrorArgs<Name extends ContractErrorName> = ContractErrorArgs<readonly AbiErrorItem[], Name>;
+
+/** How a sentence prints the values an error carries, in the deployment's units and names. */
+interface Formatters {
+  pay(value: bigint): string;
+  stake(value: bigint): string;
+  /** An amount of the token the failed call moved (payment or stake), or base units when unknown. */
+  token(value: bigint): string;
+  job(id: bigint): string;
+  offer(id: bigint): string;
+  time(unixSeconds: bigint | number): string;
+  duration(seconds: bigint | number): string;
+  bps(value: bigint | number): string;
+  model(id: string): string;
+  region(code: Hex): string;
+  state(value: number): string;
+  parameter(value: number): string;
+  offerField(field: number, value: bigint): string;
+  role(id: string): string;
+}
+
+/**
+ * One sentence per custom error of JobMarket, ProviderStaking, GpuCatalog and the tokens, carrying the values that
+ * broke the rule. A revert inside staking (collateral at createJob) bubbles up through the market call, so every
+ * call is decoded against all of them. The type makes a missing error a compile error; test/indexer/abis.test.ts
+ * checks the same at run time against the ABIs.
+ */
+export const REVERT_SENTENCES: { [Name in ContractErrorName]: (args: ErrorArgs<Name>, f: Formatters) => string } = {
+  // ---- JobMarket
+  JobMarketZeroAddress: () => "an address is zero (the job market refuses the zero address)",
+  JobMarketInvalidStakeRate: ([rate]) => `stake rate ${rate} is out of bounds (1 .. 1e24)`,
+  JobMarketParameterOutOfBounds: ([parameter, value, min, max], f) =>
+    `parameter ${f.parameter(parameter)} = ${value} is outside its bounds ${min} .. ${max}`,
+  JobMarketUnknownGpuModel: ([model], f) => `GPU model ${f.model(model)} is not listed in the catalog`,
+  JobMarketInvalidRegion: ([region], f) =>
+    `region "${f.region(region)}" is not a region code (2 to 16 characters of a-z, 0-9 and -, starting with a letter)`,
+  JobMarketInvalidOffer: ([field, value, min, max], f) =>
+    `the offer's ${OFFER_FIELDS[field] ?? `field ${field}`} is ${f.offerField(field, value)}, outside ${f.offerField(field, min)} .. ${f.offerField(field, max)}`,
+  JobMarketInsufficientStake: ([provider, unlocked, minStake], f) =>
+    `provider ${provider} has ${f.stake(unlocked)} of unlocked stake; listing an offer needs at least ${f.stake(minStake)} (stake more with \`gpumesh provider stake\`)`,
+  JobMarketOfferNotBacked: ([provider, unlocked, required], f) =>
+    `provider ${provider} has ${f.stake(unlocked)} of unlocked stake but the offer's free GPUs at its minimum duration need ${f.stake(required)} of collateral (stake more, list fewer GPUs or a shorter minimum duration)`,
+  JobMarketUnknownOffer: ([offerId], f) => `${f.offer(offerId)} does not exist`,
+  JobMarketNotOfferProvider: ([offerId, caller], f) => `${f.offer(offerId)} belongs to another provider, not ${caller}`,
+  JobMarketOfferClosed: ([offerId], f) => `${f.offer(offerId)} is closed`,
+  JobMarketOfferExpired: ([offerId, expiresAt], f) =>
+    offerId === 0n
+      ? `the offer's expiry ${f.time(expiresAt)} is not in the future`
+      : `${f.offer(offerId)}: expiry ${f.time(expiresAt)} has passed (or is not in the future)`,
+  JobMarketGpusBelowLeased: ([gpus, leased]) => `cannot size the offer to ${gpus} GPUs: ${leased} GPUs are leased by jobs`,
+  JobMarketInsufficientCapacity: ([requested, available]) =>
+    `requested ${requested} GPUs but the offer has only ${available} available`,
+  JobMarketDurationOutOfRange: ([duration, min, max], f) =>
+    `duration ${f.duration(duration)} is outside the offer's range ${f.duration(min)} .. ${f.duration(max)}`,
+  JobMarketPriceAboveMax: ([price, maxPrice], f) => `price ${f.pay(price)} is above your maximum ${f.pay(maxPrice)} (per GPU-hour)`,
+  JobMarketEscrowAboveMax: ([escrow, maxEscrow], f) =>
+    `the escrow would be ${f.pay(escrow)}, above your maximum ${f.pay(maxEscrow)} (the price or the fee changed: quote again, or raise --max-escrow)`,
+  JobMarketSelfDealing: ([account]) => `${account} cannot rent its own offer`,
+  JobMarketUnknownJob: ([jobId], f) => `${f.job(jobId)} does not exist`,
+  JobMarketInvalidState: ([jobId, state], f) => `${f.job(jobId)} is ${f.state(state)}, which does not allow this`,
+  JobMarketNotClient: ([jobId, caller], f) => `only the client of ${f.job(jobId)} can do this, not ${caller}`,
+  JobMarketNotPayer: ([jobId, caller], f) => `only the payer of ${f.job(jobId)} (who funded it) can do this, not ${caller}`,
+  JobMarketNotProvider: ([jobId, caller], f) => `only the provider of ${f.job(jobId)} can do this, not ${caller}`,
+  JobMarketAcceptWindowClosed: ([jobId, deadline], f) => `${f.job(jobId)} could be accepted or declined only until ${f.time(deadline)}`,
+  JobMarketAcceptWindowOpen: ([jobId, deadline], f) =>
+    `${f.job(jobId)} can still be accepted until ${f.time(deadline)}; it can expire only after that`,
+  JobMarketNothingToClaim: ([jobId], f) => `${f.job(jobId)} has nothing to claim yet`,
+  JobMarketInvalidReceipt: ([jobId, client], f) =>
+    `the usage receipt for ${f.job(jobId)} is not signed by its client ${client} (or signs other values)`,
+  JobMarketJobEnded: ([jobId, endsAt], f) => `${f.job(jobId)} ran until ${f.time(endsAt)}: it can no longer be extended`,
+  JobMarketProviderNotDark: ([jobId, lastLifeAt, darkAt], f) =>
+    `the provider of ${f.job(jobId)} is not dark: its last sign of life was at ${f.time(lastLifeAt)}; it can be reported only after ${f.time(darkAt)}, and only before the job's end`,
+  JobMarketDisputeWindowClosed: ([jobId, deadline], f) => `the dispute window of ${f.job(jobId)} closed at ${f.time(deadline)}`,
+  JobMarketDisputeWindowOpen: ([jobId, deadline], f) =>
+    `the dispute window of ${f.job(jobId)} is open until ${f.time(deadline)}; it can be settled after that`,
+  JobMarketResolveWindowClosed: ([jobId, deadline], f) =>
+    `the arbiter could resolve the dispute of ${f.job(jobId)} only until ${f.time(deadline)}; anyone can now finalize it`,
+  JobMarketResolveWindowOpen: ([jobId, deadline], f) =>
+    `the arbiter can resolve the dispute of ${f.job(jobId)} until ${f.time(deadline)}; it can be finalized only after that`,
+  JobMarketNotAbandoned: ([jobId, reclaimableAt], f) =>
+    `${f.job(jobId)} is not abandoned: it can be reclaimed only after ${f.time(reclaimableAt)}`,
+  JobMarketInvalidShare: ([shareBps], f) => `provider share ${f.bps(shareBps)} is more than 100%`,
+  JobMarketSlashAboveCollateral: ([slash, available], f) =>
+    `slash ${f.stake(slash)} is more than the ${f.stake(available)} of the job's collateral left after taking back unearned streamed pay`,
+  JobMarketTransferAmountMismatch: ([expected, received], f) =>
+    `the payment token delivered ${f.pay(received)} instead of ${f.pay(expected)} (fee-on-transfer and rebasing tokens are not supported)`,
+  JobMarketTermsExhausted: () => "governance has used up the parameter snapshots (2^24 - 1 changes): no parameter can change any more",
+  JobMarketNothingToWithdraw: () => "there is no credited balance to withdraw from the job market",
+
+  // ---- ProviderStaking
+  ProviderStakingNotRegistered: ([provider]) => `${provider} is not a registered provider (run \`gpumesh provider register\`)`,
+  ProviderStakingAlreadyRegistered: ([provider]) => `${provider} is already registered as a provider`,
+  ProviderStakingZeroAmount: () => "the amount must be more than 0",
+  ProviderStakingInsufficientUnlocked: ([requested, unlocked], f) =>
+    `${f.stake(requested)} requested but only ${f.stake(unlocked)} of stake is unlocked`,
+  ProviderStakingNothingToWithdraw: () => "there is nothing to withdraw",
+  ProviderStakingStillUnbonding: ([readyAt], f) => `the unbonding stake is ready only at ${f.time(readyAt)}`,
+  ProviderStakingInsufficientCollateral: ([provider, required, unlocked], f) =>
+    `provider ${provider} cannot back this job: it needs ${f.stake(required)} of collateral but has only ${f.stake(unlocked)} of unlocked stake (rent fewer GPUs or a shorter time, or another offer)`,
+  ProviderStakingSlashAboveCollateral: ([slash, collateral], f) =>
+    `slash ${f.stake(slash)} is more than the job's collateral ${f.stake(collateral)}`,
+  ProviderStakingTransferAmountMismatch: ([expected, received], f) =>
+    `the stake token delivered ${f.stake(received)} instead of ${f.stake(expected)} (fee-on-transfer and rebasing tokens are not supported)`,
+  ProviderStakingNotMarket: ([caller]) => `only the job market can do this, not ${caller}`,
+  ProviderStakingMarketAlreadySet: ([market]) => `the staking contract is already bound to market ${market}`,
+  ProviderStakingParameterOutOfBounds: ([value, min, max]) => `value ${value} is outside its bounds ${min} .. ${max}`,
+  ProviderStakingZeroAddress: () => "an address is zero (the staking contract refuses the zero address)",
+
+  // ---- GpuCatalog
+  GpuCatalogInvalidName: ([name]) => `GPU model name "${name}" is invalid (1 to 32 characters of A-Z, 0-9 and -)`,
+  GpuCatalogInvalidVram: ([vramGb]) => `VRAM ${vramGb} GB is out of range`,
+  GpuCatalogAlreadyListed: ([model], f) => `GPU model ${f.model(model)} is already listed`,
+  GpuCatalogUnknownModel: ([model], f) => `GPU model ${f.model(model)} is not in the catalog`,
+
+  // ---- tokens and OpenZeppelin
+  ERC20InsufficientBalance: ([sender, balance, needed], f) =>
+    `balance ${f.token(balance)} of ${sender} is below the ${f.token(needed)} needed`,
+  ERC20InsufficientAllowance: ([spender, allowance, needed], f) =>
+    `allowance ${f.token(allowance)} for ${spender} is below the ${f.token(needed)} needed (approve more, or use a permit)`,
+  ERC20InvalidReceiver: ([receiver]) => `the token refuses receiver ${receiver}`,
+  ERC20InvalidSender: ([sender]) => `the token refuses sender ${sender}`,
+  ERC20InvalidApprover: ([approver]) => `the token refuses approval by ${approver}`,
+  ERC20InvalidSpender: ([spender]) => `the token refuses approval for ${spender}`,
+  ERC2612ExpiredSignature: ([deadline], f) => `the permit signature expired at ${f.time(deadline)}`,
+  ERC2612InvalidSigner: ([signer, owner]) => `the permit was signed by ${signer}, not by the owner ${owner}`,
+  InvalidAccountNonce: ([account, nonce]) => `the permit nonce is stale for ${account} (current nonce ${nonce})`,
+  ECDSAInvalidSignature: () => "the signature is malformed",
+  ECDSAInvalidSignatureLength: ([length]) => `the signature is malformed (${length} bytes instead of 65)`,
+  ECDSAInvalidSignatureS: ([s]) => `the signature is malformed (s value ${s} is too high)`,
+  InvalidShortString: () => "a name is too long for an EIP-712 domain",
+  StringTooLong: ([text]) => `"${text}" is too long for an EIP-712 domain`,
+  EnforcedPause: () =>
+    "the contract is paused: new registrations, stakes, offers, jobs and extensions are stopped (acceptance, claims, withdrawals, refunds, dark reports and settlement still work)",
+  ExpectedPause: () => "the contract is not paused",
+  AccessControlUnauthorizedAccount: ([account, role], f) => `${account} does not hold ${f.role(role)}`,
+  AccessControlBadConfirmation: () => "a role can only be renounced by its holder",
+  ReentrancyGuardReentrantCall: () => "reentrant call refused",
+  SafeERC20FailedOperation: ([token]) => `a transfer of token ${token} failed`,
+  SafeCastOverflowedUintDowncast: ([bits, value]) => `value ${value} does not fit in ${bits} bits`,
+  AddressEmptyCode: ([target]) => `there is no contract at ${target}`,
+  FailedCall: () => "a call inside the transaction failed",
+};
+
 /** A custom error as a sentence a provider or client can act on. */
 export function describeRevert(errorName: string, args: readonly unknown[], context: ErrorContext): string {
-  const pay = (value: unknown) => formatAmount(value as bigint, context.payment);
-  const stake = (value: unknown) => formatAmount(value as bigint, context.stake);
-  const tokenAmount = (value: unknown) =>
-    context.token ? formatAmount(value as bigint, context.token) : `${String(value)} base units`;
-  const job = (value: unknown) => `job #${String(value)}`;
-  const offer = (value: unknown) => `offer #${String(value)}`;
-  const time = (value: unknown) => formatTime(value as bigint);
-  const model = (value: unknown) =>
-    context.gpuModels?.find((m) => m.id.toLowerCase() === String(value).toLowerCase())?.name ?? String(value);
-  const a = args;
+  if (errorName === "Error") return `reverted: ${String(args[0])}`;
+  const sentence = (REVERT_SENTENCES as unknown as Record<string, ((args: readonly unknown[], f: Formatters) => string) | undefined>)[errorName];
+  if (!sentence) return `reverted with ${errorName}(${args.map((arg) => String(arg)).join(", ")})`;
+  return sentence(args, formatters(context));
+}
 
-  switch (errorName) {
-    // ---- JobMarket
-    case "JobMarketZeroAddress":
-      return "an address is zero (the job market refuses the zero address)";
-    case "JobMarketInvalidStakeRate":
-      return `stake rate ${String(a[0])} is out of bounds (1 .. 1e24)`;
-    case "JobMarketParameterOutOfBounds":
-      return `parameter ${PARAMETERS[Number(a[0])] ?? String(a[0])} = ${String(a[1])} is outside its bounds ${String(a[2])} .. ${String(a[3])}`;
-    case "JobMarketUnknownGpuModel":
-      return `GPU model ${model(a[0])} is not listed in the catalog`;
-    case "JobMarketInvalidRegion":
-      return `region "${regionText(a[0] as Hex)}" is not a region code (2 to 16 characters of a-z, 0-9 and -, starting with a letter)`;
-    case "JobMarketInvalidOffer":
-      return "the offer's terms are invalid: 1 to 100,000 GPUs, a price above 0, 0 < minimum duration <= maximum duration <= 365 days, renewable share at most 100%, expiry at most 365 days ahead";
-    case "JobMarketInsufficientStake":
-      return `provider ${String(a[0])} has ${stake(a[1])} of unlocked stake; listing an offer needs at least ${stake(a[2])} (stake more with \`gpumesh provider stake\`)`;
-    case "JobMarketUnknownOffer":
-      return `${offer(a[0])} does not exist`;
-    case "JobMarketNotOfferProvider":
-      return `${offer(a[0])} belongs to another provider, not ${String(a[1])}`;
-    case "JobMarketOfferClosed":
-      return `${offer(a[0])} is closed`;
-    case "JobMarketOfferExpired":
-      return BigInt(a[0] as bigint) === 0n
-        ? `the offer's expiry ${time(a[1])} is not in the future`
-        : `${offer(a[0])}: expiry ${time(a[1])} has passed (or is not in the future)`;
-    case "JobMarketGpusBelowLeased":
-      return `cannot size the offer to ${String(a[0])} GPUs: ${String(a[1])} GPUs are leased by jobs`;
-    case "JobMarketInsufficientCapacity":
-      return `requested ${String(a[0])} GPUs but the offer has only ${String(a[1])} available`;
-    case "JobMarketDurationOutOfRange":
-      return `duration ${formatDuration(Number(a[0]))} is outside the offer's range ${formatDuration(Number(a[1]))} .. ${formatDuration(Number(a[2]))}`;
-    case "JobMarketPriceAboveMax":
-      return `price ${pay(a[0])} is above your maximum ${pay(a[1])} (per GPU-hour)`;
-    case "JobMarketSelfDealing":
-      return `${String(a[0])} cannot rent its own offer`;
-    case "JobMarketUnknownJob":
-      return `${job(a[0])} does not exist`;
-    case "JobMarketInvalidState":
-      return `${job(a[0])} is ${JOB_STATES[Number(a[1])] ?? String(a[1])}, which does not allow this`;
-    case "JobMarketNotClient":
-      return `only the client of ${job(a[0])} can do this, not ${String(a[1])}`;
-    case "JobMarketNotProvider":
-      return `only the provider of ${job(a[0])} can do this, not ${String(a[1])}`;
-    case "JobMarketAcceptWindowClosed":
-      return `${job(a[0])} could be accepted only until ${time(a[1])}`;
-    case "JobMarketAcceptWindowOpen":
-      return `${job(a[0])} can still be accepted until ${time(a[1])}; it can expire only after that`;
-    case "JobMarketNothingToClaim":
-      return `${job(a[0])} has nothing to claim yet`;
-    case "JobMarketDisputeWindowClosed":
-      return `the dispute window of ${job(a[0])} closed at ${time(a[1])}`;
-    case "JobMarketDisputeWindowOpen":
-      return `the dispute window of ${job(a[0])} is open until ${time(a[1])}; it can be settled after that`;
-    case "JobMarketNotAbandoned":
-      return `${job(a[0])} is not abandoned: it can be reclaimed only after ${time(a[1])}`;
-    case "JobMarketInvalidShare":
-      return `provider share ${formatBps(a[0] as bigint)} is more than 100%`;
-    case "JobMarketSlashAboveCollateral":
-      return `slash ${stake(a[0])} is more than the job's collateral ${stake(a[1])}`;
-    case "JobMarketTransferAmountMismatch":
-      return `the payment token delivered ${pay(a[1])} instead of ${pay(a[0])} (fee-on-transfer and rebasing tokens are not supported)`;
-    case "JobMarketNothingToWithdraw":
-      return "there is no credited balance to withdraw from the job market";
-
-    // ---- ProviderStaking
-    case "ProviderStakingNotRegistered":
-      return `${String(a[0])} is not a registered provider (run \`gpumesh provider register\`)`;
-    case "ProviderStakingAlreadyRegistered":
-      return `${String(a[0])} is already registered as a provider`;
-    case "ProviderStakingZeroAmount":
-      return "the amount must be more than 0";
-    case "ProviderStakingInsufficientUnlocked":
-      return `${stake(a[0])} requested but only ${stake(a[1])} of stake is unlocked`;
-    case "ProviderStakingNothingToWithdraw":
-      return "there is nothing to withdraw";
-    case "ProviderStakingStillUnbonding":
-      return `the unbonding stake is ready only at ${time(a[0])}`;
-    case "ProviderStakingTransferAmountMismatch":
-      return `the stake token delivered ${stake(a[1])} instead of ${stake(a[0])} (fee-on-transfer and rebasing tokens are not supported)`;
-    case "ProviderStakingNotMarket":
-      return `only the job market can do this, not ${String(a[0])}`;
-    case "ProviderStakingMarketAlreadySet":
-      return `the staking contract is already bound to market ${String(a[0])}`;
-    case "ProviderStakingParameterOutOfBounds":
-      return `value ${String(a[0])} is outside its bounds ${String(a[1])} .. ${String(a[2])}`;
-    case "ProviderStakingZeroAddress":
-      return "an address is zero (the staking contract refuses the zero address)";
-
-    // ---- GpuCatalog
-    case "GpuCatalogInvalidName":
-      return `GPU model name "${String(a[0])}" is invalid (1 to 32 characters of A-Z, 0-9 and -)`;
-    case "GpuCatalogInvalidVram":
-      return `VRAM ${String(a[0])} GB is out of range`;
-    case "GpuCatalogAlreadyListed":
-      return `GPU model ${model(a[0])} is already listed`;
-    case "GpuCatalogUnknownModel":
-      return `GPU model ${model(a[0])} is not in the catalog`;
-
-    // ---- tokens and OpenZeppelin
-    case "ERC20InsufficientBalance":
-      return `balance ${tokenAmount(a[1])} of ${String(a[0])} is below the ${tokenAmount(a[2])} needed`;
-    case "ERC20InsufficientAllowance":
-      return `allowance ${tokenAmount(a[1])} for ${String(a[0])} is below the ${tokenAmount(a[2])} needed (approve more, or use a permit)`;
-    case "ERC20InvalidReceiver":
-      return `the token refuses receiver ${String(a[0])}`;
-    case "ERC20InvalidSender":
-      return `the token refuses sender ${String(a[0])}`;
-    case "ERC20InvalidApprover":
-    case "ERC20InvalidSpender":
-      return `the token refuses approval for ${String(a[0])}`;
-    case "ERC2612ExpiredSignature":
-      return `the permit signature expired at ${time(a[0])}`;
-    case "ERC2612InvalidSigner":
-      return `the permit was signed by ${String(a[0])}, not by the owner ${String(a[1])}`;
-    case "InvalidAccountNonce":
-      return `the permit nonce is stale for ${String(a[0])} (current nonce ${String(a[1])})`;
-    case "ECDSAInvalidSignature":
-    case "ECDSAInvalidSignatureLength":
-    case "ECDSAInvalidSignatureS":
-      return "the permit signature is malformed";
-    case "InvalidShortString":
-    case "StringTooLong":
-      return "the token's name is too long for its EIP-712 domain";
-    case "EnforcedPause":
-      return "the contract is paused: new registrations, stakes, offers and jobs are stopped (withdrawals, refunds and settlement still work)";
-    case "ExpectedPause":
-      return "the contract is not paused";
-    case "AccessControlUnauthorizedAccount":
-      return `${String(a[0])} does not hold ${ROLES[String(a[1]).toLowerCase()] ?? `role ${String(a[1])}`}`;
-    case "AccessControlBadConfirmation":
-      return "a role can only be renounced by its holder";
-    case "ReentrancyGuardReentrantCall":
-      return "reentrant call refused";
-    case "SafeERC20FailedOperation":
-      return `a transfer of token ${String(a[0])} failed`;
-    case "SafeCastOverflowedUintDowncast":
-      return `value ${String(a[1])} does not fit in ${String(a[0])} bits`;
-    case "AddressEmptyCode":
-      return `there is no contract at ${String(a[0])}`;
-    case "FailedCall":
-      return "a call inside the transaction failed";
-    case "Error":
-      return `reverted: ${String(a[0])}`;
-    default:
-      return `reverted with ${errorName}(${a.map((arg) => String(arg)).join(", ")})`;
-  }
+function formatters(context: ErrorContext): Formatters {
+  const pay = (value: bigint) => formatAmount(value, context.payment);
+  const duration = (seconds: bigint | number) => formatDuration(Number(seconds));
+  return {
+    pay,
+    stake: (value) => formatAmount(value, context.stake),
+    token: (value) => (context.token ? formatAmount(value, context.token) : `${value} base units`),
+    job: (id) => `job #${id}`,
+    offer: (id) => `offer #${id}`,
+    time: (unixSeconds) => formatTime(unixSeconds),
+    duration,
+    bps: (value) => formatBps(value),
+    model: (id) => context.gpuModels?.find((m) => m.id.toLowerCase() === id.toLowerCase())?.name ?? id,
+    region: (code) => regionText(code),
+    state: (value) => CHAIN_JOB_STATES[value] ?? `state ${value}`,
+    parameter: (value) => PARAMETER_NAMES[value] ?? `parameter ${value}`,
+    offerField(field, value) {
+      switch (OFFER_FIELDS[field]) {
+        case "pricePerGpuHour":
+          return `${pay(value)} per GPU-hour`;
+        case "minDuration":
+        case "maxDuration":
+          return duration(value);
+        case "renewableBps":
+          return formatBps(value);
+        case "expiresAt":
+          return formatTime(value);
+        default:
+          return String(value);
+      }
+    },
+    role: (id) => ROLES[id.toLowerCase()] ?? `role ${id}`,
+  };
 }
 
 function regionText(region: Hex): string {

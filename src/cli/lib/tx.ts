@@ -50,7 +50,10 @@ export async function sendContractTransaction(
       functionName: call.functionName,
       args: call.args ?? [],
     });
-    hash = await context.walletClient.writeContract(request as never);
+    // Estimated at the latest block, mined in the next: a storage write the estimate saw as a no-op (a heartbeat
+    // already at this second) costs thousands of gas more there, so a fifth is added.
+    const gas = await context.publicClient.estimateContractGas(request as never);
+    hash = await context.walletClient.writeContract({ ...request, gas: gas + gas / 5n + 10_000n } as never);
   } catch (error) {
     throw new CliError(`${call.label}: ${describeError(error, errorContext)}`, error);
   }
