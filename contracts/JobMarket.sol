@@ -471,30 +471,23 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     ) internal returns (uint256 jobId) {
         (address provider, uint96 price) = _reserveGpus(client, offerId, gpus, duration, maxPricePerGpuHour);
         uint24 termsId = _currentTermsId;
-        jobId = _nextJobId++;
-        // One struct assignment lets the compiler write each of the two slots once; slot 2 stays zero until a claim.
-        _jobs[jobId] = Job({
-            client: client,
-            offerId: uint32(offerId),
-            gpus: gpus,
-            termsId: termsId,
-            sponsored: msg.sender != client,
-            pricePerGpuHour: price,
-            duration: duration,
-            acceptDeadline: uint40(block.timestamp + _terms[termsId].acceptWindow),
-            startedAt: 0,
-            endedAt: 0,
-            state: JobState.Created,
-            claimed: 0,
-            receiptedSeconds: 0
-        });
-        if (msg.sender != client) _sponsors[jobId] = msg.sender;
-        Job storage job = _jobs[jobId];
         Parameters memory t = _terms[termsId];
-        uint256 escrow = job.escrow(t.protocolFeeBps);
+        uint256 cost = JobMath.costUp(price, gpus, duration);
+        uint256 escrow = JobMath.escrowOf(cost, t.protocolFeeBps);
         _checkEscrow(escrow, maxEscrow);
-        uint256 collateral = _collateralOf(job, t);
-        _emitJobCreated(jobId, job, provider, escrow, collateral, specHash);
+        uint256 collateral = JobMath.bpsUp(cost, t.collateralBps) * stakePerPaymentUnit;
+        uint40 acceptDeadline = uint40(block.timestamp + t.acceptWindow);
+        jobId = _nextJobId++;
+        // Slots 0 and 1 written once each; slot 2 (claims) is left untouched, zero until the first claim.
+        Job storage job = _jobs[jobId];
+        (job.client, job.offerId, job.gpus, job.termsId, job.sponsored) =
+            (client, uint32(offerId), gpus, termsId, msg.sender != client);
+        (job.pricePerGpuHour, job.duration, job.acceptDeadline, job.state) =
+            (price, duration, acceptDeadline, JobState.Created);
+        if (msg.sender != client) _sponsors[jobId] = msg.sender;
+        emit JobCreated(
+            jobId, offerId, client, provider, msg.sender, gpus, price, duration, cost, escrow, acceptDeadline, specHash, collateral
+        );
         _staking.lockCollateral(provider, jobId, collateral);
         _pull(msg.sender, escrow);
     }
@@ -521,32 +514,6 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         unchecked {
             offer.gpusLeased += gpus;
         }
-    }
-
-    /// @dev Separate from _createJob only to keep the stack shallow; the job's fields are warm here.
-    function _emitJobCreated(
-        uint256 jobId,
-        Job storage job,
-        address provider,
-        uint256 escrow,
-        uint256 collateral,
-        bytes32 specHash
-    ) internal {
-        emit JobCreated(
-            jobId,
-            job.offerId,
-            job.client,
-            provider,
-            msg.sender,
-            job.gpus,
-            job.pricePerGpuHour,
-            job.duration,
-            job.cost(),
-            escrow,
-            job.acceptDeadline,
-            specHash,
-            collateral
-        );
     }
 
     function _extendJob(uint256 jobId, uint32 extraDuration, uint256 maxEscrow) internal {
@@ -857,8 +824,8 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         if (offer.provider == address(0)) revert JobMarketUnknownOffer(offerId);
         Parameters memory t = _terms[_currentTermsId];
         cost = JobMath.costUp(offer.pricePerGpuHour, gpus, duration);
-        fee = JobMath.bpsUp(cost, t.protocolFeeBps);
-        escrow = cost + fee;
+        escrow = JobMath.escrowOf(cost, t.protocolFeeBps);
+        fee = escrow - cost;
         collateral = JobMath.bpsUp(cost, t.collateralBps) * stakePerPaymentUnit;
     }
 

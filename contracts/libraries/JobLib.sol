@@ -14,8 +14,7 @@ library JobLib {
 
     /// @notice What the payer escrowed: cost plus the fee on cost (the most the fee can be).
     function escrow(Job storage job, uint256 protocolFeeBps) internal view returns (uint256) {
-        uint256 cost_ = cost(job);
-        return cost_ + JobMath.bpsUp(cost_, protocolFeeBps);
+        return JobMath.escrowOf(cost(job), protocolFeeBps);
     }
 
     /// @notice The collateral's worth in payment units; in stake units it is this times the market's fixed rate.

@@ -29,4 +29,9 @@ library JobMath {
             return amount * bps / BPS;
         }
     }
+
+    /// @notice What a payer escrows for a job of `cost`: the cost plus the most the fee on it can be (rounded up).
+    function escrowOf(uint256 cost, uint256 protocolFeeBps) internal pure returns (uint256) {
+        return cost + bpsUp(cost, protocolFeeBps);
+    }
 }
