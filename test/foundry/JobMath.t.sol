@@ -2,16 +2,23 @@
 pragma solidity 0.8.28;
 
 import {JobMath} from "../../contracts/libraries/JobMath.sol";
+import {JobLib} from "../../contracts/libraries/JobLib.sol";
+import {Job} from "../../contracts/types/Job.sol";
 import {TestBase} from "./utils/TestBase.sol";
 
-/// @notice JobMath's rounding, and the escrow splits JobMarket builds on it, for random prices, GPU counts,
-///         durations, elapsed times, claims, fee and share rates within the contracts' own bounds.
+/// @notice JobMath's rounding, and the escrow splits JobMarket builds on it (JobLib), for random prices, GPU counts,
+///         durations, elapsed and receipted times, claims, fee, collateral and share rates within the contracts' own
+///         bounds.
 contract JobMathTest is TestBase {
     uint256 internal constant MAX_PRICE = type(uint96).max;
     uint256 internal constant MAX_GPUS = type(uint32).max;
     uint256 internal constant MAX_DURATION = 365 days; // JobMarket.MAX_JOB_DURATION
     uint256 internal constant MAX_FEE_BPS = 1_000; // JobMarket.parameterBounds(ProtocolFeeBps)
     uint256 internal constant MAX_CANCEL_FEE_BPS = 500;
+    uint256 internal constant MAX_COLLATERAL_BPS = 30_000;
+    uint256 internal constant MAX_OFFER_GPUS = 100_000; // JobMarket.MAX_OFFER_GPUS
+
+    Job internal _stored;
 
     // ------------------------------------------------------------------ rounding
     /// @notice costUp is the exact cost rounded up: never below it, less than one base unit above it.
@@ -91,49 +98,96 @@ contract JobMathTest is TestBase {
         assertGe(refund, cost - earned, "client refunded less than the unused time's cost");
     }
 
-    /// @notice Dispute resolution: any provider share of the unclaimed earnings splits the escrow exactly.
+    /// @notice Dispute resolution (v2): the provider's final pay is its receipted pay plus any share of the pay for
+    ///         the rest of the time used; JobLib.split then splits the escrow exactly, whatever was streamed within
+    ///         the claim cap, and the streamed pay it takes back never exceeds the collateral's worth.
     function testFuzz_resolutionSplitsEscrowExactly(
         uint256 price,
         uint256 gpus,
         uint256 duration,
         uint256 elapsed,
+        uint256 receiptedAt,
         uint256 claimedAt,
-        uint256 feeBps,
-        uint256 shareBps
-    ) public pure {
-        (price, gpus, duration, feeBps) = _bounded(price, gpus, duration, feeBps);
-        (, uint256 escrow,) = _job(price, gpus, duration, feeBps);
+        uint256 rates
+    ) public {
+        (price, gpus, duration) = _boundedStored(price, gpus, duration);
+        uint256 feeBps = rates % (MAX_FEE_BPS + 1);
+        uint256 collateralBps = (rates >> 16) % (MAX_COLLATERAL_BPS + 1);
+        uint256 shareBps = (rates >> 32) % 10_001;
         elapsed = bound(elapsed, 0, duration);
-        uint256 earned = JobMath.costUp(price, gpus, elapsed);
-        uint256 claimed = JobMath.costUp(price, gpus, bound(claimedAt, 0, elapsed));
-        uint256 awarded = claimed + JobMath.bpsDown(earned - claimed, bound(shareBps, 0, 10_000));
-
+        _store(price, gpus, duration, bound(receiptedAt, 0, elapsed));
+        uint256 receipted = JobLib.receiptedPay(_stored);
+        uint256 earned = JobLib.earnedAt(_stored, _stored.startedAt + elapsed);
+        // Anything claim and claimWithReceipt can have streamed: up to min(earned, claim cap).
+        uint256 cap = JobLib.claimCap(_stored, collateralBps);
+        assertEq(cap, receipted + JobMath.bpsUp(JobLib.cost(_stored), collateralBps), "claim cap != receipted + collateral");
+        uint256 claimed = bound(claimedAt, receipted, earned < cap ? earned : cap);
+        _stored.claimed = uint96(claimed);
+        uint256 awarded = receipted + JobMath.bpsDown(earned - receipted, shareBps);
         assertLe(awarded, earned, "award above earnings");
-        uint256 protocolFee = JobMath.bpsUp(awarded, feeBps);
-        uint256 refund = escrow - awarded - protocolFee;
-        assertEq(claimed + (awarded - claimed) + protocolFee + refund, escrow, "resolution split != escrow");
+
+        uint256 escrow = JobLib.escrow(_stored, feeBps);
+        (uint256 providerPay, uint256 fee, uint256 refund, uint256 clawback) =
+            JobLib.split(_stored, escrow, awarded, feeBps);
+        assertEq(claimed + providerPay + fee + refund, escrow, "resolution split != escrow");
+        assertEq(fee, JobMath.bpsUp(awarded, feeBps), "fee not on the final pay");
+        assertEq(claimed + providerPay - clawback, awarded, "provider keeps other than its award");
+        assertLe(clawback, JobLib.collateralValue(_stored, collateralBps), "clawback above the collateral's worth");
     }
 
-    /// @notice Cancellation and abandonment: the cancel fee and the fee on streamed pay fit in the escrow.
-    function testFuzz_cancelAndReclaimSplitEscrowExactly(
+    /// @notice Cancellation: the cancel fee fits in the escrow. Abandonment and dark reports (v2): the provider is
+    ///         paid to its last sign of life or the receipted time, whichever is later, never past the job's end, and
+    ///         the escrow splits exactly.
+    function testFuzz_cancelAndLastSignOfLifeSplitEscrowExactly(
         uint256 price,
         uint256 gpus,
         uint256 duration,
-        uint256 claimedAt,
+        uint256 receiptedAt,
+        uint256 lastLifeAt,
         uint256 feeBps,
         uint256 cancelFeeBps
-    ) public pure {
-        (price, gpus, duration, feeBps) = _bounded(price, gpus, duration, feeBps);
+    ) public {
+        (price, gpus, duration) = _boundedStored(price, gpus, duration);
+        feeBps = bound(feeBps, 0, MAX_FEE_BPS);
         (uint256 cost, uint256 escrow,) = _job(price, gpus, duration, feeBps);
 
         uint256 cancelFee = JobMath.bpsDown(cost, bound(cancelFeeBps, 0, MAX_CANCEL_FEE_BPS));
         uint256 cancelRefund = escrow - cancelFee;
         assertEq(cancelFee + cancelRefund, escrow, "cancel split != escrow");
 
-        uint256 claimed = JobMath.costUp(price, gpus, bound(claimedAt, 0, duration));
-        uint256 reclaimFee = JobMath.bpsUp(claimed, feeBps);
-        uint256 reclaimRefund = escrow - claimed - reclaimFee;
-        assertEq(claimed + reclaimFee + reclaimRefund, escrow, "reclaim split != escrow");
+        _store(price, gpus, duration, bound(receiptedAt, 0, duration));
+        lastLifeAt = bound(lastLifeAt, _stored.startedAt, _stored.startedAt + 2 * duration);
+        uint256 until = JobLib.paidUntil(_stored, lastLifeAt);
+        assertLe(until, JobLib.endsAt(_stored), "paid past the job's end");
+        assertGe(until, _stored.startedAt + _stored.receiptedSeconds, "paid less than the receipted time");
+        if (lastLifeAt <= JobLib.endsAt(_stored)) assertGe(until, lastLifeAt, "paid less than to the last sign of life");
+        uint256 earned = JobLib.earnedAt(_stored, until);
+        // Claims are signs of life, so what was streamed is at most the pay up to the last one.
+        _stored.claimed = uint96(earned);
+        (uint256 providerPay, uint256 fee, uint256 refund, uint256 clawback) =
+            JobLib.split(_stored, JobLib.escrow(_stored, feeBps), earned, feeBps);
+        assertEq(clawback + providerPay, 0, "nothing more owed when everything earned was streamed");
+        assertEq(earned + fee + refund, escrow, "last-sign-of-life split != escrow");
+    }
+
+    /// @dev A job whose amounts fit the Job struct's uint96 `claimed` (as JobMarket assumes): offers' GPU bound, up to
+    ///      a year, up to 10^12 whole 6-decimal units per GPU-hour.
+    function _boundedStored(uint256 price, uint256 gpus, uint256 duration)
+        internal
+        pure
+        returns (uint256, uint256, uint256)
+    {
+        return (bound(price, 1, 1e18), bound(gpus, 1, MAX_OFFER_GPUS), bound(duration, 1, MAX_DURATION));
+    }
+
+    /// @dev A running job in storage (JobLib reads storage), started at a fixed time.
+    function _store(uint256 price, uint256 gpus, uint256 duration, uint256 receiptedSeconds) internal {
+        _stored.pricePerGpuHour = uint96(price);
+        _stored.gpus = uint32(gpus);
+        _stored.duration = uint32(duration);
+        _stored.startedAt = 1_000_000;
+        _stored.receiptedSeconds = uint32(receiptedSeconds);
+        _stored.claimed = 0;
     }
 
     /// @dev Any job the market can hold: uint96 price, uint32 GPUs, up to a year, fee up to its 10 % bound.

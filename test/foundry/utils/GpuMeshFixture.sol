@@ -8,8 +8,9 @@ import {GpuCatalog} from "../../../contracts/GpuCatalog.sol";
 import {IJobMarket} from "../../../contracts/interfaces/IJobMarket.sol";
 import {TestBase} from "./TestBase.sol";
 
-/// @notice Deploys and wires GPU Mesh as scripts/lib/deployGpuMesh.ts does: catalog, staking, market,
-///         `staking.setMarket(market)`, two listed GPU models. Governance keeps every role (arbiter included).
+/// @notice Deploys and wires GPU Mesh as src/chain/deploy.ts does: catalog, staking, market (forge deploys and links
+///         its libraries OfferBook and ParameterBook), `staking.setMarket(market)`, two listed GPU models. Governance
+///         keeps every role (arbiter included).
 abstract contract GpuMeshFixture is TestBase {
     /// @dev A 6-decimal payment token against an 18-decimal stake token, valued one to one.
     uint256 internal constant STAKE_PER_PAYMENT_UNIT = 1e12;
@@ -27,15 +28,20 @@ abstract contract GpuMeshFixture is TestBase {
     bytes32 internal h100;
     bytes32 internal l40s;
 
+    /// @dev src/protocol's DEFAULT_PARAMETERS, the deployment defaults.
     function defaultParameters() internal pure returns (IJobMarket.Parameters memory) {
         return IJobMarket.Parameters({
             protocolFeeBps: 250,
             cancelFeeBps: 200,
             collateralBps: 5_000,
             expirySlashBps: 100,
+            darkSlashBps: 1_000,
+            disputeBondBps: 500,
             acceptWindow: 30 minutes,
             disputeWindow: 1 days,
-            abandonGrace: 1 hours
+            abandonGrace: 1 hours,
+            livenessTimeout: 15 minutes,
+            resolveWindow: 7 days
         });
     }
 

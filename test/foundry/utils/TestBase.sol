@@ -24,6 +24,18 @@ abstract contract TestBase {
         vm.label(account, name);
     }
 
+    /// @notice A deterministic actor that can sign (EIP-712 usage receipts), labelled in traces.
+    function makeAddrAndKey(string memory name) internal returns (address account, uint256 privateKey) {
+        privateKey = uint256(keccak256(bytes(name)));
+        account = vm.addr(privateKey);
+        vm.label(account, name);
+    }
+
+    /// @notice The current block time, read through the cheatcode (see Vm.getBlockTimestamp).
+    function _now() internal view returns (uint256) {
+        return vm.getBlockTimestamp();
+    }
+
     function assertTrue(bool condition, string memory message) internal pure {
         if (!condition) revert(message);
     }
@@ -33,6 +45,10 @@ abstract contract TestBase {
     }
 
     function assertEq(address actual, address expected, string memory message) internal pure {
+        if (actual != expected) revert(message);
+    }
+
+    function assertEq(bytes32 actual, bytes32 expected, string memory message) internal pure {
         if (actual != expected) revert(message);
     }
 
