@@ -92,6 +92,8 @@ export interface BlockHeader {
   hash: Hex;
   parentHash: Hex;
   timestamp: number;
+  /** Bloom filter of the addresses and topics of the block's logs. */
+  logsBloom: Hex;
 }
 
 export interface RpcRequestInfo {
@@ -128,6 +130,8 @@ export interface ChainClient {
   getBlockNumber(): Promise<number>;
   /** eth_getLogs of several addresses; a refused range throws RpcError kind "range" (or "timeout") without retry. */
   getLogs(params: { addresses: Address[]; fromBlock: number; toBlock: number }): Promise<RpcLog[]>;
+  /** eth_getLogs of one block by its hash: a node that does not have that block fails instead of answering []. */
+  getBlockLogs(params: { addresses: Address[]; blockHash: Hex }): Promise<RpcLog[]>;
   getBlockHeader(blockNumber: number): Promise<BlockHeader>;
   getBlockHeaders(blockNumbers: number[]): Promise<BlockHeader[]>;
   /** Builds fresh viem clients and moves to the next URL (the watchdog calls it when the head stops moving). */
@@ -221,7 +225,7 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
     }
   }
 
-  const parseHeader = (blockNumber: number, raw: { number: Hex; hash: Hex; parentHash: Hex; timestamp: Hex } | null): BlockHeader => {
+  const parseHeader = (blockNumber: number, raw: { number: Hex; hash: Hex; parentHash: Hex; timestamp: Hex; logsBloom: Hex } | null): BlockHeader => {
     if (!raw) {
       // A node behind the others (or a pending reorg) does not have the block yet.
       throw new RpcError(`block ${blockNumber} not found`, { kind: "transient", method: "eth_getBlockByNumber" });
@@ -231,6 +235,7 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
       hash: raw.hash,
       parentHash: raw.parentHash,
       timestamp: Number.parseInt(raw.timestamp, 16),
+      logsBloom: raw.logsBloom,
     };
   };
 
@@ -258,6 +263,9 @@ export function createChainClient(options: ChainClientOptions): ChainClient {
       return request<RpcLog[]>("eth_getLogs", [{ address: addresses, fromBlock: toHex(fromBlock), toBlock: toHex(toBlock) }], {
         noRetry: ["range", "timeout"],
       });
+    },
+    getBlockLogs({ addresses, blockHash }) {
+      return request<RpcLog[]>("eth_getLogs", [{ address: addresses, blockHash }]);
     },
     getBlockHeader: (blockNumber) => getBlockHeader(blockNumber),
     async getBlockHeaders(blockNumbers) {

@@ -17,6 +17,8 @@ export interface EventHandlers {
   /** Runs before a block's events: offers whose expiry the block's timestamp reached become EXPIRED. */
   beginBlock(block: BlockContext): void;
   apply(indexed: IndexedEvent, block: BlockContext): void;
+  /** Runs after a block's events: a journaled block leaves its ask floors written. */
+  endBlock(block: BlockContext): void;
   /** Writes the ask floors still pending (call before flushing the tables). */
   endBatch(): void;
   /** Forgets in-memory state after a failed transaction or a rollback. */
@@ -61,7 +63,10 @@ function inconsistent(what: string): never {
  * computation waits until the (model, region) has an event in a later bucket or the batch ends. Only that
  * (model, region)'s own events change its floor, except expiry, which the query accounts for by asking which offers
  * were open at the event's timestamp (not closed, expires_at after it); so the deferred value equals the eager one
- * whatever the batch boundaries, which keeps a resumed or re-orged index equal to a fresh one.
+ * whatever the batch boundaries, which keeps a resumed index equal to a fresh one. The wait spans finalized blocks
+ * only: a rollback can stop after any journaled block, so each journaled block writes its floors before it ends (and
+ * floors deferred from finalized blocks are written before it starts). Every journaled block then leaves the buckets
+ * exactly as they were after it, and the undo journal does not depend on where batches begin and end.
  */
 export function createEventHandlers(db: Db, tables: Tables, journal: Journal): EventHandlers {
   const floorByRegion = db.prepare<[string, string, number], { price: string }>(
@@ -709,7 +714,13 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     if (nextExpiryAt !== undefined && (nextExpiryAt === null || expiresAt < nextExpiryAt)) nextExpiryAt = expiresAt;
   }
 
+  const flushAllPendingFloors = () => {
+    flushPendingFloors([...pendingFloors.values()]);
+    pendingFloors.clear();
+  };
+
   const beginBlock = (block: BlockContext) => {
+    if (block.journaled && pendingFloors.size > 0) flushAllPendingFloors();
     if (nextExpiryAt === undefined) {
       tables.offers.flush();
       nextExpiryAt = earliestExpiry.get() as number | null;
@@ -728,10 +739,10 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
   return {
     beginBlock,
     apply,
-    endBatch() {
-      flushPendingFloors([...pendingFloors.values()]);
-      pendingFloors.clear();
+    endBlock(block) {
+      if (block.journaled && pendingFloors.size > 0) flushAllPendingFloors();
     },
+    endBatch: flushAllPendingFloors,
     reset() {
       pendingFloors.clear();
       nextExpiryAt = undefined;

@@ -133,6 +133,7 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
         handlers.apply(block.events[i], context);
         if ((i & 63) === 63) await maybeYield();
       }
+      handlers.endBlock(context);
       events += block.events.length;
       await maybeYield();
     }

@@ -1,9 +1,11 @@
+import { createBloomFilter } from "../chain/bloom";
 import { createChainClient, RpcError, type BlockHeader, type ChainClient } from "../chain/client";
 import type { Deployment } from "../chain/deployment";
 import { createEventDecoder, type IndexedEvent, type RpcLog } from "../chain/events";
 import { ConfigError, GpuMeshError } from "../internal/errors";
 import { silentLogger, type Logger } from "../internal/logger";
 import type { Store } from "../store/db";
+import { checkDeployment, checkOrRecordChain } from "../store/identity";
 import { createStoreWriter, type BlockToApply, type StoreWriter } from "../store/writer";
 import { resolveSyncOptions, type SyncOptions, type SyncOptionsInput } from "./options";
 import { createHeapBudget } from "./memory";
@@ -79,6 +81,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
   const sync = resolveSyncOptions(deployment.chainId, options);
   const status = options.status ?? createIndexerStatus(deployment.chainId, sync.confirmations);
   const writer: StoreWriter = createStoreWriter({ store, chainId: deployment.chainId });
+  checkDeployment(store, deployment);
   const decoder = createEventDecoder(deployment);
   const client: ChainClient = createChainClient({
     rpcUrls: options.rpcUrls,
@@ -118,6 +121,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     if (chainId !== deployment.chainId) {
       throw new ConfigError(`RPC node is on chain ${chainId} but the deployment is for chain ${deployment.chainId}`);
     }
+    checkOrRecordChain(store, deployment, (await client.getBlockHeader(deployment.startBlock)).hash);
     chainChecked = true;
   };
 
@@ -151,6 +155,50 @@ export function createIndexer(options: IndexerOptions): Indexer {
     } else if (span >= blockRange && logs < target / 2) {
       const factor = logs === 0 ? 4 : Math.min(4, (0.8 * target) / logs);
       blockRange = Math.min(sync.maxBlockRange, Math.ceil(span * factor));
+    }
+  };
+
+  const mayHaveOurLogs = createBloomFilter(decoder.addresses);
+  const incomplete = (blockNumber: number, why: string, cause?: unknown) =>
+    new GpuMeshError(
+      `eth_getLogs left out the logs of block ${blockNumber} (its logsBloom names a GPU Mesh contract; ${why}): a node behind ` +
+        `the others answered; fetching the range again`,
+      { code: "LOGS_INCOMPLETE", retryable: true, cause },
+    );
+
+  /**
+   * A node behind the others answers eth_getLogs over blocks it does not have yet with nothing, not an error, and a
+   * load balancer may send the headers' request to an up-to-date backend and the logs' to a lagging one. So every
+   * fetched header whose bloom names a GPU Mesh contract but got no logs is asked for again by its hash, which only a
+   * node that has the block can answer. (Deep in finalized history only the range's last header is fetched and so
+   * checked: every node has those blocks.)
+   */
+  const proveComplete = async (to: number, headers: Map<number, BlockHeader>, events: IndexedEvent[]) => {
+    const withLogs = new Set(events.map((event) => event.blockNumber));
+    const suspects = [...headers.values()].filter((h) => h.number <= to && !withLogs.has(h.number) && mayHaveOurLogs(h.logsBloom));
+    await Promise.all(
+      suspects.map(async (header) => {
+        let logs: RpcLog[];
+        try {
+          logs = await client.getBlockLogs({ addresses: decoder.addresses, blockHash: header.hash });
+        } catch (error) {
+          throw incomplete(header.number, `asked by hash: ${(error as Error).message}`, error);
+        }
+        if (logs.some((log) => !log.removed)) throw incomplete(header.number, `asked by hash it has ${logs.length}`);
+      }),
+    );
+  };
+
+  /** fetchBatch, fetched again a few times while a lagging node leaves logs out. */
+  const fetchCompleteBatch = async (from: number, to: number, finalizedBlock: number): Promise<FetchedBatch> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fetchBatch(from, to, finalizedBlock);
+      } catch (error) {
+        if (!(error instanceof GpuMeshError) || error.code !== "LOGS_INCOMPLETE" || attempt >= 4 || stopRequested) throw error;
+        logger.warn({ msg: "batch incomplete, fetching again", error: error.message, attempt });
+        await sleep(200 * attempt, {});
+      }
     }
   };
 
@@ -192,6 +240,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       });
     }
     for (const number of headers.keys()) if (number > to) headers.delete(number);
+    await proveComplete(to, headers, events);
     const numbers = [...headers.keys()].sort((a, b) => a - b);
 
     const blocks = new Map<number, BlockToApply>();
@@ -229,7 +278,6 @@ export function createIndexer(options: IndexerOptions): Indexer {
   const rollBackReorg = async (head: number): Promise<number> => {
     const checkpoint = writer.checkpoint()!;
     const lowest = writer.lowestStoredBlock();
-    const finalizedBlock = Math.max(0, maxHeadSeen - sync.finalityDepth);
     let ancestor: number | null = null;
     for (let n = checkpoint.block_number; lowest !== undefined && n >= lowest; n--) {
       const stored = writer.storedBlock(n);
@@ -240,10 +288,13 @@ export function createIndexer(options: IndexerOptions): Indexer {
         break;
       }
     }
-    if (ancestor === null || ancestor < finalizedBlock) {
+    // Any stored block can be rolled back to (every block above the lowest one is journaled), however far the head
+    // has moved since: a fork found after downtime is as deep as it was when it happened.
+    if (ancestor === null) {
       throw new GpuMeshError(
-        `reorg deeper than finalityDepth (${sync.finalityDepth} blocks): block ${checkpoint.block_number} is no longer canonical and ` +
-          `no stored block down to ${lowest ?? "(none)"} matches the node's chain; re-index into a fresh --db, with a larger --finality-depth if this chain reorgs that deep`,
+        `reorg deeper than the stored blocks: block ${checkpoint.block_number} is no longer canonical and no stored block ` +
+          `down to ${lowest ?? "(none)"} matches the node's chain (the database keeps the last finalityDepth = ${sync.finalityDepth} blocks); ` +
+          `re-index into a fresh --db, with a larger --finality-depth if this chain reorgs that deep`,
         { code: "REORG_TOO_DEEP" },
       );
     }
@@ -277,7 +328,8 @@ export function createIndexer(options: IndexerOptions): Indexer {
       result.nodeBehind = true;
       return result;
     }
-    if (checkpoint && checkpoint.block_number > finalizedBlock) {
+    // Every pass, finalized or not: the checkpoint may have been orphaned while the indexer was down or cut off.
+    if (checkpoint) {
       const canonical = await client.getBlockHeader(checkpoint.block_number);
       if (canonical.hash !== checkpoint.block_hash) result.reorgDepth += await rollBackReorg(head);
     }
@@ -293,7 +345,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       const waitStarted = performance.now();
       try {
         const range = nextRange(from);
-        batch = pending ? await pending : await fetchBatch(range.from, range.to, finalizedBlock);
+        batch = pending ? await pending : await fetchCompleteBatch(range.from, range.to, finalizedBlock);
         pending = null;
         const first = batch.blocks[0];
         if (checkpoint && first.number === checkpoint.block_number + 1 && first.parentHash !== null && first.parentHash !== checkpoint.block_hash) {
@@ -310,7 +362,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       // Finalized ranges cannot change: fetch the next one while this one is written.
       const next = nextRange(batch.to + 1);
       if (next.from <= next.to && next.to <= finalizedBlock && !stopRequested && result.batches + 1 < maxBatches) {
-        pending = fetchBatch(next.from, next.to, finalizedBlock);
+        pending = fetchCompleteBatch(next.from, next.to, finalizedBlock);
         pending.catch(() => undefined);
         // Let the request leave before the synchronous write blocks the event loop.
         await new Promise((resolve) => setImmediate(resolve));

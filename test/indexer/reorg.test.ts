@@ -123,7 +123,7 @@ describe("indexer: chain reorganisations (anvil_reorg)", function () {
       expect(failure).to.be.instanceOf(GpuMeshError);
       expect((failure as GpuMeshError).code).to.equal("REORG_TOO_DEEP");
       expect((failure as GpuMeshError).retryable).to.equal(false);
-      expect((failure as Error).message).to.match(/deeper than finalityDepth \(2 blocks\)/);
+      expect((failure as Error).message).to.match(/deeper than the stored blocks.*finalityDepth = 2 blocks/);
       // start() stops on it instead of retrying forever.
       let startFailure: unknown;
       await shallow.start().catch((error) => (startFailure = error));

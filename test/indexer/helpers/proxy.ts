@@ -22,12 +22,17 @@ export interface FaultRules {
   slowMs?: number;
   /** eth_blockNumber answers this many blocks below the real head (a lagging node). */
   headLagBlocks?: number;
+  /**
+   * eth_getLogs is answered by a backend this many blocks behind the head (a load balancer's lagging member): logs of
+   * the newest blocks are left out without an error, and a query by the hash of such a block fails as unknown.
+   */
+  logsLagBlocks?: number;
 }
 
 export interface FaultProxy {
   url: string;
   rules: FaultRules;
-  counts: { requests: number; rateLimited: number; rangeRefused: number; unavailable: number; reset: number; slow: number };
+  counts: { requests: number; rateLimited: number; rangeRefused: number; unavailable: number; reset: number; slow: number; logsLagged: number };
   close(): Promise<void>;
 }
 
@@ -36,14 +41,40 @@ export interface FaultProxy {
  * eth_getLogs ranges, rate-limits, fails with 503, drops connections, answers late, or lags behind the head.
  */
 export async function startFaultProxy(targetUrl: string, rules: FaultRules = {}): Promise<FaultProxy> {
-  const counts = { requests: 0, rateLimited: 0, rangeRefused: 0, unavailable: 0, reset: 0, slow: 0 };
+  const counts = { requests: 0, rateLimited: 0, rangeRefused: 0, unavailable: 0, reset: 0, slow: 0, logsLagged: 0 };
   const forward = async (body: string): Promise<string> => {
     const response = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
     return response.text();
   };
   const every = (n: number | undefined) => n !== undefined && n > 0 && counts.requests % n === 0;
 
+  const laggingBackendHead = async (): Promise<number> => {
+    const reply = JSON.parse(await forward(JSON.stringify({ jsonrpc: "2.0", id: 0, method: "eth_blockNumber", params: [] }))) as { result: string };
+    return Number.parseInt(reply.result, 16) - (rules.logsLagBlocks ?? 0);
+  };
+
   const answer = async (request: JsonRpcRequest): Promise<unknown> => {
+    if (request.method === "eth_getLogs" && rules.logsLagBlocks) {
+      const ownHead = await laggingBackendHead();
+      const filter = (request.params?.[0] ?? {}) as { blockHash?: string };
+      const reply = JSON.parse(await forward(JSON.stringify(request))) as { result?: Array<{ blockNumber: string }> };
+      if (filter.blockHash !== undefined) {
+        const block = JSON.parse(
+          await forward(JSON.stringify({ jsonrpc: "2.0", id: 0, method: "eth_getBlockByHash", params: [filter.blockHash, false] })),
+        ) as { result: { number: string } | null };
+        if (!block.result || Number.parseInt(block.result.number, 16) > ownHead) {
+          counts.logsLagged += 1;
+          return { jsonrpc: "2.0", id: request.id, error: { code: -32000, message: `unknown block ${filter.blockHash}` } };
+        }
+        return reply;
+      }
+      if (Array.isArray(reply.result)) {
+        const kept = reply.result.filter((log) => Number.parseInt(log.blockNumber, 16) <= ownHead);
+        if (kept.length < reply.result.length) counts.logsLagged += 1;
+        reply.result = kept;
+      }
+      return reply;
+    }
     if (request.method === "eth_getLogs" && rules.maxLogsRange !== undefined) {
       const filter = (request.params?.[0] ?? {}) as { fromBlock?: string; toBlock?: string };
       const span = Number.parseInt(filter.toBlock ?? "0x0", 16) - Number.parseInt(filter.fromBlock ?? "0x0", 16) + 1;
