@@ -61,8 +61,8 @@ function inconsistent(what: string): never {
  * Ask floors: a bucket's ask_floor is the lowest price among open offers with free GPUs after the last offer/job
  * event of its (model, region) in the bucket. Computing it after every event would cost a query per event, so the
  * computation waits until the (model, region) has an event in a later bucket or the batch ends. Only that
- * (model, region)'s own events change its floor, except expiry, which the query accounts for by asking which offers
- * were open at the event's timestamp (not closed, expires_at after it); so the deferred value equals the eager one
+ * (model, region)'s own events and clock changes (applyClock) change its floor, and the query asks which offers were
+ * open at the moment of the change (not closed, expires_at after it); so the deferred value equals the eager one
  * whatever the batch boundaries, which keeps a resumed index equal to a fresh one. The wait spans finalized blocks
  * only: a rollback can stop after any journaled block, so each journaled block writes its floors before it ends (and
  * floors deferred from finalized blocks are written before it starts). Every journaled block then leaves the buckets
@@ -88,12 +88,26 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     )
     .pluck();
   const latestHeartbeat = db.prepare<[string]>(`SELECT MAX(at) FROM heartbeats WHERE provider = ?`).pluck();
-  const dueForExpiry = db.prepare<[number]>(`SELECT id FROM offers WHERE state = 'OPEN' AND expires_at <= ? ORDER BY id`).pluck();
-  const earliestExpiry = db.prepare(`SELECT MIN(expires_at) FROM offers WHERE state = 'OPEN'`).pluck();
+  const offersDue = db.prepare<[number], { id: number; at: number }>(
+    `SELECT id, expires_at AS at FROM offers WHERE state = 'OPEN' AND expires_at <= ?`,
+  );
+  // A job can be accepted up to and including its deadline second; one second later it can only expire.
+  const jobsDue = db.prepare<[number], { id: number; at: number }>(
+    `SELECT id, accept_deadline + 1 AS at FROM jobs WHERE state = 'CREATED' AND accept_deadline < ?`,
+  );
+  const earliestClockChange = db
+    .prepare(
+      `SELECT MIN(at) FROM (SELECT MIN(expires_at) AS at FROM offers WHERE state = 'OPEN'
+                             UNION ALL SELECT MIN(accept_deadline) + 1 FROM jobs WHERE state = 'CREATED')`,
+    )
+    .pluck();
 
   const pendingFloors = new Map<string, PendingFloor>();
-  /** Earliest expires_at among OPEN offers (a lower bound); undefined until read from the database. */
-  let nextExpiryAt: number | null | undefined;
+  /**
+   * Earliest moment the clock changes something (an OPEN offer's expires_at, a CREATED job's accept deadline + 1): a
+   * lower bound; undefined until read from the database.
+   */
+  let nextClockChangeAt: number | null | undefined;
 
   // ------------------------------------------------------------------ roll-up helpers
   const totals = (): MarketTotalsRow => tables.marketTotals.get(1) ?? inconsistent("market_totals row is missing");
@@ -461,7 +475,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
               updated_at: ts,
             });
             contribute(row, 1);
-            noteExpiry(a.expiresAt);
+            noteClockChange(a.expiresAt);
             return;
           }
           case "OfferUpdated": {
@@ -476,7 +490,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
               state: "OPEN",
               updated_at: ts,
             });
-            noteExpiry(expiresAt);
+            noteClockChange(expiresAt);
             return;
           }
           case "OfferClosed": {
@@ -514,6 +528,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             changeOffer(offerRow, { gpus_leased: offerRow.gpus_leased + a.gpus, updated_at: ts });
             updateTotals((t) => ({ escrowed: add(t.escrowed, a.escrow) }));
             recordJobPrice(row);
+            noteClockChange(Number(a.acceptDeadline) + 1);
             return;
           }
           case "JobAccepted": {
@@ -536,7 +551,8 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
           case "JobCancelled": {
             const { refund, cancelFee } = event.args;
             const row = job(event.args.jobId);
-            releaseGpus(row, block);
+            // A client may still cancel a job the clock has expired: its GPUs are free already.
+            if (row.state !== "EXPIRED") releaseGpus(row, block);
             const providerPaid = payProvider(row, cancelFee, block);
             setJobState(row, "CANCELLED", {
               ended_at: ts,
@@ -552,9 +568,15 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
           case "JobExpired": {
             const { refund, slashed } = event.args;
             const row = job(event.args.jobId);
-            releaseGpus(row, block);
-            setJobState(row, "EXPIRED", { ended_at: ts, finalized_at: ts, earned: "0", refunded: text(refund), slashed: text(slashed) });
-            countProviderJob(row.provider, block, "jobs_expired");
+            const changes: Partial<JobRow> = { ended_at: ts, finalized_at: ts, earned: "0", refunded: text(refund), slashed: text(slashed) };
+            // Usually the clock has expired it already (applyClock): then only the money is new.
+            if (row.state === "EXPIRED") {
+              tables.jobs.update(row.id, changes);
+            } else {
+              releaseGpus(row, block);
+              setJobState(row, "EXPIRED", changes);
+              countProviderJob(row.provider, block, "jobs_expired");
+            }
             releaseEscrow(row, 0n);
             return;
           }
@@ -710,8 +732,8 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     }
   };
 
-  function noteExpiry(expiresAt: number) {
-    if (nextExpiryAt !== undefined && (nextExpiryAt === null || expiresAt < nextExpiryAt)) nextExpiryAt = expiresAt;
+  function noteClockChange(at: number) {
+    if (nextClockChangeAt !== undefined && (nextClockChangeAt === null || at < nextClockChangeAt)) nextClockChangeAt = at;
   }
 
   const flushAllPendingFloors = () => {
@@ -719,21 +741,46 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     pendingFloors.clear();
   };
 
+  /**
+   * What the clock changed by the block's timestamp, with no event: offers past expires_at become EXPIRED, and jobs
+   * past their accept deadline become EXPIRED and free their GPUs (on chain they stay Created until someone calls
+   * expireJob, whose JobExpired then only moves the money). Each change is dated at its own moment, not when a block
+   * noticed it, and applied in time order: the same whichever blocks a batch fetched.
+   */
+  const applyClock = (block: BlockContext) => {
+    tables.offers.flush();
+    tables.jobs.flush();
+    const due = [
+      ...offersDue.all(block.timestamp).map((row) => ({ ...row, kind: 0 })),
+      ...jobsDue.all(block.timestamp).map((row) => ({ ...row, kind: 1 })),
+    ].sort((a, b) => a.at - b.at || a.kind - b.kind || a.id - b.id);
+    for (const change of due) {
+      const moment: BlockContext = { ...block, timestamp: change.at };
+      if (change.kind === 0) {
+        const row = offer(change.id);
+        touchFloor(row.gpu_model, row.region, moment);
+        changeOffer(row, { state: "EXPIRED", updated_at: change.at });
+      } else {
+        const row = job(BigInt(change.id));
+        releaseGpus(row, moment);
+        setJobState(row, "EXPIRED", {});
+        countProviderJob(row.provider, moment, "jobs_expired");
+      }
+    }
+    tables.offers.flush();
+    tables.jobs.flush();
+  };
+
   const beginBlock = (block: BlockContext) => {
     if (block.journaled && pendingFloors.size > 0) flushAllPendingFloors();
-    if (nextExpiryAt === undefined) {
+    if (nextClockChangeAt === undefined) {
       tables.offers.flush();
-      nextExpiryAt = earliestExpiry.get() as number | null;
+      tables.jobs.flush();
+      nextClockChangeAt = earliestClockChange.get() as number | null;
     }
-    if (nextExpiryAt === null || block.timestamp < nextExpiryAt) return;
-    tables.offers.flush();
-    for (const id of dueForExpiry.all(block.timestamp) as number[]) {
-      const row = offer(id);
-      // The moment it expired, not when a block noticed: the same whichever blocks a batch fetched.
-      changeOffer(row, { state: "EXPIRED", updated_at: row.expires_at });
-    }
-    tables.offers.flush();
-    nextExpiryAt = earliestExpiry.get() as number | null;
+    if (nextClockChangeAt === null || block.timestamp < nextClockChangeAt) return;
+    applyClock(block);
+    nextClockChangeAt = earliestClockChange.get() as number | null;
   };
 
   return {
@@ -745,7 +792,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     endBatch: flushAllPendingFloors,
     reset() {
       pendingFloors.clear();
-      nextExpiryAt = undefined;
+      nextClockChangeAt = undefined;
     },
   };
 }

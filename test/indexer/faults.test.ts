@@ -3,6 +3,7 @@ import { encodeFunctionData, type Address, type Hex } from "viem";
 import { jobMarketAbi } from "../../src/chain/abis";
 import { createBloomFilter } from "../../src/chain/bloom";
 import { GpuMeshError } from "../../src/internal/errors";
+import { jobStateName } from "../../src/protocol";
 import { openStore, type Db, type Store } from "../../src/store/db";
 import { createIndexer, type IndexerOptions } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
@@ -237,5 +238,53 @@ describe("indexer: faults that used to leave it silently wrong", function () {
     const fresh = await freshDump(anvil, m);
     expect(dumpTables(big.db)).to.deep.equal(fresh);
     expect(dumpTables(small.db)).to.deep.equal(fresh);
+  });
+
+  it("reports what the clock changed as of the indexed block: an expired offer leaves the ask floor, an unaccepted job past its deadline frees its GPUs", async function () {
+    const { m, p1, c1 } = await startMarket(anvil);
+    const hour = Math.ceil((await m.latestTimestamp()) / 3600) * 3600;
+    await m.testClient.setNextBlockTimestamp({ timestamp: BigInt(hour + 10) });
+    const cheap = await m.createOffer(p1, { gpuModel: H100, gpus: 4, pricePerGpuHour: 1_000_000n, region: "eu-west", expiresAt: hour + 1800 });
+    const dear = await m.createOffer(p1, { gpuModel: H100, gpus: 8, pricePerGpuHour: 2_000_000n, region: "eu-west", expiresAt: hour + 30 * 86400 });
+    const job = await m.createJob(c1, dear, 3, 3600);
+    const big = open();
+    const small = open();
+    const bigOptions = { rpcUrls: [anvil.url], deployment: m.deployment, store: big, finalityDepth: 1000 };
+    const smallOptions = { ...bigOptions, store: small, initialBlockRange: 1, maxBlockRange: 1 };
+    const all = (db: Db, sql: string) => db.prepare(sql).all();
+    const floor = (db: Db) =>
+      (db.prepare("SELECT ask_floor FROM price_buckets WHERE region = 'eu-west' AND interval = 'HOUR' AND start = ?").get(hour) as { ask_floor: string }).ask_floor;
+    await createIndexer(bigOptions).syncOnce();
+    expect(floor(big.db)).to.equal("1000000");
+
+    // 40 minutes later, one block without a GPU Mesh event: the cheap offer has expired, the job's accept window (30
+    // minutes) has closed, and nobody has called expireJob yet.
+    await m.testClient.setNextBlockTimestamp({ timestamp: BigInt(hour + 2400) });
+    await m.testClient.mine({ blocks: 1 });
+    await createIndexer(bigOptions).syncOnce();
+    await syncToHead(smallOptions);
+    expect(jobStateName(Number((await m.read<{ state: number }>("market", "getJob", [job])).state)), "on chain").to.equal("CREATED");
+    expect(all(big.db, `SELECT id, state FROM offers ORDER BY id`)).to.deep.equal([
+      { id: Number(cheap), state: "EXPIRED" },
+      { id: Number(dear), state: "OPEN" },
+    ]);
+    expect(floor(big.db), "the floor once the cheap offer expired").to.equal("2000000");
+    expect(jobState(big.db, job)).to.equal("EXPIRED");
+    expect(all(big.db, `SELECT gpus_leased FROM offers WHERE id = ${dear}`)).to.deep.equal([{ gpus_leased: 0 }]);
+    expect(all(big.db, "SELECT gpus_offered, gpus_leased FROM market_totals")).to.deep.equal([{ gpus_offered: 8, gpus_leased: 0 }]);
+    expect(all(big.db, "SELECT state, count FROM job_state_counts WHERE count > 0")).to.deep.equal([{ state: "EXPIRED", count: 1 }]);
+    expect(all(big.db, "SELECT jobs_expired FROM providers")).to.deep.equal([{ jobs_expired: 1 }]);
+    expect(dumpTables(small.db)).to.deep.equal(dumpTables(big.db));
+    expect(undoJournal(small.db)).to.deep.equal(undoJournal(big.db));
+    expect(dumpTables(big.db)).to.deep.equal(await freshDump(anvil, m));
+
+    // expireJob moves the money; the GPUs and the counts are not released or counted twice.
+    await m.send(c1, "market", "expireJob", [job]);
+    await createIndexer(bigOptions).syncOnce();
+    expect(all(big.db, "SELECT gpus_leased FROM market_totals")).to.deep.equal([{ gpus_leased: 0 }]);
+    expect(all(big.db, "SELECT state, count FROM job_state_counts WHERE count > 0")).to.deep.equal([{ state: "EXPIRED", count: 1 }]);
+    expect(all(big.db, "SELECT jobs_expired FROM providers")).to.deep.equal([{ jobs_expired: 1 }]);
+    expect((big.db.prepare("SELECT refunded FROM jobs").get() as { refunded: string }).refunded).to.not.equal("0");
+    expect(dumpTables(big.db)).to.deep.equal(await freshDump(anvil, m));
   });
 });

@@ -1,12 +1,13 @@
 import { expect } from "chai";
 import type { Address } from "viem";
-import { PARAMETER_NAMES, jobStateName, parameterColumn } from "../../src/protocol";
+import { PARAMETER_NAMES, parameterColumn } from "../../src/protocol";
 import { openStore, type Store } from "../../src/store/db";
 import type { JobRow, OfferRow, ProviderRow } from "../../src/store/rows";
 import { createIndexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
 import { dumpTables } from "./helpers/dump";
 import { A100, setUpMarket, type MarketSession } from "./helpers/market";
+import { clockView } from "./helpers/clock";
 import { runFullScenario, type ScenarioLedger } from "./helpers/scenario";
 
 interface ChainJob {
@@ -95,7 +96,8 @@ describe("indexer: every job path, checked against the contracts", function () {
     expect(BigInt(byAddress(p4).slashed) > 0n, "P4 slashed for going dark").to.equal(true);
     const counters = (p: ProviderRow) => [p.jobs_accepted, p.jobs_declined, p.jobs_expired, p.jobs_dark, p.jobs_disputed, p.jobs_completed];
     expect(ledger.providers.map((a) => counters(byAddress(a)))).to.deep.equal([
-      [4, 0, 0, 0, 2, 1],
+      // P1 never accepted J8: its accept window closed, so the clock expired it.
+      [4, 0, 1, 0, 2, 1],
       [3, 1, 1, 0, 1, 1],
       [1, 0, 1, 0, 1, 0],
       [1, 0, 0, 1, 0, 0],
@@ -111,7 +113,8 @@ describe("indexer: every job path, checked against the contracts", function () {
   });
 
   it("offers: gpus, leases, prices and states equal the chain", async function () {
-    const now = await m.latestTimestamp();
+    const clock = await clockView(m, Object.values(ledger.jobs));
+    const now = clock.now;
     const offers = rows<OfferRow>("SELECT * FROM offers ORDER BY id");
     expect(offers).to.have.length(Object.keys(ledger.offers).length);
     for (const row of offers) {
@@ -119,7 +122,7 @@ describe("indexer: every job path, checked against the contracts", function () {
       expect(row.provider).to.equal(chain.provider.toLowerCase());
       expect(row.gpu_model).to.equal(chain.gpuModel.toLowerCase());
       expect(row.gpus, `offer ${row.id} gpus`).to.equal(chain.gpus);
-      expect(row.gpus_leased, `offer ${row.id} gpusLeased`).to.equal(chain.gpusLeased);
+      expect(row.gpus_leased, `offer ${row.id} gpusLeased`).to.equal(clock.leased(row.id, chain.gpusLeased));
       expect(row.price_per_gpu_hour).to.equal(chain.pricePerGpuHour.toString());
       expect(row.expires_at).to.equal(chain.expiresAt);
       const state = chain.closed ? "CLOSED" : chain.expiresAt <= now ? "EXPIRED" : "OPEN";
@@ -131,11 +134,12 @@ describe("indexer: every job path, checked against the contracts", function () {
   it("jobs: state, amounts, terms, claims, receipts, bonds, pay, refund and fee equal the chain and add up", async function () {
     const jobs = rows<JobRow>("SELECT * FROM jobs ORDER BY id");
     expect(jobs).to.have.length(Object.keys(ledger.jobs).length);
+    const clock = await clockView(m, Object.values(ledger.jobs));
     for (const row of jobs) {
       const id = BigInt(row.id);
       const chain = await m.read<ChainJob>("market", "getJob", [id]);
       const [cost, escrow, collateral] = await m.read<[bigint, bigint, bigint]>("market", "jobAmounts", [id]);
-      expect(row.state, `job ${row.id} state`).to.equal(jobStateName(chain.state));
+      expect(row.state, `job ${row.id} state`).to.equal(clock.jobState(id));
       expect(row.client).to.equal(chain.client.toLowerCase());
       expect(row.payer, `job ${row.id} payer`).to.equal((await m.read<Address>("market", "payerOf", [id])).toLowerCase());
       expect(row.offer_id).to.equal(Number(chain.offerId));
@@ -179,8 +183,10 @@ describe("indexer: every job path, checked against the contracts", function () {
     expect(byId("J13")).to.include({ state: "RESOLVED", stale_finalized: 1, bond_to_provider: 0, terms_id: 2 });
     expect(byId("J9").extensions).to.equal(1);
     expect(byId("J3").receipted_until).to.be.a("number");
+    // J8 was never accepted and nobody has called expireJob: the clock expired it, its escrow is still held.
+    expect(byId("J8")).to.include({ state: "EXPIRED", finalized_at: null, refunded: "0" });
     const states = new Set(jobs.map((j) => j.state));
-    for (const state of ["CREATED", "RUNNING", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "EXPIRED", "RECLAIMED", "DECLINED", "DARK"]) {
+    for (const state of ["RUNNING", "DISPUTED", "SETTLED", "RESOLVED", "CANCELLED", "EXPIRED", "RECLAIMED", "DECLINED", "DARK"]) {
       expect(states.has(state as JobRow["state"]), state).to.equal(true);
     }
     const counts = rows<{ state: string; count: number }>("SELECT state, count FROM job_state_counts WHERE count > 0 ORDER BY state");
@@ -240,11 +246,11 @@ describe("indexer: every job path, checked against the contracts", function () {
     expect(totals.providers).to.equal(ledger.providers.length);
 
     // Capacity over the chain's open offers.
-    const now = await m.latestTimestamp();
+    const clock = await clockView(m, Object.values(ledger.jobs));
     const open: ChainOffer[] = [];
     for (const id of Object.values(ledger.offers)) {
       const offer = await m.read<ChainOffer>("market", "getOffer", [id]);
-      if (!offer.closed && offer.expiresAt > now) open.push(offer);
+      if (!offer.closed && offer.expiresAt > clock.now) open.push({ ...offer, gpusLeased: clock.leased(id, offer.gpusLeased) });
     }
     expect(totals.gpus_offered).to.equal(open.reduce((a, o) => a + o.gpus, 0));
     expect(totals.gpus_leased).to.equal(open.reduce((a, o) => a + o.gpusLeased, 0));
