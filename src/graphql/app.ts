@@ -7,6 +7,7 @@ import { createSchema, createYoga, type Plugin, type YogaInitialContext, type Yo
 import type { Registry } from "prom-client";
 import type { Logger } from "../internal/logger";
 import { createReads, type Reads } from "../store/reads";
+import { writerAlive } from "../store/writer-lock";
 import {
   createLoaders,
   createResultCache,
@@ -44,6 +45,8 @@ export interface Readiness {
   indexedBlock: number | null;
   headBlock: number | null;
   lagBlocks: number | null;
+  /** Why it is not ready, when that is not simply the lag. */
+  reason?: string;
 }
 
 export interface GraphqlApp {
@@ -175,12 +178,24 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
 
   function readiness(): Readiness {
     const indexedBlock = reads.checkpoint()?.blockNumber ?? null;
-    if (!status) return { ready: indexedBlock !== null, indexedBlock, headBlock: null, lagBlocks: null };
-    const current: IndexerStatus = status();
-    const headBlock = current.headBlock;
+    let headBlock: number | null;
+    let confirmations: number;
+    if (status) {
+      const current: IndexerStatus = status();
+      headBlock = current.headBlock;
+      confirmations = current.confirmations ?? 0;
+    } else {
+      // Under `gpumesh serve` another process indexes: ready while it is alive and near the head it last saw.
+      const writer = reads.writer();
+      if (!writer || !writerAlive(writer)) {
+        return { ready: false, indexedBlock, headBlock: null, lagBlocks: null, reason: "no indexer is writing this database" };
+      }
+      headBlock = writer.head_block;
+      confirmations = writer.confirmations;
+    }
     if (indexedBlock === null || headBlock === null) return { ready: false, indexedBlock, headBlock, lagBlocks: null };
     const lagBlocks = Math.max(0, headBlock - indexedBlock);
-    const allowed = (current.confirmations ?? 0) + (options.readyMaxLagBlocks ?? DEFAULT_READY_MAX_LAG_BLOCKS);
+    const allowed = confirmations + (options.readyMaxLagBlocks ?? DEFAULT_READY_MAX_LAG_BLOCKS);
     return { ready: lagBlocks <= allowed, indexedBlock, headBlock, lagBlocks };
   }
 

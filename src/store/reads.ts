@@ -1,6 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import { PARAMETER_NAMES, parameterColumn, type MarketParameters } from "../protocol";
 import type { GpuModelRow, HeartbeatRow, JobRow, OfferRow, ProviderRow, StakeMovementRow } from "./rows";
+import { readWriter, type WriterRow } from "./writer-lock";
 
 /**
  * Read side of the store: every SQL statement the GraphQL API runs, prepared once per connection and
@@ -556,6 +557,8 @@ export interface Reads {
   /** Changes whenever any connection commits to the database: a key for caches of derived results. */
   dataVersion(): string;
   checkpoint(): CheckpointRecord | undefined;
+  /** The process that writes this database, if one took it (absent from databases of schema version 4 or older). */
+  writer(): WriterRow | undefined;
   marketTotals(): MarketTotalsRecord;
   jobStateCounts(): Array<{ state: string; count: number }>;
   activeProviderCount(): number;
@@ -693,6 +696,13 @@ export function createReads(db: Database): Reads {
   return {
     dataVersion() {
       return `${dataVersionStatement.get()}:${totalChangesStatement.get()}`;
+    },
+    writer() {
+      try {
+        return readWriter(db);
+      } catch {
+        return undefined;
+      }
     },
     checkpoint() {
       const row = checkpointStatement.get() as

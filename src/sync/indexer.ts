@@ -6,6 +6,7 @@ import { ConfigError, GpuMeshError } from "../internal/errors";
 import { silentLogger, type Logger } from "../internal/logger";
 import type { Store } from "../store/db";
 import { checkDeployment, checkOrRecordChain } from "../store/identity";
+import { acquireWriterLock } from "../store/writer-lock";
 import { createStoreWriter, type BlockToApply, type StoreWriter } from "../store/writer";
 import { resolveSyncOptions, type SyncOptions, type SyncOptionsInput } from "./options";
 import { createHeapBudget } from "./memory";
@@ -82,6 +83,9 @@ export function createIndexer(options: IndexerOptions): Indexer {
   const status = options.status ?? createIndexerStatus(deployment.chainId, sync.confirmations);
   const writer: StoreWriter = createStoreWriter({ store, chainId: deployment.chainId });
   checkDeployment(store, deployment);
+  const writerLock = store.file === ":memory:" ? null : acquireWriterLock(store, sync.pollIntervalMs);
+  const recordPass = (headBlock: number) =>
+    writerLock?.recordPass({ headBlock, confirmations: sync.confirmations, pollIntervalMs: sync.pollIntervalMs });
   const decoder = createEventDecoder(deployment);
   const client: ChainClient = createChainClient({
     rpcUrls: options.rpcUrls,
@@ -312,6 +316,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
     maxHeadSeen = Math.max(maxHeadSeen, head);
     const finalizedBlock = Math.max(0, maxHeadSeen - sync.finalityDepth);
     status.update({ headBlock: head, finalizedBlock });
+    recordPass(head);
     const result: SyncResult = {
       indexedBlock: writer.checkpoint()?.block_number ?? null,
       headBlock: head,
@@ -372,6 +377,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       const { events } = await writer.applyBatch(batch.blocks, { finalizedBlock });
       const seconds = Math.max(1e-6, (performance.now() - started) / 1000);
       heapBudget.check();
+      recordPass(head);
       result.batches += 1;
       result.events += events;
       const blocks = batch.to - batch.from + 1;
@@ -397,6 +403,22 @@ export function createIndexer(options: IndexerOptions): Indexer {
     return result;
   };
 
+  /**
+   * Before stopping at the head, asks for it twice more: one eth_blockNumber may come from a lagging node (or a
+   * load balancer's lagging member), and stopping on it would end the run short with success.
+   */
+  const headConfirmed = async (head: number): Promise<boolean> => {
+    for (let check = 0; check < 2; check++) {
+      await sleep(Math.min(250, sync.pollIntervalMs), {});
+      const again = await client.getBlockNumber();
+      if (again > head) {
+        logger.info({ msg: "head moved on while confirming it", head, again });
+        return false;
+      }
+    }
+    return true;
+  };
+
   const loop = async (exitWhenCaughtUp: boolean) => {
     let lastHead = -1;
     let stalledPolls = 0;
@@ -406,7 +428,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
         const result = await syncOnce();
         failures = 0;
         if (result.caughtUp) publishCheckpoint({ phase: "realtime", lastError: null });
-        if (result.caughtUp && exitWhenCaughtUp) break;
+        if (result.caughtUp && exitWhenCaughtUp && (await headConfirmed(result.headBlock))) break;
         if (result.headBlock === lastHead) {
           stalledPolls += 1;
           if (stalledPolls >= sync.stallPolls) {

@@ -22,6 +22,8 @@ export interface FaultRules {
   slowMs?: number;
   /** eth_blockNumber answers this many blocks below the real head (a lagging node). */
   headLagBlocks?: number;
+  /** Only the first this many eth_blockNumber answers lag (a load balancer that sent them to a lagging member). */
+  headLagAnswers?: number;
   /**
    * eth_getLogs is answered by a backend this many blocks behind the head (a load balancer's lagging member): logs of
    * the newest blocks are left out without an error, and a query by the hash of such a block fails as unknown.
@@ -32,7 +34,7 @@ export interface FaultRules {
 export interface FaultProxy {
   url: string;
   rules: FaultRules;
-  counts: { requests: number; rateLimited: number; rangeRefused: number; unavailable: number; reset: number; slow: number; logsLagged: number };
+  counts: { requests: number; rateLimited: number; rangeRefused: number; unavailable: number; reset: number; slow: number; logsLagged: number; headAnswers: number };
   close(): Promise<void>;
 }
 
@@ -41,7 +43,7 @@ export interface FaultProxy {
  * eth_getLogs ranges, rate-limits, fails with 503, drops connections, answers late, or lags behind the head.
  */
 export async function startFaultProxy(targetUrl: string, rules: FaultRules = {}): Promise<FaultProxy> {
-  const counts = { requests: 0, rateLimited: 0, rangeRefused: 0, unavailable: 0, reset: 0, slow: 0, logsLagged: 0 };
+  const counts = { requests: 0, rateLimited: 0, rangeRefused: 0, unavailable: 0, reset: 0, slow: 0, logsLagged: 0, headAnswers: 0 };
   const forward = async (body: string): Promise<string> => {
     const response = await fetch(targetUrl, { method: "POST", headers: { "content-type": "application/json" }, body });
     return response.text();
@@ -88,7 +90,9 @@ export async function startFaultProxy(targetUrl: string, rules: FaultRules = {})
       }
     }
     const reply = JSON.parse(await forward(JSON.stringify(request))) as { result?: unknown };
-    if (request.method === "eth_blockNumber" && rules.headLagBlocks && typeof reply.result === "string") {
+    if (request.method === "eth_blockNumber") counts.headAnswers += 1;
+    const lagging = rules.headLagAnswers === undefined || counts.headAnswers <= rules.headLagAnswers;
+    if (request.method === "eth_blockNumber" && rules.headLagBlocks && lagging && typeof reply.result === "string") {
       reply.result = `0x${Math.max(0, Number.parseInt(reply.result, 16) - rules.headLagBlocks).toString(16)}`;
     }
     return reply;
