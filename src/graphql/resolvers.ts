@@ -21,6 +21,7 @@ import type {
   TermsRecord,
 } from "../store/reads";
 import { INTERVAL_SECONDS, sortKeyTypes } from "../store/reads";
+import { backedGpus, planQuote, rentableGpus, type PlanningTerms, type QuoteShortfall } from "./planning";
 import type { GraphqlContext, GpuModelIndex } from "./context";
 import {
   BigIntScalar,
@@ -58,6 +59,7 @@ interface PageArguments<Where, OrderBy> {
 interface ProviderFilterInput {
   address?: string | null;
   active?: boolean | null;
+  minReliability?: number | null;
 }
 interface OfferFilterInput {
   provider?: string | null;
@@ -90,10 +92,24 @@ function modelIdByName(models: GpuModelIndex, name: string, argument: string): s
   return model.id;
 }
 
+function atLeast(value: number, min: number, argument: string): number {
+  if (value < min) throw badUserInput(`argument "${argument}" must be at least ${min}, got ${value}`, argument);
+  return value;
+}
+
+/** A reliability bound in 0..1 as parts per million (rounded up: a bound is never loosened). */
+function parseReliability(value: number, argument: string): number {
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw badUserInput(`argument "${argument}" must be a reliability between 0 and 1, got ${value}`, argument);
+  }
+  return Math.ceil(value * 1_000_000);
+}
+
 function providerWhere(input: ProviderFilterInput | null | undefined): ProviderWhere {
   const where: ProviderWhere = {};
   if (given(input?.address)) where.address = parseAddress(input.address, "where.address");
   if (given(input?.active)) where.active = input.active;
+  if (given(input?.minReliability)) where.minReliabilityPpm = parseReliability(input.minReliability, "where.minReliability");
   return where;
 }
 
@@ -214,6 +230,18 @@ export interface CapacityBucket {
   offers: number;
   askFloor: string | null;
   askMedian: string | null;
+  /** Null until the indexer has recorded the deployment's stake rate. */
+  gpusRentable: number | null;
+}
+
+/** The current terms and the stake rate: what renting costs and locks now; null before anything is indexed. */
+function planningTerms(context: GraphqlContext): PlanningTerms | null {
+  return context.cached("planningTerms", () => {
+    const stakePerPaymentUnit = context.reads.stakePerPaymentUnit();
+    const current = termsById(context).byId.get(context.reads.marketTotals().currentTermsId);
+    if (stakePerPaymentUnit === null || !current) return null;
+    return { parameters: current, stakePerPaymentUnit };
+  });
 }
 
 function capacityBuckets(
@@ -232,6 +260,14 @@ function capacityBuckets(
       if (group) group.push(ask);
       else asksByGroup.set(key, [ask]);
     }
+    const terms = planningTerms(context);
+    const rentableByGroup = new Map<string, ReturnType<GraphqlContext["reads"]["rentableOffers"]>>();
+    if (terms) {
+      for (const offer of context.reads.rentableOffers({ ...filter, at: indexedAt(context) })) {
+        const key = groupKey(offer.gpuModelId, offer.region);
+        rentableByGroup.set(key, [...(rentableByGroup.get(key) ?? []), offer]);
+      }
+    }
     return context.reads
       .capacity(grouping, filter)
       .map((row): CapacityBucket => {
@@ -247,6 +283,7 @@ function capacityBuckets(
           providers: row.providers,
           offers: row.offers,
           ...askSummary(asksByGroup.get(groupKey(row.gpuModelId, row.region)) ?? []),
+          gpusRentable: terms ? saturated(rentableGpus(rentableByGroup.get(groupKey(row.gpuModelId, row.region)) ?? [], terms)) : null,
         };
       })
       .sort((a, b) => (a.gpuModel ?? "").localeCompare(b.gpuModel ?? "") || (a.region ?? "").localeCompare(b.region ?? ""));
@@ -338,6 +375,66 @@ const Query: Record<string, Resolver<unknown, any>> = {
 
   gpuModel: (_parent, args: { name: string }, context) => context.models().byName.get(args.name) ?? null,
 
+  quote(
+    _parent,
+    args: {
+      gpuModel: string;
+      gpus: number;
+      duration: number;
+      region?: string | null;
+      maxPricePerGpuHour?: bigint | null;
+      maxCarbonIntensity?: number | null;
+      minRenewableBps?: number | null;
+      minReliability?: number | null;
+      spreadAcross?: number | null;
+    },
+    context,
+  ) {
+    const gpuModelId = modelIdByName(context.models(), args.gpuModel, "gpuModel");
+    const gpus = atLeast(args.gpus, 1, "gpus");
+    const duration = atLeast(args.duration, 1, "duration");
+    const spreadAcross = atLeast(args.spreadAcross ?? 1, 1, "spreadAcross");
+    if (spreadAcross > gpus) {
+      throw badUserInput(`argument "spreadAcross" must be between 1 and gpus (${gpus}), got ${spreadAcross}`, "spreadAcross");
+    }
+    const terms = planningTerms(context);
+    const at = indexedAt(context);
+    const offers = terms ? context.reads.rentableOffers({ gpuModelId, region: args.region ?? undefined, at }) : [];
+    const quote = planQuote(
+      offers,
+      {
+        gpus,
+        duration,
+        spreadAcross,
+        maxPricePerGpuHour: args.maxPricePerGpuHour ?? undefined,
+        maxCarbonIntensity: given(args.maxCarbonIntensity) ? atLeast(args.maxCarbonIntensity, 0, "maxCarbonIntensity") : undefined,
+        minRenewableBps: given(args.minRenewableBps) ? atLeast(args.minRenewableBps, 0, "minRenewableBps") : undefined,
+        minReliabilityPpm: given(args.minReliability) ? parseReliability(args.minReliability, "minReliability") : undefined,
+      },
+      terms ?? { parameters: { protocolFeeBps: 0, collateralBps: 0, disputeBondBps: 0 }, stakePerPaymentUnit: 1n },
+    );
+    return {
+      ...quote,
+      shortfall: quote.shortfall satisfies QuoteShortfall | null,
+      asOf: at,
+      duration,
+      legs: quote.legs.map((leg) => ({
+        offerId: leg.offer.id,
+        providerAddress: leg.offer.provider,
+        gpus: leg.gpus,
+        pricePerGpuHour: leg.offer.pricePerGpuHour.toString(),
+        cost: leg.cost.toString(),
+        fee: leg.fee.toString(),
+        escrow: leg.escrow.toString(),
+        collateral: leg.collateral.toString(),
+      })),
+      cost: quote.cost.toString(),
+      fee: quote.fee.toString(),
+      escrow: quote.escrow.toString(),
+      collateral: quote.collateral.toString(),
+    };
+  },
+
   capacity(_parent, args: { groupBy?: CapacityGrouping | null; gpuModel?: string | null; region?: string | null }, context) {
     const filter: { gpuModelId?: string; region?: string } = {};
     if (given(args.gpuModel)) filter.gpuModelId = modelIdByName(context.models(), args.gpuModel, "gpuModel");
@@ -422,6 +519,26 @@ const CapacityBucket: Record<string, Resolver<CapacityBucket>> = {
 const Provider: Record<string, Resolver<ProviderRecord, any>> = {
   id: (provider) => provider.address,
   stake: (provider) => provider.staked,
+  reliability: (provider) => provider.reliabilityPpm / 1_000_000,
+  completionRate: (provider) => (provider.jobsAccepted === 0 ? null : provider.jobsCompleted / provider.jobsAccepted),
+  medianSecondsToAccept: (provider, _args, context) => context.reads.medianSecondsToAccept(provider.address),
+  uptime(provider, args: { window?: number | null }, context) {
+    const window = atLeast(args.window ?? 86_400, 1, "window");
+    const end = indexedAt(context);
+    const start = end - window;
+    const terms = termsById(context).byId.get(context.reads.marketTotals().currentTermsId);
+    const timeout = terms?.livenessTimeout ?? 0;
+    // Each sign of life covers the liveness timeout after it; the share of the window covered is the uptime.
+    let covered = 0;
+    let coveredUntil = start;
+    for (const at of context.reads.signsOfLife(provider.address, start, end)) {
+      const from = Math.max(at, coveredUntil);
+      const until = Math.min(at + timeout, end);
+      if (until > from) covered += until - from;
+      coveredUntil = Math.max(coveredUntil, until);
+    }
+    return covered / window;
+  },
 
   offers(provider, args: PageArguments<OfferFilterInput, OfferOrderBy>, context) {
     const page = parsePage("offer", args, offerWhere(args.where, context), "ID");
@@ -468,6 +585,20 @@ const Offer: Record<string, Resolver<OfferRecord, any>> = {
   expiresAt: (offer) => saturated(offer.expiresAt),
   price: (offer) => offer.pricePerGpuHour,
   jobs: (offer, args: PageArguments<JobFilterInput, JobOrderBy>, context) => jobsOfParent(context, "offer_id", offer.id, args),
+  async gpusRentable(offer, _args, context) {
+    const terms = planningTerms(context);
+    if (!terms) return null;
+    if (offer.state !== "OPEN" || offer.expiresAt <= indexedAt(context)) return 0;
+    const provider = await context.loaders.provider.load(offer.provider);
+    if (!provider) return 0;
+    const unlocked = BigInt(provider.staked) - BigInt(provider.locked);
+    return saturated(backedGpus(BigInt(offer.pricePerGpuHour), offer.gpus - offer.gpusLeased, offer.minDuration, unlocked, terms));
+  },
+};
+
+const QuoteLeg: Record<string, Resolver<{ offerId: number; providerAddress: string }>> = {
+  offer: (leg, _args, context) => context.loaders.offer.load(leg.offerId),
+  provider: (leg, _args, context) => context.loaders.provider.load(leg.providerAddress),
 };
 
 const Job: Record<string, Resolver<JobRecord>> = {
@@ -551,6 +682,7 @@ export const resolvers = {
   CapacityBucket,
   Provider,
   Offer,
+  QuoteLeg,
   Job,
   Account,
   StakeMovement,

@@ -33,6 +33,26 @@ type Query {
   from/to (unix seconds) keep the buckets that overlap [from, to].
   """
   prices(gpuModel: String!, region: String, interval: Interval = HOUR, from: Int, to: Int): [PricePoint!]!
+  """
+  Can the request be filled now (at the indexed block's time), and the cheapest way: one leg per offer, each a
+  createJob. gpuModel is a model name; duration in seconds; without region, any region. Only offers that take the
+  duration, meet the limits and whose providers' unlocked stake can lock the collateral count. spreadAcross K > 1
+  splits the GPUs as evenly as possible over K distinct providers (the cheapest for their share), so that one
+  provider going dark takes at most its share. When the request cannot be filled, the plan holds what can be had and
+  shortfall says which limit left too few GPUs.
+  """
+  quote(
+    gpuModel: String!
+    gpus: Int!
+    duration: Int!
+    region: String
+    maxPricePerGpuHour: BigInt
+    maxCarbonIntensity: Int
+    minRenewableBps: Int
+    "0..1, against Provider.reliability."
+    minReliability: Float
+    spreadAcross: Int = 1
+  ): Quote!
   "A provider by address."
   provider(id: ID!): Provider
   providers(where: ProviderFilter, orderBy: ProviderOrderBy = ADDRESS, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): ProviderPage!
@@ -142,6 +162,71 @@ type CapacityBucket {
   askFloor: BigInt
   "GPU-weighted median price over the free GPUs of open offers (the lower median: an actual ask)."
   askMedian: BigInt
+  """
+  Free GPUs that can be rented now: each provider's unlocked stake backs the collateral of its offers' free GPUs at
+  their minimum duration, the least collateral per GPU first; listed GPUs their stake cannot back are not counted.
+  Null until the indexer has recorded the deployment's stake rate.
+  """
+  gpusRentable: Int
+}
+
+"Why a quote cannot be filled: the first limit that left too few GPUs."
+enum QuoteShortfall {
+  "No open offer of the model (in the region) has free GPUs."
+  NO_OFFERS
+  "No such offer takes a job of this duration (outside its minDuration..maxDuration)."
+  DURATION
+  "All of them ask more than maxPricePerGpuHour."
+  PRICE
+  "All of them emit more than maxCarbonIntensity."
+  CARBON
+  "None reaches minRenewableBps."
+  RENEWABLE
+  "No provider of them scores minReliability."
+  RELIABILITY
+  "Enough GPUs are free, but their providers' unlocked stake cannot lock the collateral of enough of them."
+  STAKE
+  "Fewer GPUs are free under the limits than requested."
+  NOT_ENOUGH_GPUS
+  "Fewer providers than spreadAcross can take an even share."
+  NOT_ENOUGH_PROVIDERS
+}
+
+type Quote {
+  "Every requested GPU is in the plan (and, with spreadAcross, over that many providers)."
+  fillable: Boolean!
+  shortfall: QuoteShortfall
+  "A sentence: the plan, or what is missing and by how much."
+  message: String!
+  gpusRequested: Int!
+  gpusPlanned: Int!
+  "Seconds."
+  duration: Int!
+  "Distinct providers in the plan."
+  providers: Int!
+  "Cheapest first; each leg is one createJob at the offer's price."
+  legs: [QuoteLeg!]!
+  "Sums over the legs (payment token)."
+  cost: BigInt!
+  fee: BigInt!
+  "cost + fee: what the client escrows (and approves or permits)."
+  escrow: BigInt!
+  "Stake-token units the legs lock from their providers."
+  collateral: BigInt!
+  "The indexed block's time the quote is as of."
+  asOf: Int!
+}
+
+type QuoteLeg {
+  offer: Offer!
+  provider: Provider!
+  gpus: Int!
+  pricePerGpuHour: BigInt!
+  cost: BigInt!
+  "The protocol fee on cost, rounded up as JobMarket does."
+  fee: BigInt!
+  escrow: BigInt!
+  collateral: BigInt!
 }
 
 enum Interval {
@@ -183,6 +268,8 @@ input ProviderFilter {
   address: String
   "true: providers with open offers; false: without."
   active: Boolean
+  "0..1: providers whose reliability is at least this."
+  minReliability: Float
 }
 
 enum ProviderOrderBy {
@@ -191,6 +278,7 @@ enum ProviderOrderBy {
   EARNED
   JOBS_COMPLETED
   REGISTERED_AT
+  RELIABILITY
 }
 
 type Provider {
@@ -218,6 +306,23 @@ type Provider {
   jobsExpired: Int!
   "Jobs reported dark: the provider showed no sign of life for the job's liveness timeout."
   jobsDark: Int!
+  "Disputes the arbiter ruled not fully for the provider (providerShareBps below 10000)."
+  jobsLostDisputes: Int!
+  """
+  0..1, from its counts alone: (good + 1) / (good + bad + 2), where good is jobs declined in time plus jobs accepted
+  that neither went dark nor lost a dispute, and bad is jobs left to expire, reported dark or lost in a dispute. A
+  provider without history scores 0.5. Exact to 6 decimals.
+  """
+  reliability: Float!
+  "jobsCompleted / jobsAccepted; null before the first acceptance."
+  completionRate: Float
+  "Lower median of startedAt - createdAt over its accepted jobs, seconds; null before the first."
+  medianSecondsToAccept: Int
+  """
+  Share of the last window seconds (to the indexed block's time) covered by its signs of life, each covering the
+  current liveness timeout after it: 1 means never as long as a timeout without one.
+  """
+  uptime(window: Int = 86400): Float!
   activeOffers: Int!
   updatedAt: Int!
   "The provider's latest sign of life (heartbeat, accept, claim or completion), as JobMarket.lastHeartbeat."
@@ -275,6 +380,11 @@ type Offer {
   renewableBps: Int!
   "Unix seconds; an offer that never expires (2^32 - 1 on chain) reads 2147483647."
   expiresAt: Int!
+  """
+  Free GPUs of this offer its provider's unlocked stake can lock the collateral of, for the offer's minimum duration
+  (0 once closed or expired; null until the indexer has recorded the deployment's stake rate).
+  """
+  gpusRentable: Int
   state: OfferState!
   createdAt: Int!
   createdBlock: Int!

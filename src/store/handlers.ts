@@ -683,6 +683,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
               slashed: add(row.slashed, slashed),
               bond_to_provider: bondToProvider ? 1 : 0,
             });
+            if (providerShareBps < 10_000) updateProvider(row.provider, block, (p) => ({ jobs_lost_disputes: p.jobs_lost_disputes + 1 }));
             returnBond(row, bondToProvider, block);
             releaseEscrow(row, protocolFee);
             return;

@@ -69,6 +69,8 @@ export function checkDeployment(store: Store, deployment: Deployment): void {
  */
 export function checkOrRecordChain(store: Store, deployment: Deployment, startBlockHash: string): void {
   const stored = readIdentity(store);
+  const recordRate = () =>
+    store.db.prepare("UPDATE deployment_identity SET stake_per_payment_unit = ? WHERE id = 1").run(deployment.stakePerPaymentUnit);
   if (stored) {
     if (stored.startBlockHash !== startBlockHash.toLowerCase()) {
       throw mismatch(
@@ -77,9 +79,11 @@ export function checkOrRecordChain(store: Store, deployment: Deployment, startBl
           `chain); delete ${store.file} or index into another --db`,
       );
     }
+    recordRate();
     return;
   }
   store.db
     .prepare("INSERT INTO deployment_identity (id, chain_id, contracts, start_block, start_block_hash) VALUES (1, ?, ?, ?, ?)")
     .run(deployment.chainId, JSON.stringify(contractsOf(deployment)), deployment.startBlock, startBlockHash.toLowerCase());
+  recordRate();
 }

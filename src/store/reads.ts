@@ -61,6 +61,25 @@ export interface ProviderRecord {
   jobsDeclined: number;
   jobsExpired: number;
   jobsDark: number;
+  jobsLostDisputes: number;
+  /** RELIABILITY_PPM_SQL of the provider's counts. */
+  reliabilityPpm: number;
+}
+
+export interface RentableOfferRecord {
+  id: number;
+  provider: string;
+  gpuModelId: string;
+  region: string;
+  gpusFree: number;
+  pricePerGpuHour: bigint;
+  minDuration: number;
+  maxDuration: number;
+  carbonIntensity: number;
+  renewableBps: number;
+  /** The provider's stake not locked as collateral. */
+  providerUnlocked: bigint;
+  providerReliabilityPpm: number;
 }
 
 export interface OfferRecord {
@@ -214,8 +233,19 @@ export interface KeyedRecord<R> {
 export interface ProviderWhere {
   address?: string;
   active?: boolean;
+  minReliabilityPpm?: number;
 }
-export type ProviderOrderBy = "ADDRESS" | "STAKED" | "EARNED" | "JOBS_COMPLETED" | "REGISTERED_AT";
+export type ProviderOrderBy = "ADDRESS" | "STAKED" | "EARNED" | "JOBS_COMPLETED" | "REGISTERED_AT" | "RELIABILITY";
+
+/**
+ * A provider's reliability in parts per million, from its counts alone: (good + 1) / (good + bad + 2), where good is
+ * jobs declined in time plus jobs accepted that neither went dark nor lost a dispute, and bad is jobs left to expire,
+ * jobs reported dark and disputes lost (the arbiter paid it less than everything). A provider without history scores
+ * 0.5; every outcome moves it, old and new alike.
+ */
+export const RELIABILITY_PPM_SQL =
+  "(((jobs_accepted - jobs_dark - jobs_lost_disputes + jobs_declined) + 1) * 1000000) / " +
+  "((jobs_accepted + jobs_declined + jobs_expired + jobs_lost_disputes) + 2)";
 
 export interface OfferWhere {
   provider?: string;
@@ -274,6 +304,7 @@ const PROVIDER_ORDER: Record<ProviderOrderBy, SortColumn[]> = {
   EARNED: decimalKey("earned"),
   JOBS_COMPLETED: [{ sql: "jobs_completed", type: "int" }],
   REGISTERED_AT: [{ sql: "registered_at", type: "int" }],
+  RELIABILITY: [{ sql: RELIABILITY_PPM_SQL, type: "int" }],
 };
 // Offer and job ids are assigned in creation order and block timestamps never decrease, so (created_at, id) order
 // is id order: CREATED_AT pages walk the primary key (and the (parent, id) indexes) instead of sorting the table.
@@ -332,7 +363,7 @@ function decimalAtMost(column: string, sortColumn: string, max: bigint, params: 
   return `(${sortColumn} < ${PRICE_SORT_MAX} OR length(${column}) < ? OR (length(${column}) = ? AND ${column} <= ?))`;
 }
 
-const PROVIDERS: TableSpec<ProviderWhere, ProviderOrderBy, ProviderRow, ProviderRecord> = {
+const PROVIDERS: TableSpec<ProviderWhere, ProviderOrderBy, ProviderReadRow, ProviderRecord> = {
   table: "providers",
   id: [{ sql: "address", type: "text" }],
   order: PROVIDER_ORDER,
@@ -340,6 +371,7 @@ const PROVIDERS: TableSpec<ProviderWhere, ProviderOrderBy, ProviderRow, Provider
     const conditions: string[] = [];
     if (where.address !== undefined) conditions.push("address = ?"), params.push(where.address);
     if (where.active !== undefined) conditions.push(where.active ? "active_offers > 0" : "active_offers = 0");
+    if (where.minReliabilityPpm !== undefined) conditions.push(`${RELIABILITY_PPM_SQL} >= ?`), params.push(where.minReliabilityPpm);
     return conditions;
   },
   map: providerRecord,
@@ -421,7 +453,10 @@ const HEARTBEATS: TableSpec<HeartbeatWhere, HeartbeatOrderBy, HeartbeatRow, Hear
 // Records from the rows SQLite returns (the row types live in ./rows, shared with the write side)
 // ---------------------------------------------------------------------------------------------------------------
 
-function providerRecord(row: ProviderRow): ProviderRecord {
+/** A providers row as PROVIDER_COLUMNS selects it. */
+type ProviderReadRow = ProviderRow & { reliability_ppm: number };
+
+function providerRecord(row: ProviderReadRow): ProviderRecord {
   return {
     address: row.address,
     metadataUri: row.metadata_uri,
@@ -441,6 +476,8 @@ function providerRecord(row: ProviderRow): ProviderRecord {
     jobsDeclined: row.jobs_declined,
     jobsExpired: row.jobs_expired,
     jobsDark: row.jobs_dark,
+    jobsLostDisputes: row.jobs_lost_disputes,
+    reliabilityPpm: row.reliability_ppm,
   };
 }
 
@@ -529,7 +566,7 @@ function stakeMovementRecord(row: StakeMovementRow): StakeMovementRecord {
 const PROVIDER_COLUMNS =
   "address, metadata_uri, registered_at, staked, locked, unbonding, unbonding_ready_at, slashed, earned, " +
   "jobs_completed, jobs_disputed, active_offers, updated_at, last_heartbeat_at, jobs_accepted, jobs_declined, " +
-  "jobs_expired, jobs_dark";
+  `jobs_expired, jobs_dark, jobs_lost_disputes, ${RELIABILITY_PPM_SQL} AS reliability_ppm`;
 const OFFER_COLUMNS =
   "id, provider, gpu_model, region, gpus, gpus_leased, price_per_gpu_hour, min_duration, max_duration, " +
   "carbon_intensity, renewable_bps, expires_at, state, created_at, created_block, updated_at";
@@ -583,6 +620,14 @@ export interface Reads {
   terms(): TermsRecord[];
   capacity(grouping: CapacityGrouping, filter: { gpuModelId?: string; region?: string }): CapacityRecord[];
   openAsks(filter: { gpuModelId?: string; region?: string }): OpenAskRecord[];
+  /** Open offers with free GPUs, unexpired at `at`, with what their providers' stake can back (quotes, gpusRentable). */
+  rentableOffers(filter: { gpuModelId?: string; region?: string; at: number }): RentableOfferRecord[];
+  /** Signs of life of a provider in (from, to], and the last one at or before `from`, oldest first. */
+  signsOfLife(provider: string, from: number, to: number): number[];
+  /** The lower median of startedAt - createdAt over a provider's accepted jobs; null before the first. */
+  medianSecondsToAccept(provider: string): number | null;
+  /** The deployment's stake units per payment unit; null before an indexer of this version recorded it. */
+  stakePerPaymentUnit(): bigint | null;
   priceBuckets(query: { gpuModelId: string; region: string; interval: Interval; from: number; to: number }): PriceBucketRecord[];
 }
 
@@ -620,6 +665,29 @@ export function createReads(db: Database): Reads {
   );
   // From the capacity roll-up (CROSS JOIN keeps it the outer loop), one range of the offers (gpu_model, region,
   // state) index per pair: reads only the open offers of the pairs asked for.
+  const signsOfLifeStatement = db
+    .prepare(
+      `SELECT at FROM (SELECT at FROM heartbeats WHERE provider = @provider AND at <= @from ORDER BY at DESC LIMIT 1)
+       UNION ALL SELECT at FROM (SELECT at FROM heartbeats WHERE provider = @provider AND at > @from AND at <= @to ORDER BY at)`,
+    )
+    .pluck();
+  const acceptedCountStatement = db
+    .prepare("SELECT count(*) FROM jobs WHERE provider = ? AND started_at IS NOT NULL")
+    .pluck();
+  const secondsToAcceptStatement = db
+    .prepare(
+      `SELECT started_at - created_at AS seconds FROM jobs WHERE provider = ? AND started_at IS NOT NULL
+       ORDER BY seconds LIMIT 1 OFFSET ?`,
+    )
+    .pluck();
+  const rentableOffersStatement = db.prepare(
+    `SELECT o.id, o.provider, o.gpu_model, o.region, o.gpus - o.gpus_leased AS gpus_free, o.price_per_gpu_hour,
+            o.min_duration, o.max_duration, o.carbon_intensity, o.renewable_bps, p.staked, p.locked,
+            ${RELIABILITY_PPM_SQL.replace(/jobs_/g, "p.jobs_")} AS reliability_ppm
+     FROM offers o JOIN providers p ON p.address = o.provider
+     WHERE o.state = 'OPEN' AND o.expires_at > @at AND o.gpus > o.gpus_leased
+       AND (@model IS NULL OR o.gpu_model = @model) AND (@region IS NULL OR o.region = @region)`,
+  );
   const openAsksStatement = db.prepare(
     `SELECT o.gpu_model, o.region, o.price_per_gpu_hour, o.gpus - o.gpus_leased AS gpus_free
      FROM capacity c CROSS JOIN offers o INDEXED BY offers_model_region_state
@@ -704,6 +772,54 @@ export function createReads(db: Database): Reads {
         return undefined;
       }
     },
+    rentableOffers({ gpuModelId, region, at }) {
+      const rows = rentableOffersStatement.all({ model: gpuModelId ?? null, region: region ?? null, at }) as Array<{
+        id: number;
+        provider: string;
+        gpu_model: string;
+        region: string;
+        gpus_free: number;
+        price_per_gpu_hour: string;
+        min_duration: number;
+        max_duration: number;
+        carbon_intensity: number;
+        renewable_bps: number;
+        staked: string;
+        locked: string;
+        reliability_ppm: number;
+      }>;
+      return rows.map((row) => ({
+        id: row.id,
+        provider: row.provider,
+        gpuModelId: row.gpu_model,
+        region: row.region,
+        gpusFree: row.gpus_free,
+        pricePerGpuHour: BigInt(row.price_per_gpu_hour),
+        minDuration: row.min_duration,
+        maxDuration: row.max_duration,
+        carbonIntensity: row.carbon_intensity,
+        renewableBps: row.renewable_bps,
+        providerUnlocked: BigInt(row.staked) - BigInt(row.locked),
+        providerReliabilityPpm: row.reliability_ppm,
+      }));
+    },
+    signsOfLife(provider, from, to) {
+      return signsOfLifeStatement.all({ provider, from, to }) as number[];
+    },
+    medianSecondsToAccept(provider) {
+      const accepted = acceptedCountStatement.get(provider) as number;
+      if (accepted === 0) return null;
+      return secondsToAcceptStatement.get(provider, Math.floor((accepted - 1) / 2)) as number;
+    },
+    stakePerPaymentUnit() {
+      try {
+        // Prepared here: a database of schema version 5 or older has no such column.
+        const value = prepare("SELECT stake_per_payment_unit FROM deployment_identity WHERE id = 1").pluck().get() as string | null | undefined;
+        return value === null || value === undefined ? null : BigInt(value);
+      } catch {
+        return null;
+      }
+    },
     checkpoint() {
       const row = checkpointStatement.get() as
         | { chain_id: number; block_number: number; block_hash: string; block_timestamp: number; events_ingested: number; reorgs: number }
@@ -753,7 +869,7 @@ export function createReads(db: Database): Reads {
       }));
     },
     providersByAddress(addresses) {
-      return (providersByAddressStatement.all(JSON.stringify(addresses)) as ProviderRow[]).map(providerRecord);
+      return (providersByAddressStatement.all(JSON.stringify(addresses)) as ProviderReadRow[]).map(providerRecord);
     },
     offersById(ids) {
       return (offersByIdStatement.all(JSON.stringify(ids)) as OfferRow[]).map(offerRecord);

@@ -52,6 +52,7 @@ export interface ProviderRow {
   jobs_declined: number;
   jobs_expired: number;
   jobs_dark: number;
+  jobs_lost_disputes: number;
 }
 
 export interface OfferRow {
