@@ -145,8 +145,9 @@ export interface CliResult {
 }
 
 /**
- * Runs `node bin/gpumesh.js ...args` as a subprocess with a clean GPUMESH_* environment: the node's RPC URL and
- * deployment file, an API URL where nothing listens (so commands fall back to the chain), plus `env`.
+ * Runs `node bin/gpumesh.js ...args` (the compiled CLI in dist/, built by test/cli/build.ts) as a subprocess with a
+ * clean GPUMESH_* environment: the node's RPC URL and deployment file, an API URL where nothing listens (so commands
+ * fall back to the chain), plus `env`.
  */
 export function runCli(node: Pick<LocalNode, "url" | "deploymentFile">, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("GPUMESH_")));
