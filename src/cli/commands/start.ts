@@ -2,17 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { createPublicClient, createWalletClient, defineChain, http, type Chain } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
-import { deployGpuMesh } from "../../chain/deploy";
-import { loadDeployment } from "../../chain/deployment";
 import { ConfigError } from "../../internal/errors";
-import { createLogger } from "../../internal/logger";
-import { startIndexAndServe } from "../../service";
-import { runSimulation, TEST_MNEMONIC } from "../../sim/simulate";
-import { parseCommandLine, UsageError, untilShutdownSignal, usageFailure } from "./serve";
-
-export const summary = "run the whole market locally: chain, contracts, simulation, indexer and GraphQL API";
+import { optionalInteger, resolvePort } from "../lib/args";
+import { parseOrHelp, type Command } from "../lib/command";
+import { REPOSITORY_ROOT, untilShutdownSignal } from "../lib/processes";
 
 const HELP = `usage: gpumesh start [options]
 Starts a Hardhat node on 127.0.0.1, deploys GPU Mesh with dev tokens, runs a seeded market simulation, and indexes
@@ -42,19 +35,11 @@ const OPTIONS = {
 } as const;
 
 const HOST = "127.0.0.1";
-const ROOT = path.join(__dirname, "..", "..", "..");
+const ROOT = REPOSITORY_ROOT;
 const HARDHAT_CLI = path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js");
 /** Index 0 deploys and governs; 1 to 19 (funded by the node) are left to the user; the simulation starts at 20. */
 const SHOWN_ACCOUNTS = 3;
 const SIMULATION_ACCOUNT_OFFSET = 20;
-
-function integerOption(value: string | undefined, flag: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return Number(value);
-}
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -104,30 +89,32 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function run(argv: string[]): Promise<number> {
-  let options;
-  try {
-    const { values } = parseCommandLine(argv, OPTIONS);
-    if (values.help) {
-      process.stdout.write(HELP + "\n");
-      return 0;
-    }
-    options = {
-      chainPort: integerOption(values["chain-port"], "--chain-port", 8545, 1, 65535),
-      apiPort: integerOption(values["api-port"], "--api-port", 4000, 1, 65535),
-      seed: integerOption(values.seed, "--seed", 1),
-      providers: integerOption(values.providers, "--providers", 8, 1, 40),
-      clients: integerOption(values.clients, "--clients", 14, 1, 100),
-      historyHours: integerOption(values["history-hours"], "--history-hours", 36, 0, 24 * 90),
-      liveTickMs: integerOption(values["live-tick-ms"], "--live-tick-ms", 3_000, 100),
-      simulate: !values["no-simulation"],
-      dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
-    };
-  } catch (error) {
-    if (error instanceof UsageError) return usageFailure("start", error.message, HELP);
-    throw error;
-  }
+async function run(argv: string[]): Promise<number> {
+  const parsed = parseOrHelp(argv, OPTIONS, HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const options = {
+    chainPort: resolvePort(values["chain-port"], "--chain-port", 8545, false),
+    apiPort: resolvePort(values["api-port"], "--api-port", 4000, false),
+    seed: optionalInteger(values.seed, "--seed") ?? 1,
+    providers: optionalInteger(values.providers, "--providers", 1, 40) ?? 8,
+    clients: optionalInteger(values.clients, "--clients", 1, 100) ?? 14,
+    historyHours: optionalInteger(values["history-hours"], "--history-hours", 0, 24 * 90) ?? 36,
+    liveTickMs: optionalInteger(values["live-tick-ms"], "--live-tick-ms", 100) ?? 3_000,
+    simulate: !values["no-simulation"],
+    dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
+  };
 
+  const [viem, { mnemonicToAccount }, { deployGpuMesh }, { loadDeployment }, { createLogger }, { startIndexAndServe }, { runSimulation, TEST_MNEMONIC }] =
+    await Promise.all([
+      import("viem"),
+      import("viem/accounts"),
+      import("../../chain/deploy"),
+      import("../../chain/deployment"),
+      import("../../internal/logger"),
+      import("../../service"),
+      import("../../sim/simulate"),
+    ]);
   const logger = createLogger({ name: "gpumesh-start", level: process.env.GPUMESH_LOG_LEVEL ?? "warn" });
   const say = (line: string) => process.stdout.write(line + "\n");
   for (const [port, flag] of [
@@ -175,7 +162,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new ConfigError(`${(error as Error).message}${nodeErrors ? `\n${nodeErrors}` : ""}`);
     });
 
-    const chain: Chain = defineChain({
+    const { createPublicClient, createWalletClient, defineChain, http } = viem;
+    const chain = defineChain({
       id: 31337,
       name: "GPU Mesh local",
       nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
@@ -186,7 +174,12 @@ export async function run(argv: string[]): Promise<number> {
     const deployer = mnemonicToAccount(TEST_MNEMONIC, { addressIndex: 0 });
     const walletClient = createWalletClient({ chain, transport, account: deployer, pollingInterval: 100 });
     say("GPU Mesh: deploying contracts and the GPU catalog ...");
-    const deploymentFile = await deployGpuMesh({ publicClient: publicClient as never, walletClient, network: "localhost" });
+    const deploymentFile = await deployGpuMesh({
+      publicClient: publicClient as never,
+      walletClient,
+      network: "localhost",
+      artifactsDir: path.join(ROOT, "artifacts"),
+    });
     const deploymentPath = path.join(ROOT, "deployments", `${deploymentFile.chainId}.json`);
     fs.mkdirSync(path.dirname(deploymentPath), { recursive: true });
     fs.writeFileSync(deploymentPath, JSON.stringify(deploymentFile, null, 2) + "\n");
@@ -278,3 +271,5 @@ export async function run(argv: string[]): Promise<number> {
     say("GPU Mesh stopped.");
   }
 }
+
+export const command: Command = { help: HELP, run };
