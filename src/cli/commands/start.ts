@@ -5,7 +5,7 @@ import path from "node:path";
 import { ConfigError } from "../../internal/errors";
 import { optionalInteger, resolvePort } from "../lib/args";
 import { parseOrHelp, type Command } from "../lib/command";
-import { REPOSITORY_ROOT, untilShutdownSignal } from "../lib/processes";
+import { REPOSITORY_ROOT, findPortHolder, spawnNodeTiedToParent, stopWhenParentIsGone, untilShutdownSignal } from "../lib/processes";
 
 const HELP = `usage: gpumesh start [options]
 Starts a Hardhat node on 127.0.0.1, deploys GPU Mesh with dev tokens, runs a seeded market simulation, and indexes
@@ -58,6 +58,27 @@ function hardhat(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<
   });
 }
 
+/** Why a port is taken, in a sentence that says what to do; a chain an earlier `gpumesh start` left behind is named. */
+function portInUse(port: number, flag: string): ConfigError {
+  const holder = findPortHolder(port);
+  const where = `port ${port} on ${HOST}`;
+  const inDir = holder?.cwd ? `, in ${holder.cwd}` : "";
+  if (holder?.gpuMeshChain && holder.owner) {
+    return new ConfigError(
+      `${where} is held by the chain of a GPU Mesh that is still running (\`gpumesh start\`, pid ${holder.owner}${inDir}): ` +
+        `stop that one with Ctrl-C or \`kill ${holder.owner}\`, or pass ${flag} to run another beside it`,
+    );
+  }
+  if (holder?.gpuMeshChain) {
+    return new ConfigError(
+      `${where} is held by a stale GPU Mesh chain: a Hardhat node (pid ${holder.pid}${inDir}) that an earlier \`gpumesh start\` ` +
+        `left running when it was killed. Stop it with \`kill ${holder.pid}\` and start again, or pass ${flag}`,
+    );
+  }
+  if (holder) return new ConfigError(`${where} is in use by pid ${holder.pid} (${holder.command.slice(0, 120)}): stop it or pass ${flag}`);
+  return new ConfigError(`${where} is in use: stop what holds it or pass ${flag}`);
+}
+
 async function waitForRpc(url: string, node: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -104,6 +125,8 @@ async function run(argv: string[]): Promise<number> {
     simulate: !values["no-simulation"],
     dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
   };
+  // Under `npm start`, npm is our parent: when it is killed, even by SIGKILL, stop everything as on Ctrl-C.
+  if (process.env.npm_lifecycle_event) stopWhenParentIsGone();
 
   const [viem, { mnemonicToAccount }, { deployGpuMesh }, { loadDeployment }, { createLogger }, { startIndexAndServe }, { runSimulation, TEST_MNEMONIC }] =
     await Promise.all([
@@ -121,7 +144,7 @@ async function run(argv: string[]): Promise<number> {
     [options.chainPort, "--chain-port"],
     [options.apiPort, "--api-port"],
   ] as const) {
-    if (!(await portIsFree(port))) throw new ConfigError(`port ${port} on ${HOST} is in use: stop what holds it or pass ${flag}`);
+    if (!(await portIsFree(port))) throw portInUse(port, flag);
   }
 
   const rpcUrl = `http://${HOST}:${options.chainPort}`;
@@ -129,17 +152,13 @@ async function run(argv: string[]): Promise<number> {
   await hardhat(["compile", "--quiet"]);
 
   say(`GPU Mesh: starting the embedded chain at ${rpcUrl} ...`);
-  const node = spawn(
-    process.execPath,
-    [HARDHAT_CLI, "node", "--hostname", HOST, "--port", String(options.chainPort)],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-      // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the chain last, after the indexer
-      // and the simulation have let go of it.
-      detached: true,
-    },
-  );
+  const node = spawnNodeTiedToParent(HARDHAT_CLI, ["node", "--hostname", HOST, "--port", String(options.chainPort)], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+    // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the chain last, after the indexer and
+    // the simulation have let go of it. Tied to us, it also exits when we are killed without a chance to stop it.
+    detached: true,
+  });
   const killNodeOnExit = () => node.kill("SIGKILL");
   process.once("exit", killNodeOnExit);
   let nodeErrors = "";
