@@ -36,6 +36,27 @@ describe("gpumesh start-up", function () {
     });
   }
 
+  it("answers a bad command line of any command with exit 2, the flag's name and the command's usage line", function () {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("GPUMESH_")));
+    for (const [args, message] of [
+      [["serve", "--bogus"], "gpumesh serve: unknown option --bogus\nusage: gpumesh serve --db FILE"],
+      [["serve"], "gpumesh serve: --db is required (or set GPUMESH_DB)\n"],
+      [["index", "--db", "x.db"], "gpumesh index: --rpc is required (or set GPUMESH_RPC_URL)\nusage: gpumesh index --rpc"],
+      [["index", "--rpc", "http://127.0.0.1:9", "--db", "x.db"], "gpumesh index: --deployment is required (or set GPUMESH_DEPLOYMENT)\n"],
+      [["run", "--db", "x.db", "--port", "99999"], 'gpumesh run: --port must be a TCP port (0 to 65535), got "99999"\nusage: gpumesh run'],
+      [["run", "--db", "x.db", "--confirmations", "-1"], "gpumesh run: option --confirmations needs a value\n"],
+      [["start", "--seed", "abc"], 'gpumesh start: --seed: "abc" is not a whole number\nusage: gpumesh start'],
+      [["start", "--chain-port", "0"], 'gpumesh start: --chain-port must be a TCP port (1 to 65535), got "0"\n'],
+      [["start", "now"], 'gpumesh start: unexpected argument "now"\n'],
+      [["market", "stats", "--colour"], "gpumesh market stats: unknown option --colour\nusage: gpumesh market stats"],
+      [["bogus"], 'gpumesh: unknown command "bogus"'],
+    ] as const) {
+      const result = spawnSync(process.execPath, [path.join(ROOT, "bin/gpumesh.js"), ...args], { cwd: ROOT, env, encoding: "utf8" });
+      expect(result.status, args.join(" ")).to.equal(2);
+      expect(result.stderr, args.join(" ")).to.contain(message);
+    }
+  });
+
   it("says how to build the CLI when dist/ is missing", function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-unbuilt-"));
     try {

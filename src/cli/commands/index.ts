@@ -1,8 +1,7 @@
 import { redactUrl } from "../../internal/errors";
 import type { IndexerStatusSnapshot } from "../../sync/status";
-import { SYNC_OPTIONS, resolveDbFile, resolveLogLevel, resolveRpcUrls, resolveSyncTuning } from "../lib/args";
+import { SYNC_OPTIONS, resolveDbFile, resolveDeploymentFile, resolveLogLevel, resolveRpcUrls, resolveSyncTuning } from "../lib/args";
 import { parseOrHelp, type Command } from "../lib/command";
-import { UsageError } from "../lib/errors";
 
 const HELP = `usage: gpumesh index --rpc URL[,URL2] --deployment FILE --db FILE [options]
 Backfills the deployment's events from its start block, then follows the chain head; resumes from the database's
@@ -71,12 +70,9 @@ async function run(argv: string[]): Promise<number> {
   const parsed = parseOrHelp(argv, OPTIONS, HELP);
   if (!parsed) return 0;
   const { values } = parsed;
-  const rpcUrls = resolveRpcUrls(values, undefined);
-  const deploymentFile = values.deployment || process.env.GPUMESH_DEPLOYMENT;
-  if (!deploymentFile) throw new UsageError("--deployment is required (or set GPUMESH_DEPLOYMENT)");
   const options = {
-    rpcUrls,
-    deploymentFile,
+    rpcUrls: resolveRpcUrls(values, undefined),
+    deploymentFile: resolveDeploymentFile(values, undefined),
     dbFile: resolveDbFile(values),
     logLevel: resolveLogLevel(values, "info")!,
     exitAtHead: values["exit-at-head"] ?? false,

@@ -4,6 +4,7 @@ import {
   DEFAULT_RPC_URL,
   SERVER_OPTIONS,
   SYNC_OPTIONS,
+  resolveDeploymentFile,
   resolveLogLevel,
   resolveRpcUrls,
   resolveServerOptions,
@@ -37,7 +38,7 @@ async function run(argv: string[]): Promise<number> {
   const options = {
     server: resolveServerOptions(values),
     rpcUrls: resolveRpcUrls(values, DEFAULT_RPC_URL),
-    deploymentFile: values.deployment || process.env.GPUMESH_DEPLOYMENT || DEFAULT_DEPLOYMENT_FILE,
+    deploymentFile: resolveDeploymentFile(values, DEFAULT_DEPLOYMENT_FILE),
     logLevel: resolveLogLevel(values),
     ...resolveSyncTuning(values),
   };

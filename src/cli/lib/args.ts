@@ -12,8 +12,8 @@ export type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
 export const DEFAULT_DEPLOYMENT_FILE = "deployments/31337.json";
 export const DEFAULT_API_URL = "http://127.0.0.1:4000/graphql";
-export const DEFAULT_API_PORT = 4000;
-export const DEFAULT_API_HOST = "127.0.0.1";
+const DEFAULT_API_PORT = 4000;
+const DEFAULT_API_HOST = "127.0.0.1";
 
 /** Options every chain command takes. Defaults come from the environment, then the local dev chain. */
 export const CHAIN_OPTIONS = {
@@ -142,8 +142,15 @@ export function resolveChainOptions(
 ): ChainOptions {
   return {
     rpcUrl: values.rpc || env.GPUMESH_RPC_URL || DEFAULT_RPC_URL,
-    deploymentFile: values.deployment || env.GPUMESH_DEPLOYMENT || DEFAULT_DEPLOYMENT_FILE,
+    deploymentFile: resolveDeploymentFile(values, DEFAULT_DEPLOYMENT_FILE, env),
   };
+}
+
+/** --deployment, else GPUMESH_DEPLOYMENT, else `fallback`; without a fallback it is required. */
+export function resolveDeploymentFile(values: { deployment?: string }, fallback: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const file = values.deployment || env.GPUMESH_DEPLOYMENT || fallback;
+  if (!file) throw new UsageError("--deployment is required (or set GPUMESH_DEPLOYMENT)");
+  return file;
 }
 
 export function resolveApiUrl(values: { api?: string }, env: NodeJS.ProcessEnv = process.env): string {
