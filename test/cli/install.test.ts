@@ -20,6 +20,6 @@ describe("npm install", function () {
   it("builds the CLI at install and before npm start", function () {
     expect(manifest.scripts.prepare).to.contain("build:cli");
     expect(manifest.scripts.start).to.match(/^npm run build:cli && exec node bin\/gpumesh\.js start$/);
-    expect(manifest.scripts["build:cli"]).to.equal("tsc -p tsconfig.build.json");
+    expect(manifest.scripts["build:cli"]).to.equal("tsc -b tsconfig.build.json");
   });
 });
