@@ -125,8 +125,9 @@ async function run(argv: string[]): Promise<number> {
     simulate: !values["no-simulation"],
     dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
   };
-  // Under `npm start`, npm is our parent: when it is killed, even by SIGKILL, stop everything as on Ctrl-C.
-  if (process.env.npm_lifecycle_event) stopWhenParentIsGone();
+  // Under `npm start` (whose script execs us), npm is our parent: when it is killed, even by SIGKILL, stop everything
+  // as on Ctrl-C.
+  if (process.env.npm_lifecycle_event === "start") stopWhenParentIsGone();
 
   const [viem, { mnemonicToAccount }, { deployGpuMesh }, { loadDeployment }, { createLogger }, { startIndexAndServe }, { runSimulation, TEST_MNEMONIC }] =
     await Promise.all([
