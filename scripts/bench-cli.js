@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm run bench:cli [-- --runs N]`: how fast `gpumesh` commands start. Runs each command N times (default 7) as a
-// user would, `node bin/gpumesh.js ...`, and prints the median CPU time (user + system, from bash's `time`) and wall
-// time. The read commands run against a fresh anvil with GPU Mesh deployed (the compiled CLI and deployer in dist/).
+// `npm run bench:cli [-- --runs N] [--cli FILE]`: how fast `gpumesh` commands start. Runs each command N times
+// (default 7) as a user would, `node bin/gpumesh.js ...` (or another checkout's entry point, to compare), and prints
+// the median CPU time (user + system, from bash's `time`) and wall time. The read commands run against a fresh anvil
+// with GPU Mesh deployed by this checkout's compiled deployer (dist/).
 "use strict";
 const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -10,22 +11,27 @@ const os = require("node:os");
 const path = require("node:path");
 
 const ROOT = path.join(__dirname, "..");
-const CLI = path.join(ROOT, "bin", "gpumesh.js");
-const runsFlag = process.argv.indexOf("--runs");
-const RUNS = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 7;
-if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number >= 1, got ${process.argv[runsFlag + 1]}`);
+const flag = (name) => {
+  const index = process.argv.indexOf(name);
+  return index > 0 ? process.argv[index + 1] : undefined;
+};
+const CLI = path.resolve(flag("--cli") ?? path.join(ROOT, "bin", "gpumesh.js"));
+const RUNS = Number(flag("--runs") ?? 7);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a whole number >= 1, got ${flag("--runs")}`);
 const MNEMONIC = "test test test test test test test test test test test junk";
 const ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 
+const STDERR_FILE = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-bench-")), "stderr");
+process.on("exit", () => fs.rmSync(path.dirname(STDERR_FILE), { recursive: true, force: true }));
 const quote = (arg) => `'${arg.replace(/'/g, `'\\''`)}'`;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** One run: CPU seconds (user + system of the command and its children) and wall seconds. */
 function measure(args, env) {
-  const command = `TIMEFORMAT='%U %S %R'; time ${quote(process.execPath)} ${[CLI, ...args].map(quote).join(" ")} >/dev/null 2>/tmp/gpumesh-bench-stderr`;
+  const command = `TIMEFORMAT='%U %S %R'; time ${quote(process.execPath)} ${[CLI, ...args].map(quote).join(" ")} >/dev/null 2>${quote(STDERR_FILE)}`;
   const result = spawnSync("bash", ["-c", command], { cwd: ROOT, env: { ...process.env, ...env }, encoding: "utf8" });
   const [user, system, wall] = result.stderr.trim().split("\n").pop().split(" ").map(Number);
-  if (result.status !== 0) throw new Error(`gpumesh ${args.join(" ")} failed:\n${fs.readFileSync("/tmp/gpumesh-bench-stderr", "utf8")}`);
+  if (result.status !== 0) throw new Error(`gpumesh ${args.join(" ")} failed:\n${fs.readFileSync(STDERR_FILE, "utf8")}`);
   return { cpu: user + system, wall };
 }
 
@@ -105,7 +111,7 @@ async function startChain() {
 }
 
 async function main() {
-  console.log(`gpumesh start-up, median of ${RUNS} runs (node ${process.version}, ${os.cpus().length} cores)`);
+  console.log(`${path.relative(process.cwd(), CLI) || CLI} start-up, median of ${RUNS} runs (node ${process.version}, ${os.cpus().length} cores)`);
   bench("gpumesh --help", ["--help"]);
   bench("gpumesh market --help", ["market", "--help"]);
   bench("gpumesh client create-job --help", ["client", "create-job", "--help"]);
