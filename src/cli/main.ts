@@ -1,61 +1,43 @@
-import { GpuMeshError } from "../internal/errors";
+import { EXIT_USAGE, EXIT_OK } from "./lib/errors";
+import { runCommand, type CommandModule } from "./lib/command";
 
 /**
- * `gpumesh <command> ...`: each command lives in src/cli/commands/<name>.ts and exports
- * `run(argv: string[]): Promise<number>` (the exit code) and `summary`.
+ * `gpumesh <command> ...`: the commands as data. Each module in src/cli/commands/ is loaded only when its command
+ * runs, so that `gpumesh --help` (and a command's own help) loads none of viem, GraphQL, SQLite or the logger.
  */
-const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number>; summary: string }>> = {
-  start: () => import("./commands/start"),
-  index: () => import("./commands/index"),
-  serve: () => import("./commands/serve"),
-  run: () => import("./commands/run"),
-  wallet: () => import("./commands/wallet"),
-  provider: () => import("./commands/provider"),
-  client: () => import("./commands/client"),
-  arbiter: () => import("./commands/arbiter"),
-  market: () => import("./commands/market"),
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  start: { summary: "run the whole market locally: chain, contracts, simulation, indexer and GraphQL API", load: () => import("./commands/start") },
+  index: { summary: "index the contracts' events from a JSON-RPC node into a SQLite database", load: () => import("./commands/index") },
+  serve: { summary: "serve the GraphQL API over an index database that another process writes (read-only)", load: () => import("./commands/serve") },
+  run: { summary: "index the chain and serve the GraphQL API in one process", load: () => import("./commands/run") },
+  wallet: { summary: "create, import and inspect wallets (encrypted keystores, env keys)", load: () => import("./commands/wallet") },
+  provider: { summary: "register, stake, list offers and run jobs as a GPU provider", load: () => import("./commands/provider") },
+  client: { summary: "find offers, rent GPUs, and manage your jobs as a client", load: () => import("./commands/client") },
+  arbiter: { summary: "resolve disputes as the arbiter, or finalize stale ones (anyone)", load: () => import("./commands/arbiter") },
+  market: { summary: "market capacity, prices and totals from the GraphQL API", load: () => import("./commands/market") },
 };
 
-async function usage(): Promise<string> {
-  const lines = ["usage: gpumesh <command> [options]", "", "commands:"];
-  for (const [name, load] of Object.entries(COMMANDS)) {
-    const summary = await load().then((m) => m.summary).catch(() => "(unavailable)");
-    lines.push(`  ${name.padEnd(10)} ${summary}`);
-  }
-  lines.push("", "`gpumesh <command> --help` shows a command's options.");
-  return lines.join("\n");
+function usage(): string {
+  return [
+    "usage: gpumesh <command> [options]",
+    "",
+    "commands:",
+    ...Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(10)} ${summary}`),
+    "",
+    "`gpumesh <command> --help` shows a command's options.",
+  ].join("\n");
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === "--help" || command === "-h" || command === "help") {
-    console.log(await usage());
-    return command ? 0 : 2;
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    (name ? process.stdout : process.stderr).write(usage() + "\n");
+    return name ? EXIT_OK : EXIT_USAGE;
   }
-  const load = COMMANDS[command];
-  if (!load) {
-    console.error(`gpumesh: unknown command "${command}"\n\n${await usage()}`);
-    return 2;
+  const entry = COMMANDS[name];
+  if (!entry) {
+    process.stderr.write(`gpumesh: unknown command "${name}"\n\n${usage()}\n`);
+    return EXIT_USAGE;
   }
-  try {
-    return await (await load()).run(rest);
-  } catch (error) {
-    if (error instanceof GpuMeshError) {
-      console.error(`gpumesh ${command}: ${error.message}`);
-      return 1;
-    }
-    throw error;
-  }
-}
-
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
+  return runCommand(name, (await entry.load()).command, rest);
 }

@@ -145,8 +145,9 @@ export interface CliResult {
 }
 
 /**
- * Runs `node bin/gpumesh.js ...args` as a subprocess with a clean GPUMESH_* environment: the node's RPC URL and
- * deployment file, an API URL where nothing listens (so commands fall back to the chain), plus `env`.
+ * Runs `node bin/gpumesh.js ...args` (the compiled CLI in dist/, built by test/cli/build.ts) as a subprocess with a
+ * clean GPUMESH_* environment: the node's RPC URL and deployment file, an API URL where nothing listens (so commands
+ * fall back to the chain), plus `env`.
  */
 export function runCli(node: Pick<LocalNode, "url" | "deploymentFile">, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("GPUMESH_")));
@@ -183,4 +184,42 @@ export function json<T = Record<string, any>>(result: CliResult): T {
 /** A readable assertion message: the command's exit code and output. */
 export function show(result: CliResult): string {
   return `exit ${result.code}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Polls `probe` every half second until it returns a value; fails with the last error after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+/** Whether a process runs (a zombie nobody reaped yet counts as gone). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
 }

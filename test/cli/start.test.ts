@@ -1,10 +1,9 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ROOT, freePort } from "./helpers";
+import { ROOT, freePort, portAnswers, waitFor } from "./helpers";
 
 /** npm start end to end: the whole market comes up, fills with jobs and prices, and Ctrl-C leaves nothing running. */
 
@@ -15,32 +14,6 @@ async function graphql(url: string, query: string): Promise<any> {
   return body.data;
 }
 
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
-}
-
 describe("npm start: the whole market in one command", function () {
   this.timeout(300_000);
   let child: ChildProcess | null = null;
@@ -48,7 +21,7 @@ describe("npm start: the whole market in one command", function () {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-start-"));
 
   after(async function () {
-    // SIGINT first: gpumesh start then stops the chain it spawned in its own process group (SIGKILL would orphan it).
+    // SIGINT first: gpumesh start then stops the indexer, the API and the chain in order.
     if (child && child.exitCode === null) {
       const exited = new Promise((resolve) => child!.once("exit", resolve));
       child.kill("SIGINT");

@@ -1,12 +1,11 @@
 import { jobMarketAbi } from "../../chain/abis";
-import { dispatch, type Subcommand } from "../lib/command";
+import { type Command, type Subcommand } from "../lib/command";
 import { signerHelp } from "../lib/args";
 import { UsageError } from "../lib/errors";
 import { jobSubcommand } from "../lib/job-command";
 import { eventOf, sendContractTransaction } from "../lib/tx";
 import { formatAmount, formatBps, parseAmount, parseInteger } from "../lib/units";
 
-export const summary = "resolve disputes as the arbiter, or finalize stale ones (anyone)";
 
 const resolveHelp = signerHelp(
   "usage: gpumesh arbiter resolve JOB --share-bps N [--slash AMOUNT] [options]",
@@ -71,6 +70,4 @@ const finalize = jobSubcommand("finalize a dispute nobody resolved in time (anyo
 
 const subcommands: Record<string, Subcommand> = { resolve, finalize };
 
-export async function run(argv: string[]): Promise<number> {
-  return dispatch("arbiter", subcommands, argv);
-}
+export const command: Command = { help: "", subcommands };

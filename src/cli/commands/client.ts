@@ -1,10 +1,10 @@
 import { erc20Abi, hashTypedData, isAddress, type Address, type Hex } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { loadDeployment, type Deployment } from "../../chain/deployment";
-import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, SIGNER_OPTIONS, requireOption, signerHelp } from "../lib/args";
-import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
+import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, SIGNER_OPTIONS, requireOption, resolveApiUrl, resolveChainOptions, signerHelp } from "../lib/args";
+import { parseOrHelp, type Command, type Subcommand } from "../lib/command";
 import { hashOrText, parseHours, parseTimestamp, signerFromValues } from "../lib/common";
-import { createChainContext, resolveApiUrl, resolveChainOptions, type ChainContext, type SignerContext } from "../lib/context";
+import { createChainContext, type ChainContext, type SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
 import { JOB_HEADERS, OFFER_HEADERS, describeJob, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
 import { OPEN_JOB_STATES, RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES, jobMoney, type JobState } from "../../protocol";
@@ -37,7 +37,6 @@ import {
 } from "../lib/units";
 import { confirm } from "../lib/wallet";
 
-export const summary = "find offers, rent GPUs, and manage your jobs as a client";
 
 const MAX_UINT32 = 2 ** 32 - 1;
 
@@ -637,6 +636,4 @@ const subcommands: Record<string, Subcommand> = {
   withdraw,
 };
 
-export async function run(argv: string[]): Promise<number> {
-  return dispatch("client", subcommands, argv);
-}
+export const command: Command = { help: "", subcommands };

@@ -1,12 +1,7 @@
-import { loadDeployment } from "../../chain/deployment";
 import { redactUrl } from "../../internal/errors";
-import { createLogger } from "../../internal/logger";
-import { openStore } from "../../store/db";
-import { createIndexer } from "../../sync/indexer";
 import type { IndexerStatusSnapshot } from "../../sync/status";
-import { parseCommandLine, usageFailure, UsageError } from "./serve";
-
-export const summary = "index the contracts' events from a JSON-RPC node into a SQLite database";
+import { SYNC_OPTIONS, resolveDbFile, resolveDeploymentFile, resolveLogLevel, resolveRpcUrls, resolveSyncTuning } from "../lib/args";
+import { parseOrHelp, type Command } from "../lib/command";
 
 const HELP = `usage: gpumesh index --rpc URL[,URL2] --deployment FILE --db FILE [options]
 Backfills the deployment's events from its start block, then follows the chain head; resumes from the database's
@@ -24,26 +19,7 @@ checkpoint after any stop, rolls back reorganisations, retries RPC failures.
 Stops cleanly after the current batch on SIGINT or SIGTERM. Progress goes to stderr: a bar on a terminal, JSON logs
 otherwise.`;
 
-const OPTIONS = {
-  rpc: { type: "string", multiple: true },
-  deployment: { type: "string" },
-  db: { type: "string" },
-  confirmations: { type: "string" },
-  "finality-depth": { type: "string" },
-  "poll-interval-ms": { type: "string" },
-  "max-block-range": { type: "string" },
-  "exit-at-head": { type: "boolean" },
-  "log-level": { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
-
-function integerFlag(value: string | undefined, flag: string, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
-  return Number(value);
-}
+const OPTIONS = { ...SYNC_OPTIONS, "exit-at-head": { type: "boolean" } } as const;
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
@@ -90,41 +66,25 @@ function createProgressBar(stream: NodeJS.WriteStream, startBlock: number) {
   };
 }
 
-export async function run(argv: string[]): Promise<number> {
-  let options;
-  try {
-    const { values } = parseCommandLine(argv, OPTIONS);
-    if (values.help) {
-      process.stdout.write(HELP + "\n");
-      return 0;
-    }
-    const rpcUrls = (values.rpc?.length ? values.rpc : [process.env.GPUMESH_RPC_URL ?? ""])
-      .flatMap((value) => value.split(","))
-      .map((url) => url.trim())
-      .filter(Boolean);
-    if (rpcUrls.length === 0) throw new UsageError("--rpc is required (or set GPUMESH_RPC_URL)");
-    const deploymentFile = values.deployment || process.env.GPUMESH_DEPLOYMENT;
-    if (!deploymentFile) throw new UsageError("--deployment is required (or set GPUMESH_DEPLOYMENT)");
-    const dbFile = values.db || process.env.GPUMESH_DB;
-    if (!dbFile) throw new UsageError("--db is required (or set GPUMESH_DB)");
-    const logLevel = values["log-level"] ?? process.env.GPUMESH_LOG_LEVEL ?? "info";
-    if (!LOG_LEVELS.has(logLevel)) throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}, got "${logLevel}"`);
-    options = {
-      rpcUrls,
-      deploymentFile,
-      dbFile,
-      logLevel,
-      exitAtHead: values["exit-at-head"] ?? false,
-      confirmations: integerFlag(values.confirmations, "--confirmations", 0),
-      finalityDepth: integerFlag(values["finality-depth"], "--finality-depth", 1),
-      pollIntervalMs: integerFlag(values["poll-interval-ms"], "--poll-interval-ms", 10),
-      maxBlockRange: integerFlag(values["max-block-range"], "--max-block-range", 1),
-    };
-  } catch (error) {
-    if (error instanceof UsageError) return usageFailure("index", error.message, HELP);
-    throw error;
-  }
+async function run(argv: string[]): Promise<number> {
+  const parsed = parseOrHelp(argv, OPTIONS, HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const options = {
+    rpcUrls: resolveRpcUrls(values, undefined),
+    deploymentFile: resolveDeploymentFile(values, undefined),
+    dbFile: resolveDbFile(values),
+    logLevel: resolveLogLevel(values, "info")!,
+    exitAtHead: values["exit-at-head"] ?? false,
+    ...resolveSyncTuning(values),
+  };
 
+  const [{ loadDeployment }, { createLogger }, { openStore }, { createIndexer }] = await Promise.all([
+    import("../../chain/deployment"),
+    import("../../internal/logger"),
+    import("../../store/db"),
+    import("../../sync/indexer"),
+  ]);
   const interactive = Boolean(process.stderr.isTTY);
   // On a terminal the bar shows progress; logs keep to warnings so they do not tear it.
   const logger = createLogger({ name: "gpumesh-index", level: interactive && options.logLevel === "info" ? "warn" : options.logLevel });
@@ -192,3 +152,5 @@ export async function run(argv: string[]): Promise<number> {
     store.close();
   }
 }
+
+export const command: Command = { help: HELP, run };

@@ -1,16 +1,12 @@
 import type { Hex } from "viem";
-import { loadDeployment } from "../../chain/deployment";
 import { GpuMeshError } from "../../internal/errors";
-import { requireOption } from "../lib/args";
-import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
-import { resolveApiUrl, resolveChainOptions } from "../lib/context";
+import { requireOption, resolveApiUrl, resolveChainOptions } from "../lib/args";
+import { parseOrHelp, type Command, type Subcommand } from "../lib/command";
 import { UsageError } from "../lib/errors";
 import { graphqlRequest } from "../lib/graphql";
 import { createOutput } from "../lib/output";
-import { resolveModel } from "../lib/reads";
 import { formatAmount, formatTime, parseDuration, type TokenUnits } from "../lib/units";
 
-export const summary = "market capacity, prices and totals from the GraphQL API";
 
 const API_OPTIONS = {
   api: { type: "string" },
@@ -25,7 +21,9 @@ const API_HELP = [
 ];
 
 /** Token units from the deployment file; without one, amounts are shown in base units. */
-function tokenUnits(values: { deployment?: string }): { payment: TokenUnits; stake: TokenUnits } {
+async function tokenUnits(values: { deployment?: string }): Promise<{ payment: TokenUnits; stake: TokenUnits }> {
+  // Loaded here, not at the top: `gpumesh market --help` then loads no viem.
+  const { loadDeployment } = await import("../../chain/deployment");
   try {
     const deployment = loadDeployment(resolveChainOptions(values).deploymentFile);
     return { payment: deployment.tokens.payment, stake: deployment.tokens.stake };
@@ -42,6 +40,7 @@ async function resolveModelName(apiUrl: string, name: string): Promise<string> {
     apiUrl,
     "query { gpuModels { id name vramGb listed } }",
   );
+  const { resolveModel } = await import("../lib/reads");
   return resolveModel(gpuModels.map((model) => ({ ...model, listed: true })), name).name;
 }
 
@@ -80,7 +79,7 @@ const capacity: Subcommand = {
     const groupBy = GROUPS[values.by ?? "model"];
     if (!groupBy) throw new UsageError(`--by: "${values.by}" is not one of model, region, model-region`);
     const apiUrl = resolveApiUrl(values);
-    const units = tokenUnits(values);
+    const units = await tokenUnits(values);
     const gpuModel = values.model ? await resolveModelName(apiUrl, values.model) : undefined;
     const { capacity: buckets } = await graphqlRequest<{ capacity: CapacityBucket[] }>(
       apiUrl,
@@ -167,7 +166,7 @@ const prices: Subcommand = {
     }
     const from = parsePastTime(values.since, "--since", now);
     const to = parsePastTime(values.until, "--until", now);
-    const units = tokenUnits(values);
+    const units = await tokenUnits(values);
     const gpuModel = await resolveModelName(apiUrl, modelText);
     const { prices: points } = await graphqlRequest<{ prices: PricePoint[] }>(
       apiUrl,
@@ -224,7 +223,7 @@ const stats: Subcommand = {
   async run(argv) {
     const parsed = parseOrHelp(argv, API_OPTIONS, statsHelp);
     if (!parsed) return 0;
-    const units = tokenUnits(parsed.values);
+    const units = await tokenUnits(parsed.values);
     const { market } = await graphqlRequest<{ market: MarketStats }>(
       resolveApiUrl(parsed.values),
       `query { market {
@@ -247,6 +246,4 @@ const stats: Subcommand = {
 
 const subcommands: Record<string, Subcommand> = { capacity, prices, stats };
 
-export async function run(argv: string[]): Promise<number> {
-  return dispatch("market", subcommands, argv);
-}
+export const command: Command = { help: "", subcommands };

@@ -1,7 +1,7 @@
 import { erc20Abi } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { SIGNER_OPTIONS, requireOption, signerHelp } from "../lib/args";
-import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
+import { parseOrHelp, type Command, type Subcommand } from "../lib/command";
 import { MAX_JOB_DURATION_SECONDS, MAX_OFFER_GPUS, hashOrText, parseExpiry, parseTimestamp, signerFromValues } from "../lib/common";
 import type { SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
@@ -34,7 +34,6 @@ import {
   parsePositiveAmount,
 } from "../lib/units";
 
-export const summary = "register, stake, list offers and run jobs as a GPU provider";
 
 const MAX_UINT16 = 2 ** 16 - 1;
 
@@ -648,6 +647,4 @@ const subcommands: Record<string, Subcommand> = {
   status,
 };
 
-export async function run(argv: string[]): Promise<number> {
-  return dispatch("provider", subcommands, argv);
-}
+export const command: Command = { help: "", subcommands };

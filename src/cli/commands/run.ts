@@ -1,20 +1,17 @@
-import { loadDeployment } from "../../chain/deployment";
 import { redactUrl } from "../../internal/errors";
-import { createLogger } from "../../internal/logger";
-import { startIndexAndServe } from "../../service";
 import {
+  DEFAULT_DEPLOYMENT_FILE,
+  DEFAULT_RPC_URL,
   SERVER_OPTIONS,
-  UsageError,
-  parseCommandLine,
+  SYNC_OPTIONS,
+  resolveDeploymentFile,
+  resolveLogLevel,
+  resolveRpcUrls,
   resolveServerOptions,
-  untilShutdownSignal,
-  usageFailure,
-} from "./serve";
-
-export const summary = "index the chain and serve the GraphQL API in one process";
-
-const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
-const DEFAULT_DEPLOYMENT_FILE = "deployments/31337.json";
+  resolveSyncTuning,
+} from "../lib/args";
+import { parseOrHelp, type Command } from "../lib/command";
+import { untilShutdownSignal } from "../lib/processes";
 
 const HELP = `usage: gpumesh run --db FILE [--rpc URL[,URL2]] [--deployment FILE] [--port N] [--host ADDRESS] [options]
 Indexes the deployment's events into the database (resuming from its checkpoint) and serves GraphQL at /graphql,
@@ -32,79 +29,46 @@ Indexes the deployment's events into the database (resuming from its checkpoint)
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                this help`;
 
-const RUN_OPTIONS = {
-  ...SERVER_OPTIONS,
-  rpc: { type: "string", multiple: true },
-  deployment: { type: "string" },
-  confirmations: { type: "string" },
-  "finality-depth": { type: "string" },
-  "poll-interval-ms": { type: "string" },
-  "max-block-range": { type: "string" },
-  "log-level": { type: "string" },
-} as const;
+const RUN_OPTIONS = { ...SERVER_OPTIONS, ...SYNC_OPTIONS } as const;
 
-const LOG_LEVELS = new Set(["trace", "debug", "info", "warn", "error", "fatal", "silent"]);
+async function run(argv: string[]): Promise<number> {
+  const parsed = parseOrHelp(argv, RUN_OPTIONS, HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const options = {
+    server: resolveServerOptions(values),
+    rpcUrls: resolveRpcUrls(values, DEFAULT_RPC_URL),
+    deploymentFile: resolveDeploymentFile(values, DEFAULT_DEPLOYMENT_FILE),
+    logLevel: resolveLogLevel(values),
+    ...resolveSyncTuning(values),
+  };
 
-function optionalInteger(value: string | undefined, flag: string, min = 0): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
-  return Number(value);
-}
-
-export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    const { values } = parseCommandLine(argv, RUN_OPTIONS);
-    if (values.help) {
-      process.stdout.write(HELP + "\n");
-      return 0;
-    }
-    const server = resolveServerOptions(values);
-    const rpcUrls = (values.rpc?.length ? values.rpc : [process.env.GPUMESH_RPC_URL || DEFAULT_RPC_URL])
-      .flatMap((list) => list.split(","))
-      .map((url) => url.trim())
-      .filter(Boolean);
-    if (rpcUrls.length === 0) throw new UsageError("--rpc needs a URL");
-    const logLevel = values["log-level"];
-    if (logLevel !== undefined && !LOG_LEVELS.has(logLevel)) {
-      throw new UsageError(`--log-level must be one of ${[...LOG_LEVELS].join(", ")}, got "${logLevel}"`);
-    }
-    parsed = {
-      server,
-      rpcUrls,
-      deploymentFile: values.deployment || process.env.GPUMESH_DEPLOYMENT || DEFAULT_DEPLOYMENT_FILE,
-      confirmations: optionalInteger(values.confirmations, "--confirmations"),
-      finalityDepth: optionalInteger(values["finality-depth"], "--finality-depth", 1),
-      pollIntervalMs: optionalInteger(values["poll-interval-ms"], "--poll-interval-ms", 1),
-      maxBlockRange: optionalInteger(values["max-block-range"], "--max-block-range", 1),
-      logLevel,
-    };
-  } catch (error) {
-    if (error instanceof UsageError) return usageFailure("run", error.message, HELP);
-    throw error;
-  }
-
-  const logger = createLogger({ name: "gpumesh-run", level: parsed.logLevel });
-  const deployment = loadDeployment(parsed.deploymentFile);
+  const [{ loadDeployment }, { createLogger }, { startIndexAndServe }] = await Promise.all([
+    import("../../chain/deployment"),
+    import("../../internal/logger"),
+    import("../../service"),
+  ]);
+  const logger = createLogger({ name: "gpumesh-run", level: options.logLevel });
+  const deployment = loadDeployment(options.deploymentFile);
   const service = await startIndexAndServe({
-    rpcUrls: parsed.rpcUrls,
+    rpcUrls: options.rpcUrls,
     deployment,
-    dbFile: parsed.server.dbFile,
-    host: parsed.server.host,
-    port: parsed.server.port,
+    dbFile: options.server.dbFile,
+    host: options.server.host,
+    port: options.server.port,
     logger,
-    confirmations: parsed.confirmations,
-    finalityDepth: parsed.finalityDepth,
-    pollIntervalMs: parsed.pollIntervalMs,
-    maxBlockRange: parsed.maxBlockRange,
+    confirmations: options.confirmations,
+    finalityDepth: options.finalityDepth,
+    pollIntervalMs: options.pollIntervalMs,
+    maxBlockRange: options.maxBlockRange,
   });
   const { server } = service;
   logger.info({
     msg: "serving",
     url: `${server.url}/graphql`,
-    db: parsed.server.dbFile,
+    db: options.server.dbFile,
     chainId: deployment.chainId,
-    rpc: parsed.rpcUrls.map(redactUrl),
+    rpc: options.rpcUrls.map(redactUrl),
   });
   process.stdout.write(`GraphQL API at ${server.url}/graphql\n`);
   try {
@@ -118,3 +82,5 @@ export async function run(argv: string[]): Promise<number> {
   }
   return 0;
 }
+
+export const command: Command = { help: HELP, run };

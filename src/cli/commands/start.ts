@@ -2,17 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { createPublicClient, createWalletClient, defineChain, http, type Chain } from "viem";
-import { mnemonicToAccount } from "viem/accounts";
-import { deployGpuMesh } from "../../chain/deploy";
-import { loadDeployment } from "../../chain/deployment";
 import { ConfigError } from "../../internal/errors";
-import { createLogger } from "../../internal/logger";
-import { startIndexAndServe } from "../../service";
-import { runSimulation, TEST_MNEMONIC } from "../../sim/simulate";
-import { parseCommandLine, UsageError, untilShutdownSignal, usageFailure } from "./serve";
-
-export const summary = "run the whole market locally: chain, contracts, simulation, indexer and GraphQL API";
+import { optionalInteger, resolvePort } from "../lib/args";
+import { parseOrHelp, type Command } from "../lib/command";
+import { REPOSITORY_ROOT, findPortHolder, spawnNodeTiedToParent, stopWhenParentIsGone, untilShutdownSignal } from "../lib/processes";
 
 const HELP = `usage: gpumesh start [options]
 Starts a Hardhat node on 127.0.0.1, deploys GPU Mesh with dev tokens, runs a seeded market simulation, and indexes
@@ -42,19 +35,11 @@ const OPTIONS = {
 } as const;
 
 const HOST = "127.0.0.1";
-const ROOT = path.join(__dirname, "..", "..", "..");
+const ROOT = REPOSITORY_ROOT;
 const HARDHAT_CLI = path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js");
 /** Index 0 deploys and governs; 1 to 19 (funded by the node) are left to the user; the simulation starts at 20. */
 const SHOWN_ACCOUNTS = 3;
 const SIMULATION_ACCOUNT_OFFSET = 20;
-
-function integerOption(value: string | undefined, flag: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-    throw new UsageError(`${flag} must be a whole number from ${min} to ${max}, got "${value}"`);
-  }
-  return Number(value);
-}
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -71,6 +56,27 @@ function hardhat(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<
     child.once("error", reject);
     child.once("exit", (code) => (code === 0 ? resolve() : reject(new ConfigError(`hardhat ${args[0]} exited with ${code}`))));
   });
+}
+
+/** Why a port is taken, in a sentence that says what to do; a chain an earlier `gpumesh start` left behind is named. */
+function portInUse(port: number, flag: string): ConfigError {
+  const holder = findPortHolder(port);
+  const where = `port ${port} on ${HOST}`;
+  const inDir = holder?.cwd ? `, in ${holder.cwd}` : "";
+  if (holder?.gpuMeshChain && holder.owner) {
+    return new ConfigError(
+      `${where} is held by the chain of a GPU Mesh that is still running (\`gpumesh start\`, pid ${holder.owner}${inDir}): ` +
+        `stop that one with Ctrl-C or \`kill ${holder.owner}\`, or pass ${flag} to run another beside it`,
+    );
+  }
+  if (holder?.gpuMeshChain) {
+    return new ConfigError(
+      `${where} is held by a stale GPU Mesh chain: a Hardhat node (pid ${holder.pid}${inDir}) that an earlier \`gpumesh start\` ` +
+        `left running when it was killed. Stop it with \`kill ${holder.pid}\` and start again, or pass ${flag}`,
+    );
+  }
+  if (holder) return new ConfigError(`${where} is in use by pid ${holder.pid} (${holder.command.slice(0, 120)}): stop it or pass ${flag}`);
+  return new ConfigError(`${where} is in use: stop what holds it or pass ${flag}`);
 }
 
 async function waitForRpc(url: string, node: ChildProcess, timeoutMs: number): Promise<void> {
@@ -104,37 +110,42 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function run(argv: string[]): Promise<number> {
-  let options;
-  try {
-    const { values } = parseCommandLine(argv, OPTIONS);
-    if (values.help) {
-      process.stdout.write(HELP + "\n");
-      return 0;
-    }
-    options = {
-      chainPort: integerOption(values["chain-port"], "--chain-port", 8545, 1, 65535),
-      apiPort: integerOption(values["api-port"], "--api-port", 4000, 1, 65535),
-      seed: integerOption(values.seed, "--seed", 1),
-      providers: integerOption(values.providers, "--providers", 8, 1, 40),
-      clients: integerOption(values.clients, "--clients", 14, 1, 100),
-      historyHours: integerOption(values["history-hours"], "--history-hours", 36, 0, 24 * 90),
-      liveTickMs: integerOption(values["live-tick-ms"], "--live-tick-ms", 3_000, 100),
-      simulate: !values["no-simulation"],
-      dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
-    };
-  } catch (error) {
-    if (error instanceof UsageError) return usageFailure("start", error.message, HELP);
-    throw error;
-  }
+async function run(argv: string[]): Promise<number> {
+  const parsed = parseOrHelp(argv, OPTIONS, HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const options = {
+    chainPort: resolvePort(values["chain-port"], "--chain-port", 8545, false),
+    apiPort: resolvePort(values["api-port"], "--api-port", 4000, false),
+    seed: optionalInteger(values.seed, "--seed") ?? 1,
+    providers: optionalInteger(values.providers, "--providers", 1, 40) ?? 8,
+    clients: optionalInteger(values.clients, "--clients", 1, 100) ?? 14,
+    historyHours: optionalInteger(values["history-hours"], "--history-hours", 0, 24 * 90) ?? 36,
+    liveTickMs: optionalInteger(values["live-tick-ms"], "--live-tick-ms", 100) ?? 3_000,
+    simulate: !values["no-simulation"],
+    dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
+  };
+  // Under `npm start` (whose script execs us), npm is our parent: when it is killed, even by SIGKILL, stop everything
+  // as on Ctrl-C.
+  if (process.env.npm_lifecycle_event === "start") stopWhenParentIsGone();
 
+  const [viem, { mnemonicToAccount }, { deployGpuMesh }, { loadDeployment }, { createLogger }, { startIndexAndServe }, { runSimulation, TEST_MNEMONIC }] =
+    await Promise.all([
+      import("viem"),
+      import("viem/accounts"),
+      import("../../chain/deploy"),
+      import("../../chain/deployment"),
+      import("../../internal/logger"),
+      import("../../service"),
+      import("../../sim/simulate"),
+    ]);
   const logger = createLogger({ name: "gpumesh-start", level: process.env.GPUMESH_LOG_LEVEL ?? "warn" });
   const say = (line: string) => process.stdout.write(line + "\n");
   for (const [port, flag] of [
     [options.chainPort, "--chain-port"],
     [options.apiPort, "--api-port"],
   ] as const) {
-    if (!(await portIsFree(port))) throw new ConfigError(`port ${port} on ${HOST} is in use: stop what holds it or pass ${flag}`);
+    if (!(await portIsFree(port))) throw portInUse(port, flag);
   }
 
   const rpcUrl = `http://${HOST}:${options.chainPort}`;
@@ -142,17 +153,13 @@ export async function run(argv: string[]): Promise<number> {
   await hardhat(["compile", "--quiet"]);
 
   say(`GPU Mesh: starting the embedded chain at ${rpcUrl} ...`);
-  const node = spawn(
-    process.execPath,
-    [HARDHAT_CLI, "node", "--hostname", HOST, "--port", String(options.chainPort)],
-    {
-      cwd: ROOT,
-      stdio: ["ignore", "ignore", "pipe"],
-      // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the chain last, after the indexer
-      // and the simulation have let go of it.
-      detached: true,
-    },
-  );
+  const node = spawnNodeTiedToParent(HARDHAT_CLI, ["node", "--hostname", HOST, "--port", String(options.chainPort)], {
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "pipe"],
+    // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the chain last, after the indexer and
+    // the simulation have let go of it. Tied to us, it also exits when we are killed without a chance to stop it.
+    detached: true,
+  });
   const killNodeOnExit = () => node.kill("SIGKILL");
   process.once("exit", killNodeOnExit);
   let nodeErrors = "";
@@ -175,7 +182,8 @@ export async function run(argv: string[]): Promise<number> {
       throw new ConfigError(`${(error as Error).message}${nodeErrors ? `\n${nodeErrors}` : ""}`);
     });
 
-    const chain: Chain = defineChain({
+    const { createPublicClient, createWalletClient, defineChain, http } = viem;
+    const chain = defineChain({
       id: 31337,
       name: "GPU Mesh local",
       nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
@@ -186,7 +194,12 @@ export async function run(argv: string[]): Promise<number> {
     const deployer = mnemonicToAccount(TEST_MNEMONIC, { addressIndex: 0 });
     const walletClient = createWalletClient({ chain, transport, account: deployer, pollingInterval: 100 });
     say("GPU Mesh: deploying contracts and the GPU catalog ...");
-    const deploymentFile = await deployGpuMesh({ publicClient: publicClient as never, walletClient, network: "localhost" });
+    const deploymentFile = await deployGpuMesh({
+      publicClient: publicClient as never,
+      walletClient,
+      network: "localhost",
+      artifactsDir: path.join(ROOT, "artifacts"),
+    });
     const deploymentPath = path.join(ROOT, "deployments", `${deploymentFile.chainId}.json`);
     fs.mkdirSync(path.dirname(deploymentPath), { recursive: true });
     fs.writeFileSync(deploymentPath, JSON.stringify(deploymentFile, null, 2) + "\n");
@@ -278,3 +291,5 @@ export async function run(argv: string[]): Promise<number> {
     say("GPU Mesh stopped.");
   }
 }
+
+export const command: Command = { help: HELP, run };

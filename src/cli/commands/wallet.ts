@@ -1,16 +1,15 @@
 import { erc20Abi, formatEther } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { devStablecoinAbi, jobMarketAbi, providerStakingAbi } from "../../chain/abis";
-import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, WALLET_OPTIONS, WALLET_OPTIONS_HELP, requireOption } from "../lib/args";
-import { dispatch, parseOrHelp, type Subcommand } from "../lib/command";
-import { createChainContext, createSignerContext, resolveChainOptions } from "../lib/context";
+import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, WALLET_OPTIONS, WALLET_OPTIONS_HELP, requireOption, resolveChainOptions } from "../lib/args";
+import { parseOrHelp, type Command, type Subcommand } from "../lib/command";
+import { createChainContext, createSignerContext } from "../lib/context";
 import { CliError } from "../lib/errors";
 import { createOutput } from "../lib/output";
 import { sendContractTransaction } from "../lib/tx";
 import { formatAmount, parseAmount } from "../lib/units";
 import { accountFromEnv, loadWallet, readNewPassword, writeKeystore } from "../lib/wallet";
 
-export const summary = "create, import and inspect wallets (encrypted keystores, env keys)";
 
 const newHelp = `usage: gpumesh wallet new --keystore FILE [--json]
 Creates a new key and writes it to an encrypted JSON keystore (scrypt). The password is asked twice on a terminal,
@@ -174,6 +173,4 @@ async function exportKey(source: string, accountIndex: string | undefined): Prom
   return toHex(key);
 }
 
-export async function run(argv: string[]): Promise<number> {
-  return dispatch("wallet", subcommands, argv);
-}
+export const command: Command = { help: "", subcommands };

@@ -1,7 +1,19 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "./errors";
+import { parseInteger } from "./units";
+
+/**
+ * The CLI's one options module: the argument parser, the options several commands share, and how each is resolved
+ * from its flag, then the environment, then a default. Light on purpose (node:util only): a command's --help loads it.
+ */
 
 export type OptionSpecs = NonNullable<ParseArgsConfig["options"]>;
+
+export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
+export const DEFAULT_DEPLOYMENT_FILE = "deployments/31337.json";
+export const DEFAULT_API_URL = "http://127.0.0.1:4000/graphql";
+const DEFAULT_API_PORT = 4000;
+const DEFAULT_API_HOST = "127.0.0.1";
 
 /** Options every chain command takes. Defaults come from the environment, then the local dev chain. */
 export const CHAIN_OPTIONS = {
@@ -53,7 +65,7 @@ const SECRET_FLAGS: Record<string, string> = {
 };
 
 export interface ParsedArgs<T extends OptionSpecs> {
-  values: { [K in keyof T]?: T[K] extends { type: "boolean" } ? boolean : string };
+  values: { [K in keyof T]?: T[K] extends { multiple: true } ? string[] : T[K] extends { type: "boolean" } ? boolean : string };
   positionals: string[];
 }
 
@@ -116,4 +128,126 @@ function describeParseError(error: Error & { code?: string }): string {
 export function requireOption(value: string | undefined, flag: string): string {
   if (value === undefined || value === "") throw new UsageError(`${flag} is required`);
   return value;
+}
+
+export interface ChainOptions {
+  rpcUrl: string;
+  deploymentFile: string;
+}
+
+/** --rpc and --deployment, else GPUMESH_RPC_URL and GPUMESH_DEPLOYMENT, else the local dev chain. */
+export function resolveChainOptions(
+  values: { rpc?: string; deployment?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): ChainOptions {
+  return {
+    rpcUrl: values.rpc || env.GPUMESH_RPC_URL || DEFAULT_RPC_URL,
+    deploymentFile: resolveDeploymentFile(values, DEFAULT_DEPLOYMENT_FILE, env),
+  };
+}
+
+/** --deployment, else GPUMESH_DEPLOYMENT, else `fallback`; without a fallback it is required. */
+export function resolveDeploymentFile(values: { deployment?: string }, fallback: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const file = values.deployment || env.GPUMESH_DEPLOYMENT || fallback;
+  if (!file) throw new UsageError("--deployment is required (or set GPUMESH_DEPLOYMENT)");
+  return file;
+}
+
+export function resolveApiUrl(values: { api?: string }, env: NodeJS.ProcessEnv = process.env): string {
+  return values.api || env.GPUMESH_API_URL || DEFAULT_API_URL;
+}
+
+// ------------------------------------------------------------------ indexer and API servers (index, serve, run)
+
+/** Options of the commands that serve the GraphQL API. */
+export const SERVER_OPTIONS = {
+  db: { type: "string" },
+  port: { type: "string" },
+  host: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies OptionSpecs;
+
+/** Options of the commands that index a chain: RPC endpoints with fallback, and how closely to follow the head. */
+export const SYNC_OPTIONS = {
+  rpc: { type: "string", multiple: true },
+  deployment: { type: "string" },
+  db: { type: "string" },
+  confirmations: { type: "string" },
+  "finality-depth": { type: "string" },
+  "poll-interval-ms": { type: "string" },
+  "max-block-range": { type: "string" },
+  "log-level": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies OptionSpecs;
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** --db, else GPUMESH_DB; there is no default database. */
+export function resolveDbFile(values: { db?: string }, env: NodeJS.ProcessEnv = process.env): string {
+  const dbFile = values.db || env.GPUMESH_DB;
+  if (!dbFile) throw new UsageError("--db is required (or set GPUMESH_DB)");
+  return dbFile;
+}
+
+/** Every --rpc (each may be a comma-separated list), else GPUMESH_RPC_URL, else `fallback`; at least one URL. */
+export function resolveRpcUrls(values: { rpc?: string[] }, fallback: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const urls = (values.rpc?.length ? values.rpc : [env.GPUMESH_RPC_URL || fallback || ""])
+    .flatMap((list) => list.split(","))
+    .map((url) => url.trim())
+    .filter(Boolean);
+  if (urls.length === 0) throw new UsageError(values.rpc?.length ? "--rpc needs a URL" : "--rpc is required (or set GPUMESH_RPC_URL)");
+  return urls;
+}
+
+/** --log-level, else GPUMESH_LOG_LEVEL, else `fallback`. */
+export function resolveLogLevel(values: { "log-level"?: string }, fallback?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const level = values["log-level"] ?? env.GPUMESH_LOG_LEVEL ?? fallback;
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${level}"`);
+  }
+  return level;
+}
+
+/** An optional whole-number flag: undefined when absent (the indexer then picks its per-chain default). */
+export function optionalInteger(value: string | undefined, flag: string, min = 0, max?: number): number | undefined {
+  return value === undefined ? undefined : parseInteger(value, flag, { min, max });
+}
+
+/** The indexer's tuning flags; each absent one is left to the indexer's per-chain default. */
+export function resolveSyncTuning(values: {
+  confirmations?: string;
+  "finality-depth"?: string;
+  "poll-interval-ms"?: string;
+  "max-block-range"?: string;
+}) {
+  return {
+    confirmations: optionalInteger(values.confirmations, "--confirmations"),
+    finalityDepth: optionalInteger(values["finality-depth"], "--finality-depth", 1),
+    pollIntervalMs: optionalInteger(values["poll-interval-ms"], "--poll-interval-ms", 10),
+    maxBlockRange: optionalInteger(values["max-block-range"], "--max-block-range", 1),
+  };
+}
+
+/** A TCP port flag (0 picks a free port when `allowZero`). */
+export function resolvePort(text: string | undefined, flag: string, fallback: number, allowZero = true): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) > 65535 || (!allowZero && Number(text) === 0)) {
+    throw new UsageError(`${flag} must be a TCP port (${allowZero ? 0 : 1} to 65535), got "${text}"`);
+  }
+  return Number(text);
+}
+
+export interface ServerOptions {
+  dbFile: string;
+  port: number;
+  host: string;
+}
+
+/** --db, --port and --host, falling back to GPUMESH_DB and GPUMESH_PORT. */
+export function resolveServerOptions(values: { db?: string; port?: string; host?: string }, env: NodeJS.ProcessEnv = process.env): ServerOptions {
+  const dbFile = resolveDbFile(values, env);
+  const port = resolvePort(values.port ?? env.GPUMESH_PORT, "--port", DEFAULT_API_PORT);
+  const host = values.host ?? DEFAULT_API_HOST;
+  if (host === "") throw new UsageError("--host needs an address");
+  return { dbFile, port, host };
 }

@@ -1,15 +1,20 @@
 import { GpuMeshError } from "../../internal/errors";
 import { parseCommandArgs, type OptionSpecs, type ParsedArgs } from "./args";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors";
-import { describeError } from "./revert";
 
-/** A leaf command (`provider stake`) or a group of them (`provider offer`). */
+/** A leaf command (`provider stake`, `serve`) or a group of them (`provider offer`). */
 export interface Subcommand {
   summary: string;
   /** Usage line and option help, printed by --help and after a usage error. */
   help: string;
   run?: (argv: string[]) => Promise<number | void>;
   subcommands?: Record<string, Subcommand>;
+}
+
+/** What a module in src/cli/commands/ exports; its summary lives in main.ts, so that help loads no command module. */
+export type Command = Omit<Subcommand, "summary">;
+export interface CommandModule {
+  command: Command;
 }
 
 /** Parses a leaf command's arguments; returns null after printing the help for --help. */
@@ -41,34 +46,39 @@ function groupHelp(path: string, subcommands: Record<string, Subcommand>): strin
 }
 
 /**
- * Dispatches `gpumesh <path> <sub> ...` and maps failures to exit codes: 2 for usage errors (the message names the
- * flag), 1 for failures at run time (a decoded revert, a wrong password, an unreachable node).
+ * Runs `gpumesh <path> ...`, dispatching groups to their subcommands, and maps failures to exit codes: 2 for usage
+ * errors (the message names the flag, then the usage line), 1 for failures at run time (a decoded revert, a wrong
+ * password, an unreachable node, a port in use).
  */
-export async function dispatch(path: string, subcommands: Record<string, Subcommand>, argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === "--help" || name === "-h" || name === "help") {
-    (name ? process.stdout : process.stderr).write(groupHelp(path, subcommands) + "\n");
-    return name ? EXIT_OK : EXIT_USAGE;
+export async function runCommand(path: string, command: Command, argv: string[]): Promise<number> {
+  if (command.subcommands) {
+    const [name, ...rest] = argv;
+    if (!name || name === "--help" || name === "-h" || name === "help") {
+      (name ? process.stdout : process.stderr).write(groupHelp(path, command.subcommands) + "\n");
+      return name ? EXIT_OK : EXIT_USAGE;
+    }
+    const subcommand = command.subcommands[name];
+    if (!subcommand) {
+      process.stderr.write(`gpumesh ${path}: unknown command "${name}"\n\n${groupHelp(path, command.subcommands)}\n`);
+      return EXIT_USAGE;
+    }
+    return runCommand(`${path} ${name}`, subcommand, rest);
   }
-  const subcommand = subcommands[name];
-  if (!subcommand) {
-    process.stderr.write(`gpumesh ${path}: unknown command "${name}"\n\n${groupHelp(path, subcommands)}\n`);
-    return EXIT_USAGE;
-  }
-  if (subcommand.subcommands) return dispatch(`${path} ${name}`, subcommand.subcommands, rest);
   try {
-    return (await subcommand.run!(rest)) ?? EXIT_OK;
+    return (await command.run!(argv)) ?? EXIT_OK;
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`gpumesh ${path} ${name}: ${error.message}\n${subcommand.help.split("\n")[0]}\n`);
+      process.stderr.write(`gpumesh ${path}: ${error.message}\n${command.help.split("\n")[0]}\n`);
       return EXIT_USAGE;
     }
     if (error instanceof GpuMeshError) {
-      process.stderr.write(`gpumesh ${path} ${name}: ${error.message}\n`);
+      process.stderr.write(`gpumesh ${path}: ${error.message}\n`);
       return EXIT_FAILURE;
     }
+    // Only an unexpected failure needs viem's error classes to be put into words.
+    const { describeError } = await import("./revert");
     const message = describeError(error, { payment: { symbol: "", decimals: 0 }, stake: { symbol: "", decimals: 0 } });
-    process.stderr.write(`gpumesh ${path} ${name}: ${message}\n`);
+    process.stderr.write(`gpumesh ${path}: ${message}\n`);
     if (process.env.GPUMESH_DEBUG) console.error(error);
     return EXIT_FAILURE;
   }

@@ -1,5 +1,6 @@
 import { keccak256, toHex, zeroHash, type Hex } from "viem";
-import { createSignerContext, resolveChainOptions, type SignerContext } from "./context";
+import { resolveChainOptions } from "./args";
+import { createSignerContext, type SignerContext } from "./context";
 import { UsageError } from "./errors";
 import { parseDuration } from "./units";
 

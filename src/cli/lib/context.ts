@@ -12,33 +12,10 @@ import {
 } from "viem";
 import { loadDeployment, type Deployment, type TokenRecord } from "../../chain/deployment";
 import { redactUrl } from "../../internal/errors";
+import type { ChainOptions } from "./args";
 import { CliError } from "./errors";
 import { describeError, type ErrorContext } from "./revert";
 import { loadWallet, type WalletSource } from "./wallet";
-
-export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
-export const DEFAULT_DEPLOYMENT_FILE = "deployments/31337.json";
-export const DEFAULT_API_URL = "http://127.0.0.1:4000/graphql";
-
-export interface ChainOptions {
-  rpcUrl: string;
-  deploymentFile: string;
-}
-
-/** --rpc and --deployment, else GPUMESH_RPC_URL and GPUMESH_DEPLOYMENT, else the local dev chain. */
-export function resolveChainOptions(
-  values: { rpc?: string; deployment?: string },
-  env: NodeJS.ProcessEnv = process.env,
-): ChainOptions {
-  return {
-    rpcUrl: values.rpc || env.GPUMESH_RPC_URL || DEFAULT_RPC_URL,
-    deploymentFile: values.deployment || env.GPUMESH_DEPLOYMENT || DEFAULT_DEPLOYMENT_FILE,
-  };
-}
-
-export function resolveApiUrl(values: { api?: string }, env: NodeJS.ProcessEnv = process.env): string {
-  return values.api || env.GPUMESH_API_URL || DEFAULT_API_URL;
-}
 
 export interface ChainContext {
   rpcUrl: string;
