@@ -10,6 +10,7 @@ import { ConfigError } from "../../internal/errors";
 import { createLogger } from "../../internal/logger";
 import { startIndexAndServe } from "../../service";
 import { runSimulation, TEST_MNEMONIC } from "../../sim/simulate";
+import { buildWebApp } from "../../web/build";
 import { parseCommandLine, UsageError, untilShutdownSignal, usageFailure } from "./serve";
 
 export const summary = "run the whole market locally: chain, contracts, simulation, indexer and GraphQL API";
@@ -140,6 +141,8 @@ export async function run(argv: string[]): Promise<number> {
   const rpcUrl = `http://${HOST}:${options.chainPort}`;
   say("GPU Mesh: compiling contracts ...");
   await hardhat(["compile", "--quiet"]);
+  say("GPU Mesh: building the web app ...");
+  await buildWebApp();
 
   say(`GPU Mesh: starting the embedded chain at ${rpcUrl} ...`);
   const node = spawn(
@@ -211,6 +214,7 @@ export async function run(argv: string[]): Promise<number> {
     const banner: string[] = [];
     banner.push("");
     banner.push("GPU Mesh is running locally.");
+    banner.push(`  web app        ${service.server.url}/`);
     banner.push(`  GraphQL API    ${service.server.url}/graphql   (GraphiQL in a browser)`);
     banner.push(`  health         ${service.server.url}/health, ${service.server.url}/ready, ${service.server.url}/metrics`);
     banner.push(`  chain RPC      ${rpcUrl}   (chain id ${deployment.chainId})`);
