@@ -19,6 +19,8 @@ export interface WebHandlerOptions {
   root?: string;
   /** The deployment the indexer follows; absent for `gpumesh serve`, whose app then shows raw base units. */
   deployment?: Deployment;
+  /** The indexer's RPC endpoints: a loopback one without credentials is offered to wallets that lack the chain. */
+  rpcUrls?: readonly string[];
 }
 
 /** Handles a GET or HEAD of a path: true when it answered (a file, the SPA fallback, a 404 of a missing asset). */
@@ -27,6 +29,8 @@ export type WebHandler = (request: http.IncomingMessage, response: http.ServerRe
 /** The deployment's facts a browser needs: chain, contract and token addresses, token units, GPU models. */
 export interface WebConfig {
   chainId: number | null;
+  /** What wallet_addEthereumChain offers a wallet that does not know the chain (a local dev chain only). */
+  walletRpcUrl?: string;
   deployment: Pick<Deployment, "chainId" | "contracts" | "tokens" | "stakePerPaymentUnit" | "gpuModels"> | null;
 }
 
@@ -51,6 +55,17 @@ const NOT_BUILT_PAGE = `<!doctype html><html lang="en"><meta charset="utf-8"><ti
 <p>The web app is not built in this checkout: run <code>npm run build:web</code>, then reload.</p>
 <p>The GraphQL API is at <a href="/graphql">/graphql</a>.</p></body></html>`;
 
+/** Only a local node's URL is shown to browsers: a remote one may carry an API key in its path or query. */
+function isLoopbackWithoutCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(parsed.hostname);
+    return loopback && /^https?:$/.test(parsed.protocol) && !parsed.username && !parsed.password && !parsed.search;
+  } catch {
+    return false;
+  }
+}
+
 export function createWebHandler(options: WebHandlerOptions = {}): WebHandler {
   const root = path.resolve(options.root ?? WEB_BUILD_DIR);
   const deployment = options.deployment;
@@ -66,6 +81,8 @@ export function createWebHandler(options: WebHandlerOptions = {}): WebHandler {
         }
       : null,
   };
+  const walletRpcUrl = options.rpcUrls?.find(isLoopbackWithoutCredentials);
+  if (walletRpcUrl) config.walletRpcUrl = walletRpcUrl;
   const configBody = JSON.stringify(config);
 
   const send = (
