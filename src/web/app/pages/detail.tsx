@@ -198,6 +198,11 @@ export function OfferPage(props: Units & { id: string }) {
           ]}
         />
       </Section>
+      {o.state === "OPEN" && o.gpusAvailable > 0 ? (
+        <p>
+          <Link href={`/console/client?offer=${o.id}`}>Rent GPUs of this offer</Link>
+        </p>
+      ) : null}
       <Section title={`Jobs (${o.jobs.totalCount})`}>
         <JobsTable jobs={o.jobs.items} payment={props.payment} label="Jobs of the offer" />
       </Section>

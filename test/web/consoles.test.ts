@@ -1,0 +1,185 @@
+import { expect } from "chai";
+import type { Browser, Page } from "playwright-core";
+import { parseEventLogs } from "viem";
+import { generatePrivateKey } from "viem/accounts";
+import { jobMarketAbi } from "../../src/chain/abis";
+import { describeRevert } from "../../src/cli/lib/revert";
+import { formatAmount } from "../../src/cli/lib/units";
+import { MESH } from "../indexer/helpers/market";
+import { seriousAxeViolations } from "./helpers/audit";
+import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, screenshot, type WatchedPage } from "./helpers/browser";
+import { startWebMarket, type WebMarket } from "./helpers/market";
+import { injectTestWallet, TEST_WALLETS, type TestWallet } from "./helpers/wallet";
+
+/**
+ * The provider's and the client's consoles in a real browser with a test wallet (EIP-6963, signing in this process
+ * with a viem local account) against a real chain: discovery by name and icon, connecting, a wrong network switched
+ * in one click (the wallet is made to add the chain), register, stake with a permit, a revert told in the CLI's
+ * sentence, and renting an offer (quote, permit and createJobWithPermit). The tests run in order on one page.
+ */
+describe("web app: provider and client consoles with a browser wallet", function () {
+  let market: WebMarket;
+  let browser: Browser;
+  let watched: WatchedPage;
+  let page: Page;
+  let wallet: TestWallet;
+  const payment = { symbol: "USDC", decimals: 6 };
+  const stake = { symbol: "MESH", decimals: 18 };
+
+  before(async function () {
+    market = await startWebMarket();
+    browser = await launchBrowser();
+    watched = await openPage(browser, "desktop", async (context) => {
+      wallet = await injectTestWallet(context, { rpcUrl: market.anvil.url, privateKey: generatePrivateKey(), startChainId: 1 });
+    });
+    page = watched.page;
+    await market.m.testClient.setBalance({ address: wallet.address, value: 10n ** 20n });
+  });
+
+  after(async function () {
+    await watched?.close();
+    await browser?.close();
+    await market?.stop();
+  });
+
+  afterEach(function () {
+    expectNoProblems(watched);
+  });
+
+  async function txConfirmed(label: RegExp): Promise<string> {
+    const status = page.getByTestId("tx-status");
+    await status.and(page.locator('[data-step="confirmed"]')).getByText(label).waitFor({ timeout: 30_000 });
+    return (await page.getByTestId("tx-hash").textContent())!;
+  }
+
+  it("lists every announced wallet by name and icon, connects one, and switches a wrong network in one click", async function () {
+    await page.goto(`${market.url}/console/provider`);
+    const choices = page.getByTestId("wallet-choices");
+    for (const announced of TEST_WALLETS) await choices.getByRole("button", { name: announced.name }).waitFor();
+    expect(await choices.locator("img").evaluateAll((images) => images.map((image) => (image as any).src))).to.deep.equal(TEST_WALLETS.map((w) => w.icon));
+    expect(await seriousAxeViolations(page)).to.deep.equal([]);
+    await screenshot(page, "provider-console-connect", "desktop");
+
+    await choices.getByRole("button", { name: TEST_WALLETS[0]!.name }).click();
+    await page.getByTestId("wrong-network").getByText("Your wallet is on chain 1").waitFor();
+    await screenshot(page, "provider-console-wrong-network", "desktop");
+    await page.getByRole("button", { name: /Switch to GPU Mesh local/ }).click();
+    await page.getByTestId("network-ok").waitFor();
+    expect(wallet.chainId()).to.equal(31337);
+    const added = wallet.requests.find((request) => request.method === "wallet_addEthereumChain");
+    expect(added, "the wallet was asked to add the chain").to.not.equal(undefined);
+    expect(added!.params[0]).to.include({ chainId: "0x7a69" }).and.to.have.deep.property("rpcUrls", [market.anvil.url]);
+    expect(await page.getByTestId("wallet-connected").textContent()).to.contain(TEST_WALLETS[0]!.name);
+  });
+
+  it("registers a provider and stakes with a permit, each transaction signing, pending with its hash, then confirmed", async function () {
+    await page.getByRole("button", { name: /mint 10000 MESH/ }).click();
+    await txConfirmed(/mint 10000 MESH/);
+    await page.getByTestId("stake-balance").getByText("10000 MESH").waitFor();
+
+    await page.getByLabel(/Metadata URI/).fill("https://gpus.example/web-provider.json");
+    // Every step the status line shows, as the user sees it (a MutationObserver in the page).
+    await page.evaluate(() => {
+      const scope = globalThis as any;
+      scope.__txSteps = [];
+      new MutationObserver(() => {
+        const step = scope.document.querySelector('[data-testid="tx-status"]')?.getAttribute("data-step");
+        if (step && scope.__txSteps.at(-1) !== step) scope.__txSteps.push(step);
+      }).observe(scope.document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-step"] });
+    });
+    await page.getByRole("button", { name: "Register as a provider" }).click();
+    const registerHash = await txConfirmed(/register/);
+    const steps = await page.evaluate(() => (globalThis as any).__txSteps as string[]);
+    expect(steps.slice(-3)).to.deep.equal(["signing", "pending", "confirmed"]);
+    expect(registerHash).to.match(/^0x[0-9a-f]{64}$/);
+    const receipt = await market.m.publicClient.getTransactionReceipt({ hash: registerHash as `0x${string}` });
+    expect(receipt.status).to.equal("success");
+    expect(receipt.from.toLowerCase()).to.equal(wallet.address.toLowerCase());
+
+    await page.getByLabel(/Amount to stake/).fill("150.5");
+    await page.getByRole("button", { name: "Stake", exact: true }).click();
+    await txConfirmed(/stake with permit/);
+    await page.getByTestId("staked").getByText("150.5 MESH").waitFor();
+    expect(wallet.requests.some((request) => request.method === "eth_signTypedData_v4"), "the permit was signed in the wallet").to.equal(true);
+    const onChain = await market.m.read<{ staked: bigint; registered: boolean }>("staking", "account", [wallet.address]);
+    expect(onChain.registered).to.equal(true);
+    expect(onChain.staked).to.equal(150_500_000_000_000_000_000n);
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "provider-console", "desktop");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "provider-console", "phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    // The indexer sees the new provider: its public page shows the stake.
+    await market.caughtUp();
+    await page.getByRole("link", { name: "provider page" }).click();
+    await page.getByTestId("provider-facts").getByText("150.5 MESH").first().waitFor();
+    await page.goBack();
+    await page.getByTestId("staked").waitFor();
+  });
+
+  it("tells a revert in the same sentence the CLI prints", async function () {
+    const balance = 10_000n * MESH - 150_500_000_000_000_000_000n;
+    await page.getByLabel(/Amount to stake/).fill("20000");
+    await page.getByRole("button", { name: "Stake", exact: true }).click();
+    const status = page.getByTestId("tx-status").and(page.locator('[data-step="failed"]'));
+    await status.waitFor({ timeout: 30_000 });
+    const expected = describeRevert("ERC20InsufficientBalance", [wallet.address, balance, 20_000n * MESH], { payment, stake, token: stake });
+    expect(expected).to.equal(`balance ${formatAmount(balance, stake)} of ${wallet.address} is below the 20000 MESH needed`);
+    expect(await page.getByTestId("tx-message").textContent()).to.equal(`: ${expected}`);
+    await page.getByLabel(/Amount to stake/).fill("1.0000000000000000001");
+    await page.getByRole("alert").getByText(/more than 18 decimals/).waitFor();
+    await page.getByLabel(/Amount to stake/).fill("");
+  });
+
+  it("quotes an offer and rents it: cost + fee = escrow shown, then one permit and createJobWithPermit", async function () {
+    const offerId = market.offers[2]!;
+    await page.getByRole("link", { name: "Market", exact: true }).click();
+    await page.getByRole("link", { name: `#${offerId}` }).click();
+    await page.getByRole("link", { name: "Rent GPUs of this offer" }).click();
+    await page.getByRole("heading", { name: "Client console" }).waitFor();
+    await page.getByTestId("rent-offer").getByText("A100-SXM-80GB").waitFor();
+    expect(await page.getByLabel(/Max price per GPU-hour/).inputValue()).to.equal("1.30");
+
+    await page.getByRole("button", { name: /mint 10000 USDC/ }).click();
+    await txConfirmed(/mint 10000.00 USDC/);
+    await page.getByTestId("payment-balance").getByText("10000.00 USDC").waitFor();
+
+    await page.getByRole("textbox", { name: "GPUs", exact: true }).fill("3");
+    await page.getByLabel(/Duration/).fill("90m");
+    await page.getByRole("button", { name: "Quote" }).click();
+    await page.getByTestId("quote").waitFor();
+    const [cost, fee, escrow] = await market.m.read<readonly [bigint, bigint, bigint, bigint]>("market", "quote", [offerId, 3, 5400]);
+    expect(cost).to.equal(5_850_000n); // 1.30 x 3 GPUs x 1.5 h
+    expect(cost + fee).to.equal(escrow);
+    expect(await page.getByTestId("quote-cost").textContent()).to.equal(formatAmount(cost, payment));
+    expect(await page.getByTestId("quote-fee").textContent()).to.equal(formatAmount(fee, payment));
+    expect(await page.getByTestId("quote-escrow").textContent()).to.equal(formatAmount(escrow, payment));
+    await screenshot(page, "client-console-quote", "desktop");
+
+    const signaturesBefore = wallet.requests.filter((request) => request.method === "eth_signTypedData_v4").length;
+    await page.getByRole("button", { name: /^Rent: pay/ }).click();
+    const hash = await txConfirmed(/rent/);
+    expect(wallet.requests.filter((request) => request.method === "eth_signTypedData_v4").length).to.equal(signaturesBefore + 1);
+    const receipt = await market.m.publicClient.getTransactionReceipt({ hash: hash as `0x${string}` });
+    const created = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: "JobCreated" })[0]!;
+    expect(created.args.client.toLowerCase()).to.equal(wallet.address.toLowerCase());
+    expect(created.args.escrow).to.equal(escrow);
+    await page.getByTestId("created-job").getByText(`Job #${created.args.jobId}`).waitFor();
+    await page.getByTestId("payment-balance").getByText(formatAmount(10_000_000_000n - escrow, payment)).waitFor();
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "client-console", "desktop");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "client-console", "phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    expect(await seriousAxeViolations(page)).to.deep.equal([]);
+
+    await market.caughtUp();
+    await page.getByTestId("created-job").getByRole("link").click();
+    await page.getByTestId("job-money").getByText(formatAmount(escrow, payment)).first().waitFor();
+    await screenshot(page, "job-created-in-browser", "desktop");
+  });
+});
+
