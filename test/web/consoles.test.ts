@@ -25,6 +25,7 @@ describe("web app: provider and client consoles with a browser wallet", function
   let wallet: TestWallet;
   const payment = { symbol: "USDC", decimals: 6 };
   const stake = { symbol: "MESH", decimals: 18 };
+  let createdJobId: bigint | undefined;
 
   before(async function () {
     market = await startWebMarket();
@@ -180,6 +181,76 @@ describe("web app: provider and client consoles with a browser wallet", function
     await page.getByTestId("created-job").getByRole("link").click();
     await page.getByTestId("job-money").getByText(formatAmount(escrow, payment)).first().waitFor();
     await screenshot(page, "job-created-in-browser", "desktop");
+    createdJobId = created.args.jobId;
+  });
+
+  it("creates, reprices and closes an offer, and accepts, claims and completes a job of it as the provider", async function () {
+    await page.getByRole("link", { name: "Provide GPUs" }).click();
+    await page.getByTestId("staked").waitFor();
+    const form = page.getByRole("form", { name: "New offer" });
+    await form.getByLabel("GPU model").selectOption("L40S-48GB");
+    await form.getByLabel("GPUs").fill("4");
+    await form.getByLabel(/Price per GPU-hour/).fill("1.75");
+    await form.getByLabel("Region").fill("eu-north");
+    await form.getByRole("button", { name: "Create offer" }).click();
+    await txConfirmed(/create offer/);
+    const offerId = (await market.m.read<bigint>("market", "nextOfferId")) - 1n;
+    const row = page.locator(`[data-testid="my-offer"][data-offer="${offerId}"]`);
+    await row.getByTestId("my-offer-price").getByText("1.75 USDC").waitFor({ timeout: 20_000 });
+
+    await row.getByLabel(`Price of offer #${offerId}`).fill("1.60");
+    await row.getByRole("button", { name: "reprice" }).click();
+    await txConfirmed(new RegExp(`reprice offer #${offerId}`));
+    await row.getByTestId("my-offer-price").getByText("1.60 USDC").waitFor({ timeout: 20_000 });
+    expect((await market.m.read<{ pricePerGpuHour: bigint }>("market", "getOffer", [offerId])).pricePerGpuHour).to.equal(1_600_000n);
+
+    // A client rents it from the command line's side of the world.
+    const jobId = await market.m.createJob(market.clients[0]!, offerId, 2, 3600);
+    const job = page.locator(`[data-testid="console-job"][data-job="${jobId}"]`);
+    await job.and(page.locator('[data-state="CREATED"]')).waitFor({ timeout: 20_000 });
+    await job.getByRole("button", { name: "accept" }).click();
+    await txConfirmed(new RegExp(`accept job #${jobId}`));
+    await job.and(page.locator('[data-state="RUNNING"]')).waitFor({ timeout: 20_000 });
+    await market.m.increaseTime(1200);
+    await job.getByRole("button", { name: "claim" }).click();
+    await txConfirmed(new RegExp(`claim job #${jobId}`));
+    expect((await market.m.read<{ claimed: bigint }>("market", "getJob", [jobId])).claimed > 0n).to.equal(true);
+    await job.getByRole("button", { name: "complete" }).click();
+    await txConfirmed(new RegExp(`complete job #${jobId}`));
+    await job.and(page.locator('[data-state="COMPLETED"]')).waitFor({ timeout: 20_000 });
+    // Settling inside the dispute window is refused before anything is signed, in the CLI's words.
+    await job.getByRole("button", { name: "settle" }).click();
+    await page.getByTestId("tx-status").and(page.locator('[data-step="failed"]')).waitFor();
+    expect(await page.getByTestId("tx-message").textContent()).to.match(new RegExp(`^: the dispute window of job #${jobId} is open until \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z; it can be settled after that$`));
+
+    await row.getByRole("button", { name: "close" }).click();
+    await txConfirmed(new RegExp(`close offer #${offerId}`));
+    await row.getByText("closed").waitFor({ timeout: 20_000 });
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "provider-console-offers-jobs", "desktop");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "provider-console-offers-jobs", "phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it("extends a running job with a permit and ends it early as the client", async function () {
+    const jobId = createdJobId!;
+    await market.m.send(market.providers[1]!, "market", "acceptJob", [jobId]);
+    await page.getByRole("link", { name: "Rent GPUs", exact: true }).click();
+    const job = page.locator(`[data-testid="console-job"][data-job="${jobId}"]`);
+    await job.and(page.locator('[data-state="RUNNING"]')).waitFor({ timeout: 20_000 });
+    const before = await market.m.read<{ duration: number }>("market", "getJob", [jobId]);
+    await job.getByLabel(`Extension of job #${jobId}`).fill("1h");
+    await job.getByRole("button", { name: "extend" }).click();
+    await txConfirmed(new RegExp(`extend by 1h for [\\d.]+ USDC job #${jobId} with permit`));
+    expect(Number((await market.m.read<{ duration: number }>("market", "getJob", [jobId])).duration)).to.equal(Number(before.duration) + 3600);
+    await market.m.increaseTime(600);
+    await job.getByRole("button", { name: "end early" }).click();
+    await txConfirmed(new RegExp(`end early job #${jobId}`));
+    await job.and(page.locator('[data-state="COMPLETED"]')).waitFor({ timeout: 20_000 });
+    await screenshot(page, "client-console-jobs", "desktop");
+    expect(await seriousAxeViolations(page)).to.deep.equal([]);
   });
 });
 

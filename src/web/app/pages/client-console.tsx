@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
-import { erc20Abi, keccak256, toHex, zeroHash, type Address, type Hex } from "viem";
+import { erc20Abi, type Address } from "viem";
 import { devStablecoinAbi, jobMarketAbi } from "../../../chain/abis";
 import { describeRevert } from "../../../cli/lib/revert";
 import { parseDuration, parseInteger, parsePositiveAmount } from "../../../cli/lib/units";
@@ -7,8 +7,9 @@ import { gql } from "../api";
 import { Notice, Section } from "../components";
 import { amount, formatAmount, formatDuration } from "../format";
 import { Link } from "../router";
-import { explain, sendCall, walletPermit, type Clients, type TxStatus } from "../wallet/tx";
-import { errorContextOf, isReady, TxStatusLine, useWallet, WalletPanel, type ConsoleProps } from "../wallet/ui";
+import { explain, walletPermit } from "../wallet/tx";
+import { errorContextOf, isReady, TxStatusLine, useTransactions, useWallet, WalletPanel, type ConsoleProps } from "../wallet/ui";
+import { ConsoleJobs, textHash } from "./console-jobs";
 import type { Wallet } from "../wallet/wallet";
 
 interface OfferSummary {
@@ -32,16 +33,6 @@ interface Quote {
   fee: bigint;
   escrow: bigint;
   collateral: bigint;
-}
-
-/**
- * The job's spec hash as `gpumesh client create-job --spec` makes it (src/cli/lib/common.ts hashOrText, which this
- * page cannot import: that module loads the CLI's keystore code).
- */
-function specHash(text: string): Hex {
-  if (text === "") return zeroHash;
-  if (/^0x[0-9a-fA-F]{64}$/.test(text)) return text.toLowerCase() as Hex;
-  return keccak256(toHex(text));
 }
 
 const OFFER_QUERY = /* GraphQL */ `
@@ -71,7 +62,8 @@ function Rent(props: ConsoleProps & { wallet: Wallet; address: Address }) {
   const market = deployment.contracts.JobMarket.address;
   const paymentToken = deployment.tokens.payment;
   const errorContext = errorContextOf(props);
-  const [clients, setClients] = useState<Clients | null>(null);
+  const tx = useTransactions(props.wallet, props.address, errorContext);
+  const { clients, busy, setStatus } = tx;
   const [balance, setBalance] = useState<bigint | null>(null);
   const [offerText, setOfferText] = useState(() => new URLSearchParams(location.search).get("offer") ?? "");
   const [offer, setOffer] = useState<OfferSummary | null>(null);
@@ -81,13 +73,7 @@ function Rent(props: ConsoleProps & { wallet: Wallet; address: Address }) {
   const [spec, setSpec] = useState("");
   const [quote, setQuote] = useState<Quote | null>(null);
   const [formError, setFormError] = useState<string | null>(null);
-  const [status, setStatus] = useState<TxStatus>({ step: "idle" });
   const [createdJob, setCreatedJob] = useState<bigint | null>(null);
-  const busy = status.step === "signing" || status.step === "signing-permit" || status.step === "pending";
-
-  useEffect(() => {
-    props.wallet.clients().then(setClients, (error) => setFormError(explain(error, errorContext)));
-  }, [props.wallet, props.address]);
 
   const refreshBalance = useCallback(async () => {
     if (!clients) return;
@@ -171,19 +157,14 @@ function Rent(props: ConsoleProps & { wallet: Wallet; address: Address }) {
       return;
     }
     // maxEscrow is the quoted escrow: the job is created at the quoted amounts or not at all.
-    const sent = await sendCall(
-      clients,
-      {
+    const sent = await tx.send({
         label,
         address: market,
         abi: jobMarketAbi,
         functionName: "createJobWithPermit",
-        args: [props.address, quote.offerId, quote.gpus, quote.duration, quote.maxPrice, quote.escrow, specHash(spec.trim()), permit],
+        args: [props.address, quote.offerId, quote.gpus, quote.duration, quote.maxPrice, quote.escrow, textHash(spec), permit],
         token: paymentToken,
-      },
-      errorContext,
-      setStatus,
-    );
+      });
     const created = sent?.events.find((event) => event.eventName === "JobCreated");
     if (created) setCreatedJob(created.args.jobId as bigint);
     await refreshBalance();
@@ -192,17 +173,13 @@ function Rent(props: ConsoleProps & { wallet: Wallet; address: Address }) {
   const mintDevTokens = async () => {
     if (!clients) return;
     const amountToMint = 10_000n * 10n ** BigInt(paymentToken.decimals);
-    await sendCall(
-      clients,
-      { label: `mint ${formatAmount(amountToMint, paymentToken)}`, address: paymentToken.address, abi: devStablecoinAbi, functionName: "mint", args: [props.address, amountToMint] },
-      errorContext,
-      setStatus,
-    );
+    await tx.send({ label: `mint ${formatAmount(amountToMint, paymentToken)}`, address: paymentToken.address, abi: devStablecoinAbi, functionName: "mint", args: [props.address, amountToMint] });
     await refreshBalance();
   };
 
   const pay = (value: bigint) => formatAmount(value, props.payment);
   return (
+    <>
     <Section title="Rent GPUs" id="rent">
       <p class="caption" data-testid="payment-balance">
         In your wallet: {balance === null ? "…" : pay(balance)}
@@ -267,12 +244,16 @@ function Rent(props: ConsoleProps & { wallet: Wallet; address: Address }) {
           </button>
         </div>
       ) : null}
-      <TxStatusLine status={status} />
       {createdJob !== null ? (
         <p data-testid="created-job">
           <Link href={`/jobs/${createdJob}`}>Job #{createdJob.toString()}</Link> created: the provider must accept it within its accept window.
         </p>
       ) : null}
     </Section>
+    <ConsoleJobs {...props} role="client" tx={tx} />
+    <div class="tx-dock">
+      <TxStatusLine status={tx.status} />
+    </div>
+    </>
   );
 }

@@ -1,12 +1,14 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { erc20Abi, type Address } from "viem";
-import { devStablecoinAbi, providerStakingAbi } from "../../../chain/abis";
+import { devStablecoinAbi, jobMarketAbi, providerStakingAbi } from "../../../chain/abis";
 import { parsePositiveAmount } from "../../../cli/lib/units";
 import { Notice, Section } from "../components";
-import { formatAmount } from "../format";
+import { formatAmount, formatTime } from "../format";
 import { Link } from "../router";
-import { explain, sendCall, walletPermit, type Clients, type TxStatus } from "../wallet/tx";
-import { errorContextOf, isReady, TxStatusLine, useWallet, WalletPanel, type ConsoleProps } from "../wallet/ui";
+import { explain, walletPermit } from "../wallet/tx";
+import { errorContextOf, isReady, TxStatusLine, useTransactions, useWallet, WalletPanel, type ConsoleProps } from "../wallet/ui";
+import { ConsoleJobs } from "./console-jobs";
+import { ProviderOffers } from "./provider-offers";
 import type { Wallet } from "../wallet/wallet";
 
 interface StakingAccount {
@@ -14,6 +16,7 @@ interface StakingAccount {
   staked: bigint;
   locked: bigint;
   unbonding: bigint;
+  unbondingReadyAt: number;
   balance: bigint;
   minStake: bigint;
 }
@@ -39,17 +42,13 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
   const staking = deployment.contracts.ProviderStaking.address;
   const stakeToken = deployment.tokens.stake;
   const errorContext = errorContextOf(props);
-  const [clients, setClients] = useState<Clients | null>(null);
+  const tx = useTransactions(props.wallet, props.address, errorContext);
+  const { clients, busy, setStatus } = tx;
   const [account, setAccount] = useState<StakingAccount | null>(null);
   const [readError, setReadError] = useState<string | null>(null);
-  const [status, setStatus] = useState<TxStatus>({ step: "idle" });
   const [metadata, setMetadata] = useState("https://");
   const [amountText, setAmountText] = useState("");
-  const busy = status.step === "signing" || status.step === "signing-permit" || status.step === "pending";
-
-  useEffect(() => {
-    props.wallet.clients().then(setClients, (error) => setReadError(explain(error, errorContext)));
-  }, [props.wallet, props.address]);
+  const [unstakeText, setUnstakeText] = useState("");
 
   const refresh = useCallback(async () => {
     if (!clients) return;
@@ -59,7 +58,15 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
         clients.publicClient.readContract({ address: stakeToken.address, abi: erc20Abi, functionName: "balanceOf", args: [props.address] }),
         clients.publicClient.readContract({ address: staking, abi: providerStakingAbi, functionName: "minStake" }),
       ]);
-      setAccount({ registered: record.registered, staked: record.staked, locked: record.locked, unbonding: record.unbonding, balance, minStake });
+      setAccount({
+        registered: record.registered,
+        staked: record.staked,
+        locked: record.locked,
+        unbonding: record.unbonding,
+        unbondingReadyAt: Number(record.unbondingReadyAt),
+        balance,
+        minStake,
+      });
       setReadError(null);
     } catch (error) {
       setReadError(explain(error, errorContext));
@@ -69,7 +76,7 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
 
   const register = async () => {
     if (!clients) return;
-    await sendCall(clients, { label: "register", address: staking, abi: providerStakingAbi, functionName: "register", args: [metadata.trim()] }, errorContext, setStatus);
+    await tx.send({ label: "register", address: staking, abi: providerStakingAbi, functionName: "register", args: [metadata.trim()] });
     await refresh();
   };
 
@@ -96,20 +103,28 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
     const call = permit
       ? { label: "stake with permit", functionName: "stakeWithPermit", args: [amount, permit] }
       : { label: "stake", functionName: "stake", args: [amount] };
-    const sent = await sendCall(clients, { ...call, address: staking, abi: providerStakingAbi, token: stakeToken }, errorContext, setStatus);
+    const sent = await tx.send({ ...call, address: staking, abi: providerStakingAbi, token: stakeToken });
     if (sent) setAmountText("");
+    await refresh();
+  };
+
+  const unstake = async () => {
+    let value: bigint;
+    try {
+      value = parsePositiveAmount(unstakeText, stakeToken, "amount to unstake");
+    } catch (error) {
+      setStatus({ step: "failed", label: "request unstake", message: (error as Error).message });
+      return;
+    }
+    const sent = await tx.send({ label: "request unstake", address: staking, abi: providerStakingAbi, functionName: "requestUnstake", args: [value] });
+    if (sent) setUnstakeText("");
     await refresh();
   };
 
   const mintDevTokens = async () => {
     if (!clients) return;
     const amountToMint = 10_000n * 10n ** BigInt(stakeToken.decimals);
-    await sendCall(
-      clients,
-      { label: `mint ${formatAmount(amountToMint, stakeToken)}`, address: stakeToken.address, abi: devStablecoinAbi, functionName: "mint", args: [props.address, amountToMint] },
-      errorContext,
-      setStatus,
-    );
+    await tx.send({ label: `mint ${formatAmount(amountToMint, stakeToken)}`, address: stakeToken.address, abi: devStablecoinAbi, functionName: "mint", args: [props.address, amountToMint] });
     await refresh();
   };
 
@@ -182,6 +197,28 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
           </form>
         ) : null}
         {amountError ? <Notice kind="error">{amountError}</Notice> : null}
+        {account?.registered ? (
+          <form
+            class="action"
+            onSubmit={(event) => {
+              event.preventDefault();
+              void unstake();
+            }}
+          >
+            <label>
+              <span class="label-text">Amount to unstake ({stakeToken.symbol})</span>
+              <input name="unstake" inputMode="decimal" value={unstakeText} onInput={(event) => setUnstakeText(event.currentTarget.value)} size={12} />
+            </label>
+            <button type="submit" disabled={busy}>
+              Request unstake
+            </button>
+            {account.unbonding > 0n ? (
+              <button type="button" disabled={busy} onClick={() => void tx.send({ label: "withdraw stake", address: staking, abi: providerStakingAbi, functionName: "withdrawStake", args: [] }).then(refresh)}>
+                Withdraw {formatAmount(account.unbonding, props.stake)} (ready {formatTime(account.unbondingReadyAt)})
+              </button>
+            ) : null}
+          </form>
+        ) : null}
         {stakeToken.dev ? (
           <p class="caption">
             {stakeToken.symbol} is a dev token here:{" "}
@@ -190,13 +227,28 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
             </button>
           </p>
         ) : null}
-        <TxStatusLine status={status} />
+
         {account?.registered ? (
           <p class="caption">
             Your public record: <Link href={`/providers/${props.address.toLowerCase()}`}>provider page</Link>.
           </p>
         ) : null}
       </Section>
+      {account?.registered ? (
+        <>
+          <ProviderOffers {...props} tx={tx} />
+          <ConsoleJobs {...props} role="provider" tx={tx} />
+          <p class="caption">
+            <button type="button" disabled={busy} onClick={() => void tx.send({ label: "heartbeat", address: deployment.contracts.JobMarket.address, abi: jobMarketAbi, functionName: "heartbeat", args: [] })}>
+              Send a heartbeat
+            </button>{" "}
+            (a sign of life: running jobs' clients may report you dark after the liveness timeout without one)
+          </p>
+        </>
+      ) : null}
+      <div class="tx-dock">
+        <TxStatusLine status={tx.status} />
+      </div>
     </>
   );
 }

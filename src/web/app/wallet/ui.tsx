@@ -4,7 +4,7 @@ import type { TokenUnits } from "../../../cli/lib/units";
 import { Notice, Section } from "../components";
 import type { WebConfig } from "../config";
 import { shortAddress } from "../format";
-import type { TxStatus } from "./tx";
+import { explain, sendCall, type Clients, type ContractCall, type TxStatus } from "./tx";
 import { walletFor, type Wallet, type WalletState } from "./wallet";
 
 export interface ConsoleProps {
@@ -120,4 +120,17 @@ export function TxStatusLine({ status }: { status: TxStatus }) {
       {"message" in status ? <span data-testid="tx-message">: {status.message}</span> : null}
     </p>
   );
+}
+
+/** The connected wallet's clients and one transaction at a time, with its status line. */
+export function useTransactions(wallet: Wallet, address: string, errorContext: ErrorContext) {
+  const [clients, setClients] = useState<Clients | null>(null);
+  const [status, setStatus] = useState<TxStatus>({ step: "idle" });
+  const [clientsError, setClientsError] = useState<string | null>(null);
+  useEffect(() => {
+    wallet.clients().then(setClients, (error) => setClientsError(explain(error, errorContext)));
+  }, [wallet, address]);
+  const busy = status.step === "signing" || status.step === "signing-permit" || status.step === "pending";
+  const send = async (call: ContractCall) => (clients ? sendCall(clients, call, errorContext, setStatus) : null);
+  return { clients, status, setStatus, busy, send, clientsError };
 }
