@@ -145,6 +145,26 @@ describe("web app: market pages against a real chain", function () {
     await page.getByTestId("offer-row").nth(3).waitFor();
   });
 
+  it("ranks providers by their record and re-ranks on demand, at both widths", async function () {
+    const ranked = (await market.query("{ providers(orderBy: JOBS_COMPLETED, orderDirection: DESC) { items { id jobsAccepted jobsCompleted } } }")).providers.items;
+    for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
+      const page = await open("/", viewport);
+      await page.getByRole("link", { name: "Providers", exact: true }).click();
+      await page.getByTestId("provider-row").nth(ranked.length - 1).waitFor();
+      const links = await page.getByTestId("provider-row").getByRole("link").evaluateAll((anchors) => anchors.map((anchor) => (anchor as any).title));
+      expect(links).to.deep.equal(ranked.map((provider: { id: string }) => provider.id));
+      expect(await page.getByTestId("provider-row").first().textContent()).to.contain(`${ranked[0].jobsCompleted} / ${ranked[0].jobsAccepted}`);
+      await page.getByLabel("Rank by").selectOption("REGISTERED_AT");
+      await page.waitForFunction((first) => (globalThis as any).document.querySelector('[data-testid="provider-row"] a')?.title === first, market.providers[0]!.toLowerCase());
+      expect(await horizontalOverflow(page)).to.equal(0);
+      await screenshot(page, "providers", viewport);
+      const current = watched!;
+      watched = undefined;
+      await current.close();
+      expectNoProblems(current);
+    }
+  });
+
   it("opens the pages of an offer, a provider and a job from the links, at both widths", async function () {
     for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
       const page = await open("/", viewport);

@@ -5,6 +5,7 @@ import type { TokenUnits } from "../../cli/lib/units";
 import { Notice } from "./components";
 import { JobPage, OfferPage, ProviderPage } from "./pages/detail";
 import { MarketPage } from "./pages/market";
+import { ProvidersPage } from "./pages/providers";
 import { Link, usePath } from "./router";
 import "./styles.css";
 
@@ -31,6 +32,7 @@ function Page({ path, config }: { path: string; config: WebConfig }) {
   const units = { payment: paymentUnits(config), stake: stakeUnits(config) };
   let match: RegExpExecArray | null;
   if (path === "/") return <MarketPage {...units} />;
+  if (path === "/providers") return <ProvidersPage {...units} />;
   if (path === "/console/provider") return <Lazy load={loadProviderConsole} config={config} {...units} />;
   if (path === "/console/client") return <Lazy load={loadClientConsole} config={config} {...units} />;
   if ((match = /^\/providers\/(0x[0-9a-fA-F]{40})$/.exec(path))) return <ProviderPage {...units} address={match[1]!.toLowerCase()} />;
@@ -57,6 +59,9 @@ function App() {
         <nav aria-label="Main">
           <Link href="/" aria-current={path === "/" ? "page" : undefined}>
             Market
+          </Link>
+          <Link href="/providers" aria-current={path === "/providers" ? "page" : undefined}>
+            Providers
           </Link>
           <Link href="/console/provider" aria-current={path === "/console/provider" ? "page" : undefined}>
             Provide GPUs
