@@ -223,6 +223,13 @@ describe("web app: provider and client consoles with a browser wallet", function
     await page.getByTestId("tx-status").and(page.locator('[data-step="failed"]')).waitFor();
     expect(await page.getByTestId("tx-message").textContent()).to.match(new RegExp(`^: the dispute window of job #${jobId} is open until \\d{4}-\\d\\d-\\d\\dT[\\d:]+Z; it can be settled after that$`));
 
+    const declined = await market.m.createJob(market.clients[1]!, offerId, 1, 3600);
+    const declinedRow = page.locator(`[data-testid="console-job"][data-job="${declined}"]`);
+    await declinedRow.and(page.locator('[data-state="CREATED"]')).waitFor({ timeout: 20_000 });
+    await declinedRow.getByRole("button", { name: "decline" }).click();
+    await txConfirmed(new RegExp(`decline job #${declined}`));
+    await declinedRow.and(page.locator('[data-state="DECLINED"]')).waitFor({ timeout: 20_000 });
+
     await row.getByRole("button", { name: "close" }).click();
     await txConfirmed(new RegExp(`close offer #${offerId}`));
     await row.getByText("closed").waitFor({ timeout: 20_000 });
@@ -234,7 +241,7 @@ describe("web app: provider and client consoles with a browser wallet", function
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
-  it("extends a running job with a permit and ends it early as the client", async function () {
+  it("extends a running job with a permit, ends it early and disputes it as the client", async function () {
     const jobId = createdJobId!;
     await market.m.send(market.providers[1]!, "market", "acceptJob", [jobId]);
     await page.getByRole("link", { name: "Rent GPUs", exact: true }).click();
@@ -249,8 +256,36 @@ describe("web app: provider and client consoles with a browser wallet", function
     await job.getByRole("button", { name: "end early" }).click();
     await txConfirmed(new RegExp(`end early job #${jobId}`));
     await job.and(page.locator('[data-state="COMPLETED"]')).waitFor({ timeout: 20_000 });
+    // Disputed inside its window: the bond pulled by a permit in the same transaction.
+    const bondsBefore = await market.m.read<bigint>("market", "disputeBondsHeld");
+    await job.getByRole("button", { name: "dispute" }).click();
+    await txConfirmed(new RegExp(`dispute \\(bond [\\d.]+ USDC\\) job #${jobId} with permit`));
+    await job.and(page.locator('[data-state="DISPUTED"]')).waitFor({ timeout: 20_000 });
+    expect((await market.m.read<bigint>("market", "disputeBondsHeld")) > bondsBefore).to.equal(true);
     await screenshot(page, "client-console-jobs", "desktop");
     expect(await seriousAxeViolations(page)).to.deep.equal([]);
+  });
+
+  it("connects a wallet that only injects window.ethereum (no EIP-6963) and switches its network", async function () {
+    let injectedOnly: TestWallet | undefined;
+    const other = await openPage(browser, "phone", async (context) => {
+      injectedOnly = await injectTestWallet(context, { rpcUrl: market.anvil.url, privateKey: generatePrivateKey(), startChainId: 10, wallets: [], windowEthereum: true });
+    });
+    try {
+      await other.page.goto(`${market.url}/console/client`);
+      const choices = other.page.getByTestId("wallet-choices");
+      await choices.getByRole("button", { name: "Browser wallet" }).click();
+      await other.page.getByTestId("wrong-network").getByText("Your wallet is on chain 10").waitFor();
+      await other.page.getByRole("button", { name: /Switch to GPU Mesh local/ }).click();
+      await other.page.getByTestId("network-ok").waitFor();
+      expect(injectedOnly!.chainId()).to.equal(31337);
+      await other.page.getByTestId("payment-balance").getByText("0.00 USDC").waitFor();
+      expect(await horizontalOverflow(other.page)).to.equal(0);
+      await screenshot(other.page, "client-console-injected-wallet", "phone");
+    } finally {
+      await other.close();
+    }
+    expectNoProblems(other);
   });
 });
 

@@ -35,14 +35,23 @@ export const TEST_WALLETS: AnnouncedWallet[] = [
 type Answer = { result?: unknown; error?: { code: number; message: string; data?: unknown }; events?: Array<[string, unknown]> };
 
 /**
- * A browser wallet for tests: an EIP-1193 provider announced through EIP-6963 (under every name of `wallets`) whose
+ * A browser wallet for tests: an EIP-1193 provider announced through EIP-6963 (under every name of `wallets`, and
+ * as window.ethereum when asked) whose
  * requests are answered by this process, signing with a viem local account. It starts on `startChainId` and knows
  * only that chain, so the page must add the market's chain (wallet_addEthereumChain) before it can use it; chain
  * reads go to the node at `rpcUrl`.
  */
 export async function injectTestWallet(
   context: BrowserContext,
-  options: { rpcUrl: string; privateKey: Hex; startChainId: number; wallets?: AnnouncedWallet[] },
+  options: {
+    rpcUrl: string;
+    privateKey: Hex;
+    startChainId: number;
+    /** Announced through EIP-6963 under these names (default TEST_WALLETS); an empty list announces nothing. */
+    wallets?: AnnouncedWallet[];
+    /** Also (or, with no wallets, only) as window.ethereum, as older wallets inject themselves. */
+    windowEthereum?: boolean;
+  },
 ): Promise<TestWallet> {
   const account = privateKeyToAccount(options.privateKey);
   const walletClient = createWalletClient({ account, chain: foundry, transport: http(options.rpcUrl) });
@@ -129,7 +138,7 @@ export async function injectTestWallet(
     requests.push(request);
     return answer(request);
   });
-  await context.addInitScript((wallets: AnnouncedWallet[]) => {
+  await context.addInitScript(({ wallets, windowEthereum }: { wallets: AnnouncedWallet[]; windowEthereum: boolean }) => {
     const scope = globalThis as any;
     // One provider object per wallet, as separate extensions would have; this process answers them all.
     const createProvider = () => {
@@ -165,7 +174,8 @@ export async function injectTestWallet(
       scope.addEventListener("eip6963:requestProvider", announce);
       announce();
     }
-  }, options.wallets ?? TEST_WALLETS);
+    if (windowEthereum) scope.ethereum = createProvider();
+  }, { wallets: options.wallets ?? TEST_WALLETS, windowEthereum: options.windowEthereum ?? false });
 
   return { address: account.address, chainId: () => chainId, requests };
 }
