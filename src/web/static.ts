@@ -1,13 +1,14 @@
 import fs from "node:fs";
 import type http from "node:http";
 import path from "node:path";
+import zlib from "node:zlib";
 import type { Deployment } from "../chain/deployment";
 
 /**
- * The web app's files, built by Vite (src/web/vite.config.ts) into build/web, served by the GraphQL server's process
- * beside /graphql: `gpumesh start`, `run` and `serve` all serve it at /. Paths never leave the build folder; a path
- * that names no file and looks like a page of the app (no extension) gets index.html, so that /provider/0x... can be
- * reloaded or linked to.
+ * The web app's files, built by Vite (src/web/vite.config.mts) into build/web, served by the GraphQL server's
+ * process beside /graphql: `gpumesh start`, `run` and `serve` all serve it at /, gzipped for browsers that accept
+ * it. Paths never leave the build folder; a path that names no file and looks like a page of the app (no extension)
+ * gets index.html, so that /providers/0x... can be reloaded or linked to.
  */
 
 export const WEB_BUILD_DIR = path.join(__dirname, "..", "..", "build", "web");
@@ -49,6 +50,15 @@ const CONTENT_TYPES: Record<string, string> = {
   ".map": "application/json; charset=utf-8",
   ".webmanifest": "application/manifest+json",
 };
+
+const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".svg", ".txt", ".map", ".webmanifest"]);
+
+interface CachedFile {
+  mtimeMs: number;
+  size: number;
+  body: Buffer;
+  gzipped?: Buffer;
+}
 
 const NOT_BUILT_PAGE = `<!doctype html><html lang="en"><meta charset="utf-8"><title>GPU Mesh</title>
 <body style="font-family:system-ui;margin:2rem"><h1>GPU Mesh</h1>
@@ -96,6 +106,27 @@ export function createWebHandler(options: WebHandlerOptions = {}): WebHandler {
     response.end(request.method === "HEAD" ? undefined : body);
   };
 
+  // Read and gzipped once per build: a rebuild while the server runs changes the mtime and is picked up.
+  const cache = new Map<string, CachedFile>();
+  const readCached = (file: string, compressible: boolean): CachedFile => {
+    const stat = fs.statSync(file);
+    let entry = cache.get(file);
+    if (!entry || entry.mtimeMs !== stat.mtimeMs || entry.size !== stat.size) {
+      entry = { mtimeMs: stat.mtimeMs, size: stat.size, body: fs.readFileSync(file) };
+      if (compressible && entry.body.length > 1024) entry.gzipped = zlib.gzipSync(entry.body, { level: 9 });
+      cache.set(file, entry);
+    }
+    return entry;
+  };
+  const sendFile = (request: http.IncomingMessage, response: http.ServerResponse, file: string, headers: Record<string, string>) => {
+    const compressible = COMPRESSIBLE.has(path.extname(file).toLowerCase());
+    const entry = readCached(file, compressible);
+    const acceptsGzip = /\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""));
+    const vary: Record<string, string> = compressible ? { vary: "accept-encoding" } : {};
+    if (entry.gzipped && acceptsGzip) send(request, response, 200, { ...headers, ...vary, "content-encoding": "gzip" }, entry.gzipped);
+    else send(request, response, 200, { ...headers, ...vary }, entry.body);
+  };
+
   /** A regular file strictly inside root, or null: no "..", no absolute or encoded escapes, no symlinks out. */
   const resolveFile = (urlPath: string): string | null => {
     let decoded: string;
@@ -127,7 +158,7 @@ export function createWebHandler(options: WebHandlerOptions = {}): WebHandler {
       const type = CONTENT_TYPES[path.extname(file).toLowerCase()] ?? "application/octet-stream";
       // Vite names built assets by content hash: they never change under the same name.
       const immutable = urlPath.startsWith("/assets/");
-      send(request, response, 200, { "content-type": type, "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache" }, fs.readFileSync(file));
+      sendFile(request, response, file, { "content-type": type, "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache" });
       return true;
     }
     // A missing asset (a path with an extension) is a 404, not the page: a browser would otherwise parse HTML as script.
@@ -135,8 +166,9 @@ export function createWebHandler(options: WebHandlerOptions = {}): WebHandler {
       send(request, response, 404, { "content-type": CONTENT_TYPES[".txt"]!, "cache-control": "no-store" }, "not found\n");
       return true;
     }
-    const page = fs.existsSync(indexFile) ? fs.readFileSync(indexFile) : NOT_BUILT_PAGE;
-    send(request, response, 200, { "content-type": CONTENT_TYPES[".html"]!, "cache-control": "no-cache" }, page);
+    const pageHeaders = { "content-type": CONTENT_TYPES[".html"]!, "cache-control": "no-cache" };
+    if (fs.existsSync(indexFile)) sendFile(request, response, indexFile, pageHeaders);
+    else send(request, response, 200, pageHeaders, NOT_BUILT_PAGE);
     return true;
   };
 }
