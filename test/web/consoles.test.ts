@@ -266,6 +266,36 @@ describe("web app: provider and client consoles with a browser wallet", function
     expect(await seriousAxeViolations(page)).to.deep.equal([]);
   });
 
+  it("cancels a job before acceptance and reports a silent provider's job dark as the client", async function () {
+    const rentOne = async (): Promise<bigint> => {
+      await page.goto(`${market.url}/console/client?offer=${market.offers[2]}`);
+      await page.getByTestId("network-ok").waitFor();
+      await page.getByTestId("rent-offer").waitFor();
+      await page.getByRole("textbox", { name: "GPUs", exact: true }).fill("1");
+      await page.getByLabel(/Duration/).fill("2h");
+      await page.getByRole("button", { name: "Quote" }).click();
+      await page.getByRole("button", { name: /^Rent: pay/ }).click();
+      await txConfirmed(/rent/);
+      return BigInt((await page.getByTestId("created-job").getByRole("link").textContent())!.replace(/\D/g, ""));
+    };
+    const cancelled = await rentOne();
+    const cancelRow = page.locator(`[data-testid="console-job"][data-job="${cancelled}"]`);
+    await cancelRow.and(page.locator('[data-state="CREATED"]')).waitFor({ timeout: 20_000 });
+    await cancelRow.getByRole("button", { name: "cancel" }).click();
+    await txConfirmed(new RegExp(`cancel job #${cancelled}`));
+    await cancelRow.and(page.locator('[data-state="CANCELLED"]')).waitFor({ timeout: 20_000 });
+
+    const silent = await rentOne();
+    await market.m.send(market.providers[1]!, "market", "acceptJob", [silent]);
+    // The liveness timeout (15 minutes) passes without a sign of life from the provider.
+    await market.m.increaseTime(16 * 60);
+    const darkRow = page.locator(`[data-testid="console-job"][data-job="${silent}"]`);
+    await darkRow.getByRole("button", { name: "report dark" }).waitFor({ timeout: 20_000 });
+    await darkRow.getByRole("button", { name: "report dark" }).click();
+    await txConfirmed(new RegExp(`report dark job #${silent}`));
+    await darkRow.and(page.locator('[data-state="DARK"]')).waitFor({ timeout: 20_000 });
+  });
+
   it("connects a wallet that only injects window.ethereum (no EIP-6963) and switches its network", async function () {
     let injectedOnly: TestWallet | undefined;
     const other = await openPage(browser, "phone", async (context) => {

@@ -107,7 +107,7 @@ function JobRow(props: ConsoleProps & { job: ConsoleJob; role: "provider" | "cli
     token: paymentToken,
   });
   const simple = (label: string, functionName: string, args: readonly unknown[] = [id]) => (
-    <button type="button" disabled={tx.busy} onClick={() => void tx.send(call(label, functionName, args))}>
+    <button type="button" key={label} disabled={tx.busy} onClick={() => void tx.send(call(label, functionName, args))}>
       {label}
     </button>
   );
