@@ -311,6 +311,7 @@ describe("web app: provider and client consoles with a browser wallet", function
       await other.page.getByRole("button", { name: /Switch to GPU Mesh local/ }).click();
       await other.page.getByTestId("network-ok").waitFor();
       expect(injectedOnly!.chainId()).to.equal(31337);
+      expect(await other.page.getByTestId("wallet-connected").textContent()).to.contain("Browser wallet connected as");
       await other.page.getByTestId("payment-balance").getByText("0.00 USDC").waitFor();
       expect(await horizontalOverflow(other.page)).to.equal(0);
       await screenshot(other.page, "client-console-injected-wallet", "phone");

@@ -80,11 +80,12 @@ export function createWallet(config: WebConfig): Wallet {
   });
 
   const listeners = new Set<(state: WalletState) => void>();
+  // The generic connector is for a wallet that only sets window.ethereum; EIP-6963 wallets list themselves.
+  const nameOf = (connector: Connector) => (connector.id === "injected" ? "Browser wallet" : connector.name);
   const choices = (): WalletChoice[] =>
     getConnectors(wagmi)
-      // The generic connector is for a wallet that only sets window.ethereum; EIP-6963 wallets list themselves.
       .filter((connector) => connector.id !== "injected" || hasWindowEthereum())
-      .map((connector) => ({ uid: connector.uid, name: connector.id === "injected" ? "Browser wallet" : connector.name, icon: connector.icon }));
+      .map((connector) => ({ uid: connector.uid, name: nameOf(connector), icon: connector.icon }));
   const state = (): WalletState => {
     const account = getAccount(wagmi);
     return {
@@ -92,7 +93,7 @@ export function createWallet(config: WebConfig): Wallet {
       status: account.status,
       address: account.address,
       chainId: account.chainId,
-      connectorName: account.connector?.name,
+      connectorName: account.connector ? nameOf(account.connector) : undefined,
     };
   };
   const notify = () => {
