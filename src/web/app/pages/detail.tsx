@@ -2,7 +2,7 @@ import type { ComponentChildren } from "preact";
 import type { TokenUnits } from "../../../cli/lib/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
-import { amount, formatBps, formatDuration, formatTime, integer, shortAddress } from "../format";
+import { amount, formatAmount, formatBps, formatDuration, formatTime, integer, shortAddress } from "../format";
 import { Link } from "../router";
 
 interface Units {
@@ -274,8 +274,8 @@ export function JobPage(props: Units & { id: string }) {
           testId="job-money"
           rows={[
             ["Cost", pay(j.cost)],
-            ["Escrow (cost + fee)", pay(j.escrow)],
-            ["Protocol fee", pay(j.fee)],
+            ["Escrow (cost + fee)", `${pay(j.escrow)} (fee ${formatAmount(BigInt(j.escrow) - BigInt(j.cost), props.payment)})`],
+            ["Fee collected by the protocol", pay(j.fee)],
             ["Claimed by the provider", pay(j.claimed)],
             ["Earned so far", pay(j.earnedSoFar)],
             ["Paid to the provider", pay(j.paid)],
