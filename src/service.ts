@@ -62,6 +62,7 @@ export async function startIndexAndServe(options: IndexAndServeOptions): Promise
       status: apiStatus,
       chainId: deployment.chainId,
       registries: [indexerMetrics],
+      web: { deployment, rpcUrls: options.rpcUrls },
     });
     let server: GraphqlServer;
     try {

@@ -21,6 +21,7 @@ import { createApiMetrics, type ApiMetrics } from "./metrics";
 import { createResponseCache, type CachedResponse } from "./response-cache";
 import { resolvers } from "./resolvers";
 import { typeDefs } from "./schema";
+import { createWebHandler, type WebHandlerOptions } from "../web/static";
 
 export type { IndexerStatus, StatusProvider } from "./context";
 
@@ -38,6 +39,8 @@ export interface GraphqlAppOptions {
   maxQueryCost?: number;
   /** More Prometheus registries to expose on /metrics (e.g. the indexer's own). */
   registries?: Registry[];
+  /** The web app served at / (src/web/static.ts): its build folder and the deployment it talks to. */
+  web?: WebHandlerOptions;
 }
 
 export interface Readiness {
@@ -204,6 +207,8 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     response.end(JSON.stringify(body));
   };
 
+  const web = createWebHandler(options.web);
+
   const handle: http.RequestListener = (request, response) => {
     const path = (request.url ?? "/").split("?", 1)[0];
     const isRead = request.method === "GET" || request.method === "HEAD";
@@ -225,6 +230,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
       );
       return;
     }
+    if (isRead && path !== "/graphql" && web(request, response, path)) return;
     if (path !== "/graphql") return yoga(request, response);
     const started = process.hrtime.bigint();
     response.once("finish", () =>

@@ -151,6 +151,8 @@ async function run(argv: string[]): Promise<number> {
   const rpcUrl = `http://${HOST}:${options.chainPort}`;
   say("GPU Mesh: compiling contracts ...");
   await hardhat(["compile", "--quiet"]);
+  say("GPU Mesh: building the web app ...");
+  await (await import("../../web/build")).buildWebApp();
 
   say(`GPU Mesh: starting the embedded chain at ${rpcUrl} ...`);
   const node = spawnNodeTiedToParent(HARDHAT_CLI, ["node", "--hostname", HOST, "--port", String(options.chainPort)], {
@@ -224,6 +226,7 @@ async function run(argv: string[]): Promise<number> {
     const banner: string[] = [];
     banner.push("");
     banner.push("GPU Mesh is running locally.");
+    banner.push(`  web app        ${service.server.url}/`);
     banner.push(`  GraphQL API    ${service.server.url}/graphql   (GraphiQL in a browser)`);
     banner.push(`  health         ${service.server.url}/health, ${service.server.url}/ready, ${service.server.url}/metrics`);
     banner.push(`  chain RPC      ${rpcUrl}   (chain id ${deployment.chainId})`);

@@ -1,14 +1,9 @@
 import { spawn, type ChildProcess, type IOType, type SpawnOptions } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { REPOSITORY_ROOT } from "../../internal/paths";
 
-/** The checkout: the nearest directory above this module with package.json (src/cli/lib/ or dist/src/cli/lib/). */
-export const REPOSITORY_ROOT = (() => {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, "package.json"))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
-  }
-})();
+export { REPOSITORY_ROOT };
 
 /** Preloaded into a child so that it exits when its parent is gone (see the file). */
 export const EXIT_WITH_PARENT = path.join(REPOSITORY_ROOT, "bin", "exit-with-parent.js");

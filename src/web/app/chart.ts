@@ -1,0 +1,68 @@
+import { CandlestickSeries, ColorType, createChart, LineSeries, type UTCTimestamp } from "lightweight-charts";
+import type { TokenUnits } from "../../cli/lib/units";
+import { plotValue } from "./format";
+
+export interface PricePoint {
+  start: number;
+  jobs: number;
+  open: string | null;
+  high: string | null;
+  low: string | null;
+  close: string | null;
+  askFloor: string | null;
+}
+
+export interface PriceChart {
+  update(points: readonly PricePoint[]): void;
+  remove(): void;
+}
+
+/** Candles of realized prices per GPU-hour and the ask floor at each bucket's end (TradingView lightweight-charts). */
+export function createPriceChart(element: HTMLElement, units: TokenUnits): PriceChart {
+  const chart = createChart(element, {
+    autoSize: true,
+    layout: {
+      background: { type: ColorType.Solid, color: "#0b1220" },
+      textColor: "#cbd5e1",
+      fontFamily: "system-ui, sans-serif",
+    },
+    grid: { vertLines: { color: "#1e293b" }, horzLines: { color: "#1e293b" } },
+    timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#334155" },
+    rightPriceScale: { borderColor: "#334155" },
+    // The axis shows what the table shows: the token's decimals, at most 4.
+    localization: { priceFormatter: (price: number) => price.toFixed(Math.min(units.decimals, 4)) },
+  });
+  const candles = chart.addSeries(CandlestickSeries, {
+    upColor: "#22c55e",
+    downColor: "#f87171",
+    wickUpColor: "#22c55e",
+    wickDownColor: "#f87171",
+    borderVisible: false,
+    title: "price",
+  });
+  const floor = chart.addSeries(LineSeries, { color: "#facc15", lineWidth: 2, title: "ask floor", lineType: 1 });
+  let fitted = false;
+  return {
+    update(points) {
+      const time = (point: PricePoint) => point.start as UTCTimestamp;
+      candles.setData(
+        points
+          .filter((point) => point.open !== null && point.high !== null && point.low !== null && point.close !== null)
+          .map((point) => ({
+            time: time(point),
+            open: plotValue(point.open!, units),
+            high: plotValue(point.high!, units),
+            low: plotValue(point.low!, units),
+            close: plotValue(point.close!, units),
+          })),
+      );
+      floor.setData(points.filter((point) => point.askFloor !== null).map((point) => ({ time: time(point), value: plotValue(point.askFloor!, units) })));
+      if (!fitted && points.length > 0) {
+        chart.timeScale().fitContent();
+        fitted = true;
+      }
+    },
+    remove: () => chart.remove(),
+  };
+}
+

@@ -1,0 +1,80 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import type { TokenUnits } from "../../cli/lib/units";
+import type { PriceChart, PricePoint } from "./chart";
+
+export function Section(props: { title: string; id?: string; actions?: ComponentChildren; children: ComponentChildren }) {
+  const headingId = `${props.id ?? props.title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-heading`;
+  return (
+    <section class="panel" aria-labelledby={headingId} id={props.id}>
+      <div class="panel-head">
+        <h2 id={headingId}>{props.title}</h2>
+        {props.actions ? <div class="panel-actions">{props.actions}</div> : null}
+      </div>
+      {props.children}
+    </section>
+  );
+}
+
+export function Figure(props: { label: string; value: string; detail?: string; testId?: string }) {
+  return (
+    <div class="figure" data-testid={props.testId}>
+      <div class="figure-label">{props.label}</div>
+      <div class="figure-value">{props.value}</div>
+      {props.detail ? <div class="figure-detail">{props.detail}</div> : null}
+    </div>
+  );
+}
+
+/** A wide table scrolls inside its own box: the page never gets wider than the screen. */
+export function TableBox(props: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-box" role="region" aria-label={props.label} tabIndex={0}>
+      {props.children}
+    </div>
+  );
+}
+
+export function Meter(props: { share: number; label: string }) {
+  const width = `${Math.max(0, Math.min(1, props.share)) * 100}%`;
+  return (
+    <span class="meter" role="img" aria-label={props.label}>
+      <span class="meter-fill" style={{ width }} />
+    </span>
+  );
+}
+
+export function Notice(props: { kind?: "error" | "info"; children: ComponentChildren }) {
+  return (
+    <p class={`notice ${props.kind ?? "info"}`} role={props.kind === "error" ? "alert" : "status"}>
+      {props.children}
+    </p>
+  );
+}
+
+/** The chart library loads in its own chunk, after the figures are on screen. */
+export function PriceCandles(props: { points: readonly PricePoint[]; units: TokenUnits; label: string }) {
+  const element = useRef<HTMLDivElement>(null);
+  const chart = useRef<PriceChart | null>(null);
+  const latest = useRef(props.points);
+  latest.current = props.points;
+  useEffect(() => {
+    let disposed = false;
+    void import("./chart").then(({ createPriceChart }) => {
+      if (disposed || !element.current) return;
+      chart.current = createPriceChart(element.current, props.units);
+      chart.current.update(latest.current);
+    });
+    return () => {
+      disposed = true;
+      chart.current?.remove();
+      chart.current = null;
+    };
+  }, [props.units]);
+  useEffect(() => chart.current?.update(props.points), [props.points]);
+  return (
+    <figure class="chart-figure" aria-label={props.label}>
+      <div class="chart" ref={element} data-testid="price-chart" />
+    </figure>
+  );
+}

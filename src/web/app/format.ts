@@ -1,0 +1,30 @@
+import { formatAmount, formatBps, formatDecimal, formatDuration, formatTime, type TokenUnits } from "../../cli/lib/units";
+
+// The CLI's formatters: the app prints amounts, durations and times exactly as `gpumesh` does.
+export { formatAmount, formatBps, formatDecimal, formatDuration, formatTime };
+
+/** A BigInt scalar of the API (a decimal string) as an amount; "—" when absent. */
+export function amount(value: string | null | undefined, units: TokenUnits): string {
+  return value === null || value === undefined ? "—" : formatAmount(BigInt(value), units);
+}
+
+/** A share 0..1 as "42.5%". */
+export function percent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+export function integer(value: number): string {
+  return value.toLocaleString("en-US");
+}
+
+export function shortAddress(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`;
+}
+
+/**
+ * A base-unit amount as a chart coordinate. Charts plot numbers, so this one place turns an exact amount into a
+ * float: only for drawing, never for a figure the user reads or signs.
+ */
+export function plotValue(value: string | bigint, units: TokenUnits): number {
+  return Number(formatDecimal(BigInt(value), units.decimals));
+}

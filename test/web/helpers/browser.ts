@@ -1,0 +1,72 @@
+import fs from "node:fs";
+import path from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+
+/** Debian's chromium (`apt-get install -y chromium`): nothing downloads a browser here. */
+export const CHROMIUM = process.env.GPUMESH_CHROMIUM ?? "/usr/bin/chromium";
+const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"];
+/** Screenshots of every page, desktop and phone width; gitignored. */
+export const SCREENSHOT_DIR = path.join(__dirname, "..", "screenshots");
+
+export const VIEWPORTS = {
+  desktop: { width: 1280, height: 900 },
+  phone: { width: 390, height: 844 },
+} as const;
+export type ViewportName = keyof typeof VIEWPORTS;
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: run \`apt-get install -y chromium\``);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+}
+
+export interface WatchedPage {
+  context: BrowserContext;
+  page: Page;
+  /** Console errors, uncaught exceptions and failed requests seen so far. */
+  problems: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh page that records every console error, uncaught exception and failed request: a test calls
+ * expectNoProblems() at its end, so any of them fails it.
+ */
+export async function openPage(
+  browser: Browser,
+  viewport: ViewportName = "desktop",
+  prepare?: (context: BrowserContext) => Promise<unknown>,
+): Promise<WatchedPage> {
+  const context = await browser.newContext({ viewport: VIEWPORTS[viewport], deviceScaleFactor: 1 });
+  if (prepare) await prepare(context);
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
+  page.on("requestfailed", (request) => {
+    // Polls cut short by leaving a page are not failures.
+    if (request.failure()?.errorText !== "net::ERR_ABORTED") problems.push(`request failed: ${request.url()} ${request.failure()?.errorText}`);
+  });
+  return { context, page, problems, close: () => context.close() };
+}
+
+export function expectNoProblems(watched: WatchedPage): void {
+  if (watched.problems.length > 0) throw new Error(`the page reported problems:\n${watched.problems.join("\n")}`);
+}
+
+/** Saves <name>-<viewport>.png of the whole page. */
+export async function screenshot(page: Page, name: string, viewport: ViewportName): Promise<string> {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}-${viewport}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** How far the page is wider than its viewport (0 when nothing overflows sideways). */
+export async function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const root = (globalThis as any).document.documentElement;
+    return Math.max(0, root.scrollWidth - root.clientWidth);
+  });
+}

@@ -1,0 +1,209 @@
+import http from "node:http";
+import { expect } from "chai";
+import type { Browser } from "playwright-core";
+import { H100 } from "../indexer/helpers/market";
+import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
+import { seriousAxeViolations } from "./helpers/audit";
+import { startWebMarket, type WebMarket } from "./helpers/market";
+
+/**
+ * The market pages in a real browser (Debian chromium) against a real chain and the indexer's API, served by the
+ * same process: figures agree with the API, filters and sorting ask the API, figures move without a reload, each page
+ * renders at desktop and phone width without sideways overflow, and no page logs an error.
+ */
+describe("web app: market pages against a real chain", function () {
+  let market: WebMarket;
+  let browser: Browser;
+  let watched: WatchedPage | undefined;
+
+  before(async function () {
+    market = await startWebMarket();
+    browser = await launchBrowser();
+  });
+
+  after(async function () {
+    await browser?.close();
+    await market?.stop();
+  });
+
+  afterEach(async function () {
+    const current = watched;
+    watched = undefined;
+    if (current) {
+      await current.close();
+      expectNoProblems(current);
+    }
+  });
+
+  async function open(path: string, viewport: ViewportName = "desktop") {
+    watched = await openPage(browser, viewport);
+    await watched.page.goto(`${market.url}${path}`);
+    return watched.page;
+  }
+
+  it("serves the app at / beside /graphql, with its assets, the SPA fallback and no way out of the build folder", async function () {
+    const home = await fetch(`${market.url}/`);
+    expect(home.status).to.equal(200);
+    expect(home.headers.get("content-type")).to.match(/^text\/html/);
+    const html = await home.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script, html).to.be.a("string");
+    const asset = await fetch(`${market.url}${script}`);
+    expect(asset.headers.get("content-type")).to.match(/^text\/javascript/);
+    expect(asset.headers.get("cache-control")).to.contain("immutable");
+    expect(asset.headers.get("content-encoding")).to.equal("gzip");
+    const plain = await fetch(`${market.url}${script}`, { headers: { "accept-encoding": "identity" } });
+    expect(plain.headers.get("content-encoding")).to.equal(null);
+    expect(await plain.text()).to.equal(await asset.text());
+    const deep = await fetch(`${market.url}/offers/1`);
+    expect(deep.status).to.equal(200);
+    expect(await deep.text()).to.equal(html);
+    // Sent as written (fetch would normalize the dots away before they reach the server).
+    const raw = (path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = http.get({ host: "127.0.0.1", port: market.service.server.port, path }, (response) => {
+          let body = "";
+          response.on("data", (chunk) => (body += chunk));
+          response.on("end", () => resolve({ status: response.statusCode!, body }));
+        });
+        request.once("error", reject);
+      });
+    for (const escape of [
+      "/../package.json",
+      "/assets/../../../package.json",
+      "/%2e%2e/%2e%2e/package.json",
+      "/..%2f..%2f..%2fpackage.json",
+      "/assets/%2e%2e%5c%2e%2e%5c%2e%2e%5cpackage.json",
+      "/%00index.html",
+      "/assets/missing.js",
+    ]) {
+      const response = await raw(escape);
+      expect(response.status, escape).to.equal(404);
+      expect(response.body, escape).not.to.contain('"name"');
+    }
+    // Page-like paths that climb out get the app's page, never a file from outside.
+    const climb = await raw("/../../../../etc/passwd");
+    expect(climb.body).to.equal(html);
+    const config = (await (await fetch(`${market.url}/web-config.json`)).json()) as any;
+    expect(config.deployment.contracts.JobMarket.address).to.equal(market.m.deployment.contracts.JobMarket.address);
+    expect(config.deployment.tokens.payment.decimals).to.equal(6);
+    const graphql = await market.query("{ _meta { chainId } }");
+    expect(graphql._meta.chainId).to.equal(31337);
+    expect((await fetch(`${market.url}/health`)).status).to.equal(200);
+  });
+
+  for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
+    it(`renders the market page with the API's figures (${viewport})`, async function () {
+      const page = await open("/", viewport);
+      const { market: stats, capacity } = await market.query(
+        "{ market { gpusOffered gpusLeased utilization volume } capacity(groupBy: GPU_MODEL) { gpuModel gpusOffered } }",
+      );
+      await page.getByTestId("gpus-offered").getByText(String(stats.gpusOffered), { exact: true }).waitFor();
+      expect(await page.getByTestId("gpus-leased").textContent()).to.contain(String(stats.gpusLeased));
+      expect(await page.getByTestId("utilization").textContent()).to.contain(`${(stats.utilization * 100).toFixed(1)}%`);
+      // Exact amounts from bigint base units, as the CLI prints them.
+      const volume = BigInt(stats.volume);
+      expect(await page.getByTestId("volume").textContent()).to.contain(`${volume / 1_000_000n}.${(volume % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "").padEnd(2, "0")} USDC`);
+      expect(await page.getByTestId("jobs-by-state").textContent()).to.match(/running\s*2/).and.match(/declined\s*1/);
+      const capacityRows = page.getByTestId("capacity-table").locator("tbody tr");
+      expect(await capacityRows.count()).to.equal(capacity.length);
+      expect(await page.getByTestId("capacity-table").textContent()).to.contain("H100-SXM-80GB").and.contain("A100-SXM-80GB");
+      // The candles are drawn on canvases once the chart chunk is in.
+      await page.getByTestId("price-chart").locator("canvas").first().waitFor();
+      expect(await page.getByTestId("price-summary").textContent()).to.match(/with jobs; last close \d+\.\d{2} USDC/);
+      expect(await page.getByTestId("offer-row").count()).to.equal(3);
+      expect(await horizontalOverflow(page)).to.equal(0);
+      await screenshot(page, "market", viewport);
+      expect(await seriousAxeViolations(page)).to.deep.equal([]);
+    });
+  }
+
+  it("filters and sorts offers through the API", async function () {
+    const page = await open("/");
+    const rows = page.getByTestId("offer-row");
+    await rows.first().waitFor();
+    const prices = async () => (await page.getByTestId("offer-price").allTextContents()).map((text) => text.trim());
+    expect(await prices()).to.deep.equal(["1.30 USDC", "2.10 USDC", "2.30 USDC"]);
+    await page.getByRole("button", { name: /Price per GPU-h/ }).click();
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('[data-testid="offer-price"]')?.textContent === "2.30 USDC");
+    expect(await prices()).to.deep.equal(["2.30 USDC", "2.10 USDC", "1.30 USDC"]);
+    await page.getByLabel("Model").last().selectOption("H100-SXM-80GB");
+    await page.getByTestId("offers-count").getByText("2 of 2 offers").waitFor();
+    await page.getByLabel(/Max price/).fill("2.2");
+    await page.getByTestId("offers-count").getByText("1 of 1 offers").waitFor();
+    expect(await prices()).to.deep.equal(["2.10 USDC"]);
+    await page.getByLabel(/Max price/).fill("2.1234567");
+    await page.getByRole("alert").getByText(/more than 6 decimals/).waitFor();
+  });
+
+  it("moves the figures without a reload when the chain moves", async function () {
+    const page = await open("/");
+    const before = (await market.query("{ market { gpusOffered } }")).market.gpusOffered as number;
+    await page.getByTestId("gpus-offered").getByText(String(before), { exact: true }).waitFor();
+    const marker = await page.evaluate(() => ((globalThis as any).__notReloaded = true));
+    const [p1] = market.providers;
+    const now = await market.m.latestTimestamp();
+    await market.m.createOffer(p1!, { gpuModel: H100, gpus: 5, pricePerGpuHour: 1_999_999n, region: "ap-south", expiresAt: now + 86400 });
+    await page.getByTestId("gpus-offered").getByText(String(before + 5), { exact: true }).waitFor({ timeout: 20_000 });
+    expect(await page.evaluate(() => (globalThis as any).__notReloaded)).to.equal(marker);
+    await page.getByTestId("offer-row").nth(3).waitFor();
+  });
+
+  it("ranks providers by their record and re-ranks on demand, at both widths", async function () {
+    const ranked = (await market.query("{ providers(orderBy: JOBS_COMPLETED, orderDirection: DESC) { items { id jobsAccepted jobsCompleted } } }")).providers.items;
+    // Two providers may register within the same second: the API's order (ties by address) is the truth.
+    const byRegistration = (await market.query("{ providers(orderBy: REGISTERED_AT, orderDirection: ASC) { items { id } } }")).providers.items;
+    for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
+      const page = await open("/", viewport);
+      await page.getByRole("link", { name: "Providers", exact: true }).click();
+      await page.getByTestId("provider-row").nth(ranked.length - 1).waitFor();
+      const links = await page.getByTestId("provider-row").getByRole("link").evaluateAll((anchors) => anchors.map((anchor) => (anchor as any).title));
+      expect(links).to.deep.equal(ranked.map((provider: { id: string }) => provider.id));
+      expect(await page.getByTestId("provider-row").first().textContent()).to.contain(`${ranked[0].jobsCompleted} / ${ranked[0].jobsAccepted}`);
+      await page.getByLabel("Rank by").selectOption("REGISTERED_AT");
+      await page.waitForFunction(
+        (expected) => [...(globalThis as any).document.querySelectorAll('[data-testid="provider-row"] a')].map((anchor: any) => anchor.title).join() === expected,
+        byRegistration.map((provider: { id: string }) => provider.id).join(),
+      );
+      expect(await horizontalOverflow(page)).to.equal(0);
+      await screenshot(page, "providers", viewport);
+      const current = watched!;
+      watched = undefined;
+      await current.close();
+      expectNoProblems(current);
+    }
+  });
+
+  it("opens the pages of an offer, a provider and a job from the links, at both widths", async function () {
+    for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
+      const page = await open("/", viewport);
+      await page.getByTestId("offer-row").first().waitFor();
+      await page.getByRole("link", { name: `#${market.offers[2]}` }).click();
+      await page.getByRole("heading", { name: `Offer #${market.offers[2]}` }).waitFor();
+      expect(await page.getByTestId("offer-facts").textContent()).to.contain("A100-SXM-80GB").and.contain("1.30 USDC").and.contain("90%");
+      await page.getByTestId("jobs-table").waitFor();
+      expect(await horizontalOverflow(page)).to.equal(0);
+      await screenshot(page, "offer", viewport);
+
+      await page.getByRole("link", { name: `#${market.jobs[2]}` }).click();
+      await page.getByRole("heading", { name: new RegExp(`Job #${market.jobs[2]}`) }).waitFor();
+      const job = (await market.query(`{ job(id: "${market.jobs[2]}") { cost escrow } }`)).job;
+      const money = (await page.getByTestId("job-money").textContent())!;
+      const usdc = (value: string) => `${BigInt(value) / 1_000_000n}.${(BigInt(value) % 1_000_000n).toString().padStart(6, "0").replace(/0+$/, "").padEnd(2, "0")} USDC`;
+      expect(money).to.contain(usdc(job.cost)).and.contain(usdc(job.escrow));
+      expect(await page.getByTestId("job-timeline").textContent()).to.contain("created").and.contain("started");
+      expect(await horizontalOverflow(page)).to.equal(0);
+      await screenshot(page, "job", viewport);
+
+      await page.getByRole("link", { name: market.providers[1]!.toLowerCase() }).first().click();
+      await page.getByRole("heading", { name: /^Provider 0x/ }).waitFor();
+      expect(await page.getByTestId("provider-facts").textContent()).to.contain("100000 MESH");
+      expect(await horizontalOverflow(page)).to.equal(0);
+      await screenshot(page, "provider", viewport);
+      const current = watched!;
+      watched = undefined;
+      await current.close();
+      expectNoProblems(current);
+    }
+  });
+});
