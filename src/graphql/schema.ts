@@ -28,7 +28,8 @@ type Query {
   """
   capacity(groupBy: CapacityGroup = GPU_MODEL, gpuModel: String, region: String): [CapacityBucket!]!
   """
-  Realized prices of jobs created in each interval, oldest first; intervals without jobs are absent.
+  Realized prices of jobs created in each interval, oldest first; intervals in which no job was created are absent
+  (their ask floor included).
   gpuModel is a model name (unknown names are an error); without region, all regions together.
   from/to (unix seconds) keep the buckets that overlap [from, to].
   """

@@ -611,9 +611,10 @@ export function createReads(db: Database): Reads {
   );
   const offersByIdStatement = db.prepare(`SELECT ${OFFER_COLUMNS} FROM offers WHERE id IN (SELECT value FROM json_each(?))`);
   const jobsByIdStatement = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))`);
+  // A bucket can hold only an ask floor (offers changed in an interval without jobs): prices lists intervals with jobs.
   const priceBucketsStatement = db.prepare(
     `SELECT start, jobs, gpu_seconds, notional, open, high, low, close, ask_floor FROM price_buckets
-     WHERE gpu_model = ? AND region = ? AND interval = ? AND start >= ? AND start <= ? ORDER BY start`,
+     WHERE gpu_model = ? AND region = ? AND interval = ? AND start >= ? AND start <= ? AND jobs > 0 ORDER BY start`,
   );
   // From the capacity roll-up (CROSS JOIN keeps it the outer loop), one range of the offers (gpu_model, region,
   // state) index per pair: reads only the open offers of the pairs asked for.
