@@ -48,7 +48,7 @@ export interface GraphqlAppOptions {
   readyMaxLagBlocks?: number;
   maxQueryDepth?: number;
   maxQueryCost?: number;
-  /** Milliseconds after the start of its execution at which a request is aborted with TIME_BUDGET_EXCEEDED. */
+  /** Milliseconds of CPU time a request's execution may use before it is aborted with TIME_BUDGET_EXCEEDED. */
   requestTimeBudgetMs?: number;
   /** Milliseconds a request executes before it lets other requests run (budget.ts). */
   executionSliceMs?: number;

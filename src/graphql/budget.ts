@@ -13,21 +13,24 @@ import {
  * A time budget for each request's execution. The resolvers (SQLite reads and DataLoader batches, which settle on
  * the microtask queue) never give the event loop back on their own, so a large query would hold the server's one
  * thread until it is done. Every field that opens objects or lists therefore passes through the budget: after each
- * slice of `sliceMs` of execution the request yields to the event loop (other requests are answered in between),
- * and `budgetMs` after its execution started it is aborted with a TIME_BUDGET_EXCEEDED error. The budget is wall
- * time, waits for the next slice included: a small request runs in one slice, so only large ones are cut sooner when
- * the server is busy, and no request's work can exceed its budget.
+ * slice of `sliceMs` (wall time) the request yields to the event loop, so other requests are answered in between,
+ * and once its slices have used `budgetMs` of CPU time it is aborted with a TIME_BUDGET_EXCEEDED error. CPU time,
+ * not wall time: on a busy machine (or a busy server, whose other requests run between the slices) a request is not
+ * cut for time it did not use. Only this request runs during its slice, so the process's CPU time is its own.
  */
 
-export const REQUEST_TIME_BUDGET_MS = 250;
-export const EXECUTION_SLICE_MS = 10;
+export const REQUEST_TIME_BUDGET_MS = 200;
+export const EXECUTION_SLICE_MS = 5;
 
 export interface ExecutionBudget {
   /**
-   * Undefined while the current slice lasts; a promise to wait for the next slice before resolving; once the budget
-   * is spent, throws. The request is then answered with `exceeded` alone.
+   * Runs a resolver now while the current slice lasts; else parks it until the request's next slice and returns a
+   * promise of its result. Parked resolvers run in order, each once, at the next slices. Once the budget is spent
+   * the request is answered with `exceeded` alone and the rest of the execution is dropped: resolvers reached in the
+   * same synchronous run throw, which unwinds it at once; later ones (and parked ones) never settle. (A rejection
+   * then could be left unhandled: graphql-js stops waiting for a list's other items when one throws.)
    */
-  check(): Promise<void> | undefined;
+  run<T>(resolve: () => T): T | Promise<T>;
   /** Resolves with the budget's error once it is spent. */
   exceeded: Promise<GraphQLError>;
   /** The budget's error once it is spent, else null. */
@@ -41,36 +44,111 @@ export function budgetError(budgetMs: number): GraphQLError {
   );
 }
 
+interface Parked {
+  resolve: () => unknown;
+  settle: (value: unknown) => void;
+  fail: (reason: unknown) => void;
+}
+
+const cpuMs = () => {
+  const used = process.cpuUsage();
+  return (used.user + used.system) / 1000;
+};
+
 export function createExecutionBudget(options: { budgetMs: number; sliceMs: number }): ExecutionBudget {
   let exceed: (error: GraphQLError) => void = () => {};
   const exceeded = new Promise<GraphQLError>((resolve) => (exceed = resolve));
-  // Thrown by every field reached after the budget: one error object that already has a path, which graphql-js
+  // Thrown by every resolver reached after the budget: one error object that already has a path, which graphql-js
   // passes on as it is, so that the rest of the query unwinds without building an error (and its stack) per field.
   const stop = new GraphQLError("time budget exceeded", { path: [] });
-  const startedAt = performance.now();
-  let sliceStartedAt = startedAt;
-  let paused: Promise<void> | undefined;
+  const never = new Promise<never>(() => {});
   let error: GraphQLError | null = null;
+  let unwinding = false;
+  let parked: Parked[] = [];
+  let next = 0;
+  let parking = false;
+
+  let sliceStartedAt = performance.now();
+  let sliceStartCpuMs = cpuMs();
+  // CPU time is sampled at most every millisecond (a system call) as resolvers are reached: the CPU time of a
+  // slice up to its last sample, the rest of its synchronous run included, is this request's.
+  let sampledAt = sliceStartedAt;
+  let sampledCpuMs = sliceStartCpuMs;
+  let spentBeforeSliceMs = 0;
+
+  const sample = (now: number) => {
+    if (now - sampledAt < 1) return;
+    sampledAt = now;
+    sampledCpuMs = cpuMs();
+  };
+  const overBudget = () => spentBeforeSliceMs + sampledCpuMs - sliceStartCpuMs >= options.budgetMs;
+  const giveUp = () => {
+    error = budgetError(options.budgetMs);
+    exceed(error);
+    parked = [];
+    next = 0;
+  };
+  const park = (resolve: () => unknown) => {
+    if (!parking) {
+      parking = true;
+      setImmediate(nextSlice);
+    }
+    return new Promise((settle, fail) => parked.push({ resolve, settle, fail }));
+  };
+  function nextSlice() {
+    if (error) return;
+    spentBeforeSliceMs += sampledCpuMs - sliceStartCpuMs;
+    parking = false;
+    sliceStartedAt = sampledAt = performance.now();
+    sliceStartCpuMs = sampledCpuMs = cpuMs();
+    wake();
+  }
+  /**
+   * Runs the next parked resolver, then queues itself behind the microtasks that resolver started (the completion
+   * of its value), so that the slice's clock also covers them.
+   */
+  function wake() {
+    if (error || parking) return;
+    if (next >= parked.length) {
+      parked = [];
+      next = 0;
+      return;
+    }
+    const now = performance.now();
+    sample(now);
+    if (overBudget()) return giveUp();
+    if (now - sliceStartedAt >= options.sliceMs) {
+      parking = true;
+      setImmediate(nextSlice);
+      return;
+    }
+    const { resolve, settle, fail } = parked[next++];
+    try {
+      settle(resolve());
+    } catch (reason) {
+      fail(reason);
+    }
+    queueMicrotask(wake);
+  }
 
   return {
     exceeded,
     spent: () => error,
-    check() {
-      if (error) throw stop;
+    run<T>(resolve: () => T): T | Promise<T> {
+      if (error) {
+        if (unwinding) throw stop;
+        return never;
+      }
       const now = performance.now();
-      if (now - startedAt >= options.budgetMs) {
-        error = budgetError(options.budgetMs);
-        exceed(error);
+      sample(now);
+      if (overBudget()) {
+        giveUp();
+        unwinding = true;
+        queueMicrotask(() => (unwinding = false));
         throw stop;
       }
-      // Fields reached while the request waits for its next slice wait with it.
-      if (paused) return paused;
-      if (now - sliceStartedAt < options.sliceMs) return undefined;
-      paused = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-        paused = undefined;
-        sliceStartedAt = performance.now();
-      });
-      return paused;
+      if (parking || now - sliceStartedAt >= options.sliceMs) return park(resolve) as Promise<T>;
+      return resolve();
     },
   };
 }
@@ -96,11 +174,8 @@ export function applyExecutionBudget(schema: GraphQLSchema): void {
     for (const field of Object.values(type.getFields())) {
       if (!isCompositeType(getNamedType(field.type)) || budgetedFields.has(field)) continue;
       const resolve: GraphQLFieldResolver<unknown, BudgetedContext> = field.resolve ?? defaultFieldResolver;
-      const budgeted: GraphQLFieldResolver<unknown, BudgetedContext> = (source, args, context, info) => {
-        const pause = context?.budget?.check();
-        return pause ? pause.then(() => budgeted(source, args, context, info)) : resolve(source, args, context, info);
-      };
-      field.resolve = budgeted;
+      field.resolve = (source, args, context, info) =>
+        context?.budget ? context.budget.run(() => resolve(source, args, context, info)) : resolve(source, args, context, info);
       budgetedFields.add(field);
     }
   }
