@@ -7,12 +7,14 @@
  * 3. For each phase, runs autocannon in another process against a normal dashboard query (it names _meta, so the
  *    response cache never answers it: every request goes through GraphQL) while this process loops one hostile
  *    request, one at a time, as fast as the server answers it. The first phase has no hostile client.
- * 4. Prints the normal query's p50/p99 per phase and the hostile requests' count, answer and latency; exits 1 when
- *    a phase's p99 is over the target (100 ms).
+ * 4. Prints the normal query's p50/p99 per phase, the server's event-loop delay (p99 and max, measured in the server
+ *    process: how long its one thread was held, whatever the load generator's own scheduling on a busy machine)
+ *    and the hostile requests' count, answer and latency; exits 1 when a phase's p99 is over the target (100 ms).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { getIntrospectionQuery } from "graphql";
@@ -43,6 +45,13 @@ const HOSTILE: Record<string, (n: number) => string> = {
 async function serve(file: string, budget: { requestTimeBudgetMs?: number; executionSliceMs?: number }): Promise<void> {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   const server = await createServer({ app: createGraphqlApp({ db, logger: silentLogger(), ...budget }), host: "127.0.0.1", port: 0 });
+  // The parent asks for the event-loop delay of each phase over the IPC channel.
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  process.on("message", (message) => {
+    if (message === "reset") return delay.reset();
+    process.send!({ p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6 });
+  });
   process.stdout.write(`listening ${server.url}\n`);
   process.on("SIGTERM", () => void server.close().then(() => process.exit(0)));
 }
@@ -63,7 +72,7 @@ function buildStore(): Fixture {
 function startServer(file: string, budgetArgs: string[]): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", __filename, "--serve", file, ...budgetArgs], {
     cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
     let out = "";
@@ -102,6 +111,22 @@ function runAutocannon(url: string, seconds: number, connections: number): Promi
       };
       resolve({ requests: report.requests.total, non2xx: report.non2xx, errors: report.errors, p50: report.latency.p50, p99: report.latency.p99, max: report.latency.max });
     });
+  });
+}
+
+interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** The server's event-loop delay since the last call. */
+function loopDelay(server: ChildProcess): Promise<LoopDelay> {
+  return new Promise((resolve) => {
+    server.once("message", (message) => {
+      server.send("reset");
+      resolve(message as LoopDelay);
+    });
+    server.send("report");
   });
 }
 
@@ -166,15 +191,17 @@ async function main(): Promise<void> {
 
   const fixture = buildStore();
   const { child, url } = await startServer(fixture.file, budgetArgs);
-  const rows: Array<{ phase: string; load: LoadResult; hostile?: HostileResult }> = [];
+  const rows: Array<{ phase: string; load: LoadResult; delay: LoopDelay; hostile?: HostileResult }> = [];
   try {
     // Warm-up: ts-node and V8 compile the paths once before anything is measured.
     await runAutocannon(url, 2, connections);
-    rows.push({ phase: "no hostile client", load: await runAutocannon(url, seconds, connections) });
+    await loopDelay(child);
+    const load = await runAutocannon(url, seconds, connections);
+    rows.push({ phase: "no hostile client", load, delay: await loopDelay(child) });
     for (const [phase, query] of Object.entries(HOSTILE).filter(([name]) => !values.only || name.includes(values.only!))) {
       const load = runAutocannon(url, seconds, connections);
       const hostile = await loopHostile(url, query, load);
-      rows.push({ phase, load: await load, hostile });
+      rows.push({ phase, load: await load, delay: await loopDelay(child), hostile });
     }
   } finally {
     child.kill("SIGTERM");
@@ -182,11 +209,12 @@ async function main(): Promise<void> {
   }
 
   console.log(`normal query: ${connections} connections for ${seconds} s per phase (autocannon); target p99 <= ${TARGET_P99_MS} ms`);
-  console.log("phase | normal req | p50 ms | p99 ms | max ms | non-2xx | hostile req | hostile answers | hostile p50 ms | hostile max ms");
-  for (const { phase, load, hostile } of rows) {
+  console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(" ")} (${os.cpus().length} cores)`);
+  console.log("phase | normal req | p50 ms | p99 ms | max ms | non-2xx | server loop delay p99 / max ms | hostile req | hostile answers | hostile p50 ms | hostile max ms");
+  for (const { phase, load, delay, hostile } of rows) {
     const answers = hostile ? [...hostile.answers].map(([answer, count]) => `${answer} x${count}`).join(", ") : "-";
     console.log(
-      [phase, load.requests, load.p50, load.p99, load.max, load.non2xx + load.errors, hostile?.requests ?? "-", answers, hostile ? hostile.p50.toFixed(0) : "-", hostile ? hostile.max.toFixed(0) : "-"].join(" | "),
+      [phase, load.requests, load.p50, load.p99, load.max, load.non2xx + load.errors, `${delay.p99Ms.toFixed(0)} / ${delay.maxMs.toFixed(0)}`, hostile?.requests ?? "-", answers, hostile ? hostile.p50.toFixed(0) : "-", hostile ? hostile.max.toFixed(0) : "-"].join(" | "),
     );
   }
   const worst = rows.reduce((a, b) => (b.load.p99 > a.load.p99 ? b : a));
