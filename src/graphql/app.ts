@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Database } from "better-sqlite3";
-import { validate, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from "graphql";
+import { validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, type GraphQLError, type GraphQLSchema } from "graphql";
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from "graphql-yoga";
 import type { Registry } from "prom-client";
@@ -16,7 +16,20 @@ import {
   type IndexerStatus,
   type StatusProvider,
 } from "./context";
-import { createCostLimitRule, createDepthLimitRule, MAX_QUERY_COST, MAX_QUERY_DEPTH } from "./limits";
+import { applyExecutionBudget, createExecutionBudget, EXECUTION_SLICE_MS, REQUEST_TIME_BUDGET_MS, type BudgetedContext } from "./budget";
+import {
+  createCostLimitRule,
+  createDepthLimitRule,
+  MAX_QUERY_ALIASES,
+  MAX_QUERY_COST,
+  MAX_QUERY_DEPTH,
+  MAX_QUERY_FIELDS,
+  MAX_QUERY_NESTING,
+  MAX_QUERY_TOKENS,
+  MAX_VARIABLES_NESTING,
+  parseWithLimits,
+  variablesNestingError,
+} from "./limits";
 import { createApiMetrics, type ApiMetrics } from "./metrics";
 import { createResponseCache, type CachedResponse } from "./response-cache";
 import { resolvers } from "./resolvers";
@@ -37,6 +50,10 @@ export interface GraphqlAppOptions {
   readyMaxLagBlocks?: number;
   maxQueryDepth?: number;
   maxQueryCost?: number;
+  /** Milliseconds of CPU time a request's execution may use before it is aborted with TIME_BUDGET_EXCEEDED. */
+  requestTimeBudgetMs?: number;
+  /** Milliseconds a request executes before it lets other requests run (budget.ts). */
+  executionSliceMs?: number;
   /** More Prometheus registries to expose on /metrics (e.g. the indexer's own). */
   registries?: Registry[];
   /** The web app served at / (src/web/static.ts): its build folder and the deployment it talks to. */
@@ -111,6 +128,9 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
   const metrics = createApiMetrics({ reads, status, registries: options.registries });
   const maxCost = options.maxQueryCost ?? MAX_QUERY_COST;
   const depthLimit = createDepthLimitRule(options.maxQueryDepth ?? MAX_QUERY_DEPTH);
+  const parseLimits = { maxTokens: MAX_QUERY_TOKENS, maxFields: MAX_QUERY_FIELDS, maxAliases: MAX_QUERY_ALIASES, maxNesting: MAX_QUERY_NESTING };
+  const budgetMs = options.requestTimeBudgetMs ?? REQUEST_TIME_BUDGET_MS;
+  const sliceMs = options.executionSliceMs ?? EXECUTION_SLICE_MS;
 
   // Documents repeat (yoga caches their parse); only the variables that carry `first` change the cost.
   const costChecks = new WeakMap<DocumentNode, Map<string, readonly GraphQLError[]>>();
@@ -127,14 +147,25 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     return errors;
   };
 
-  const limitsAndMetrics: Plugin = {
+  const limitsAndMetrics: Plugin<BudgetedContext> = {
+    onParams({ params, setResult }) {
+      // Checked before anything walks the values recursively (yoga's coercion, the cost cache's key).
+      const error = variablesNestingError(params.variables, MAX_VARIABLES_NESTING);
+      if (error) {
+        metrics.countError("validation");
+        setResult({ errors: [error] });
+      }
+    },
+    onParse({ setParseFn }) {
+      setParseFn((source) => parseWithLimits(typeof source === "string" ? source : source.body, parseLimits));
+    },
     onValidate({ addValidationRule }) {
       addValidationRule(depthLimit);
       return ({ valid }) => {
         if (!valid) metrics.countError("validation");
       };
     },
-    onExecute({ args, setResultAndStopExecution }) {
+    onExecute({ args, executeFn, setExecuteFn, setResultAndStopExecution, extendContext }) {
       // The cost depends on `first`, which variables may carry: checked here, where their values are known.
       const errors = costErrors(args.schema, args.document, args.variableValues ?? {});
       if (errors.length > 0) {
@@ -142,6 +173,20 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
         setResultAndStopExecution({ errors });
         return;
       }
+      const budget = createExecutionBudget({ budgetMs, sliceMs });
+      extendContext({ budget });
+      // Past the budget the partial result says nothing useful: the answer is the budget's error alone.
+      const answer = (result?: ExecutionResult): ExecutionResult => {
+        const spent = budget.spent();
+        return spent ? { errors: [spent] } : result!;
+      };
+      setExecuteFn((executionArgs: ExecutionArgs) => {
+        const execution = Promise.resolve(executeFn(executionArgs) as ExecutionResult | Promise<ExecutionResult>).then(answer, (error) => {
+          if (budget.spent()) return answer();
+          throw error;
+        });
+        return Promise.race([execution, budget.exceeded.then(() => answer())]);
+      });
       return {
         onExecuteDone({ result }) {
           if ((result as ExecutionResult).errors?.length) metrics.countError("execution");
@@ -150,8 +195,11 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     },
   };
 
+  const schema = createSchema<GraphqlContext & YogaInitialContext>({ typeDefs, resolvers });
+  applyExecutionBudget(schema);
+
   const yoga = createYoga<ServerContext, GraphqlContext>({
-    schema: createSchema<GraphqlContext & YogaInitialContext>({ typeDefs, resolvers }),
+    schema,
     graphqlEndpoint: "/graphql",
     graphiql: { title: "GPU Mesh" },
     // GraphiQL's assets inline, so it also works in a browser without internet access (yoga's default loads a CDN).
@@ -202,8 +250,8 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     return { ready: lagBlocks <= allowed, indexedBlock, headBlock, lagBlocks };
   }
 
-  const sendJson = (response: http.ServerResponse, statusCode: number, body: unknown) => {
-    response.writeHead(statusCode, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  const sendJson = (response: http.ServerResponse, statusCode: number, body: unknown, headers: Record<string, string> = {}) => {
+    response.writeHead(statusCode, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers });
     response.end(JSON.stringify(body));
   };
 
@@ -237,6 +285,11 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
       metrics.observeRequest(response.statusCode, Number(process.hrtime.bigint() - started) / 1e9),
     );
     if (request.method !== "POST") return yoga(request, response);
+    // A declared length over the limit is refused before any of the body arrives (or never does); the connection
+    // closes after the answer, so its body is never read.
+    if (Number(request.headers["content-length"]) > MAX_REQUEST_BODY_BYTES) {
+      return sendJson(response, 413, { errors: [{ message: `request body is over ${MAX_REQUEST_BODY_BYTES} bytes` }] }, { connection: "close" });
+    }
     readBody(request)
       .then((body) =>
         body === null

@@ -1,4 +1,5 @@
 import DataLoader from "dataloader";
+import type { BudgetedContext } from "./budget";
 import type { GpuModelRecord, JobRecord, KeyedRecord, OfferRecord, ProviderRecord, Reads } from "../store/reads";
 
 /** What the indexer running in the same process reports; absent when serving a database another process writes. */
@@ -106,7 +107,7 @@ export function createLoaders(reads: Reads): Loaders {
   };
 }
 
-export interface GraphqlContext {
+export interface GraphqlContext extends BudgetedContext {
   reads: Reads;
   loaders: Loaders;
   /** Results of whole-table reads, valid for the database version this request started at. */

@@ -28,7 +28,8 @@ type Query {
   """
   capacity(groupBy: CapacityGroup = GPU_MODEL, gpuModel: String, region: String): [CapacityBucket!]!
   """
-  Realized prices of jobs created in each interval, oldest first; intervals without jobs are absent.
+  Realized prices of jobs created in each interval, oldest first; intervals in which no job was created are absent
+  (their ask floor included).
   gpuModel is a model name (unknown names are an error); without region, all regions together.
   from/to (unix seconds) keep the buckets that overlap [from, to].
   """
@@ -96,10 +97,18 @@ type MarketStats {
   escrowed: BigInt!
   "Dispute bonds held for open disputes (payment token)."
   disputeBondsHeld: BigInt!
-  "Provider pay of finished jobs, claims included."
+  """
+  Provider pay for the GPU time of finished jobs (settled, resolved, dark or reclaimed), their claims included. Not
+  counted: claims of jobs still running, completed or disputed (counted once they finish), cancel fees and dispute
+  bonds (no GPU time was sold for them).
+  """
   volume: BigInt!
   feesCollected: BigInt!
-  "GPU-hours used by finished jobs."
+  """
+  GPU-hours used by the same finished jobs: gpus x the time from the start until the clock stopped (for dark and
+  reclaimed jobs, until the time paid for), of jobs that earned their provider something. volume / gpuHoursSold is
+  the average realized price per GPU-hour.
+  """
   gpuHoursSold: Float!
   "Jobs in each state, every state listed (zero counts included)."
   jobsByState: [StateCount!]!

@@ -1,5 +1,5 @@
 import type { Database, Statement } from "better-sqlite3";
-import { PARAMETER_NAMES, parameterColumn, type MarketParameters } from "../protocol";
+import { OPEN_JOB_STATES, PARAMETER_NAMES, parameterColumn, type MarketParameters } from "../protocol";
 import type { GpuModelRow, HeartbeatRow, JobRow, OfferRow, ProviderRow, StakeMovementRow } from "./rows";
 import { readWriter, type WriterRow } from "./writer-lock";
 
@@ -25,8 +25,10 @@ export interface MarketTotalsRecord {
   totalUnbonding: string;
   totalSlashed: string;
   escrowed: string;
+  /** Provider pay of finished jobs (claims included), without cancel fees. */
   volume: string;
   feesCollected: string;
+  /** GPU-seconds used by finished jobs that earned their provider something. */
   gpuSecondsSold: number;
   gpusOffered: number;
   gpusLeased: number;
@@ -650,6 +652,21 @@ export function createReads(db: Database): Reads {
     "SELECT chain_id, block_number, block_hash, block_timestamp, events_ingested, reorgs FROM checkpoint WHERE id = 1",
   );
   const marketTotalsStatement = db.prepare("SELECT * FROM market_totals WHERE id = 1");
+  // market_totals counts provider pay as it is paid and GPU time when a job's clock stops. The API's volume and
+  // GPU-hours sold are of finished jobs only, without cancel fees: these read what the counters hold beyond that,
+  // from the jobs_state index (open jobs, and the cancelled ones that paid a fee).
+  const openJobsPayStatement = db
+    .prepare(
+      `SELECT provider_paid FROM jobs WHERE state IN (${[...OPEN_JOB_STATES].map(() => "?").join(", ")}) AND provider_paid <> '0'
+       UNION ALL SELECT cancel_fee FROM jobs WHERE state = 'CANCELLED' AND cancel_fee <> '0'`,
+    )
+    .pluck();
+  const unfinishedGpuSecondsStatement = db
+    .prepare(
+      `SELECT coalesce(sum(gpus * min(max(0, ended_at - started_at), duration)), 0) FROM jobs
+       WHERE state IN ('COMPLETED', 'DISPUTED') AND ended_at IS NOT NULL AND started_at IS NOT NULL AND earned IS NOT NULL AND earned <> '0'`,
+    )
+    .pluck();
   const jobStateCountsStatement = db.prepare("SELECT state, count FROM job_state_counts");
   const termsStatement = db.prepare("SELECT * FROM terms ORDER BY terms_id");
   const activeProvidersStatement = db.prepare("SELECT count(*) AS n FROM providers WHERE active_offers > 0");
@@ -659,9 +676,10 @@ export function createReads(db: Database): Reads {
   );
   const offersByIdStatement = db.prepare(`SELECT ${OFFER_COLUMNS} FROM offers WHERE id IN (SELECT value FROM json_each(?))`);
   const jobsByIdStatement = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id IN (SELECT value FROM json_each(?))`);
+  // A bucket can hold only an ask floor (offers changed in an interval without jobs): prices lists intervals with jobs.
   const priceBucketsStatement = db.prepare(
     `SELECT start, jobs, gpu_seconds, notional, open, high, low, close, ask_floor FROM price_buckets
-     WHERE gpu_model = ? AND region = ? AND interval = ? AND start >= ? AND start <= ? ORDER BY start`,
+     WHERE gpu_model = ? AND region = ? AND interval = ? AND start >= ? AND start <= ? AND jobs > 0 ORDER BY start`,
   );
   // From the capacity roll-up (CROSS JOIN keeps it the outer loop), one range of the offers (gpu_model, region,
   // state) index per pair: reads only the open offers of the pairs asked for.
@@ -837,6 +855,7 @@ export function createReads(db: Database): Reads {
     },
     marketTotals() {
       const row = marketTotalsStatement.get() as Record<string, string | number> | undefined;
+      const notSold = (openJobsPayStatement.all(...OPEN_JOB_STATES) as string[]).reduce((sum, amount) => sum + BigInt(amount), 0n);
       return {
         providers: Number(row?.providers ?? 0),
         totalStaked: String(row?.total_staked ?? "0"),
@@ -844,9 +863,9 @@ export function createReads(db: Database): Reads {
         totalUnbonding: String(row?.total_unbonding ?? "0"),
         totalSlashed: String(row?.total_slashed ?? "0"),
         escrowed: String(row?.escrowed ?? "0"),
-        volume: String(row?.volume ?? "0"),
+        volume: (BigInt(row?.volume ?? "0") - notSold).toString(),
         feesCollected: String(row?.fees_collected ?? "0"),
-        gpuSecondsSold: Number(row?.gpu_seconds_sold ?? 0),
+        gpuSecondsSold: Number(row?.gpu_seconds_sold ?? 0) - (unfinishedGpuSecondsStatement.get() as number),
         gpusOffered: Number(row?.gpus_offered ?? 0),
         gpusLeased: Number(row?.gpus_leased ?? 0),
         disputeBondsHeld: String(row?.dispute_bonds_held ?? "0"),
