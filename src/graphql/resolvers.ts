@@ -1,4 +1,5 @@
 import { JOB_STATES, bpsUp, costUp } from "../protocol";
+import { emissionsKg, gpuPowerWatts } from "../protocol/energy";
 import type {
   CapacityGrouping,
   GpuModelRecord,
@@ -68,6 +69,8 @@ interface OfferFilterInput {
   state?: string | null;
   minGpusAvailable?: number | null;
   maxPricePerGpuHour?: bigint | null;
+  maxCarbonIntensity?: number | null;
+  minRenewableBps?: number | null;
 }
 interface JobFilterInput {
   client?: string | null;
@@ -122,6 +125,8 @@ function offerWhere(input: OfferFilterInput | null | undefined, context: Graphql
   if (given(input.state)) where.state = input.state;
   if (given(input.minGpusAvailable)) where.minGpusAvailable = parseCount(input.minGpusAvailable, "where.minGpusAvailable");
   if (given(input.maxPricePerGpuHour)) where.maxPricePerGpuHour = input.maxPricePerGpuHour;
+  if (given(input.maxCarbonIntensity)) where.maxCarbonIntensity = parseCount(input.maxCarbonIntensity, "where.maxCarbonIntensity");
+  if (given(input.minRenewableBps)) where.minRenewableBps = parseCount(input.minRenewableBps, "where.minRenewableBps");
   return where;
 }
 
@@ -232,6 +237,8 @@ export interface CapacityBucket {
   askMedian: string | null;
   /** Null until the indexer has recorded the deployment's stake rate. */
   gpusRentable: number | null;
+  avgCarbonIntensity: number | null;
+  avgRenewableBps: number | null;
 }
 
 /** The current terms and the stake rate: what renting costs and locks now; null before anything is indexed. */
@@ -283,6 +290,8 @@ function capacityBuckets(
           providers: row.providers,
           offers: row.offers,
           ...askSummary(asksByGroup.get(groupKey(row.gpuModelId, row.region)) ?? []),
+          avgCarbonIntensity: row.gpusOffered > 0 ? row.carbonGpuSum / row.gpusOffered : null,
+          avgRenewableBps: row.gpusOffered > 0 ? row.renewableGpuSum / row.gpusOffered : null,
           gpusRentable: terms ? saturated(rentableGpus(rentableByGroup.get(groupKey(row.gpuModelId, row.region)) ?? [], terms)) : null,
         };
       })
@@ -361,6 +370,10 @@ const Query: Record<string, Resolver<unknown, any>> = {
         volume: totals.volume,
         feesCollected: totals.feesCollected,
         gpuHoursSold: totals.gpuSecondsSold / 3600,
+        estimatedEmissionsKg: [...context.reads.soldCarbonGpuSeconds()].reduce(
+          (sum, [gpuModelId, carbon]) => sum + emissionsKg(carbon, gpuPowerWatts(modelOf(context, gpuModelId).name)),
+          0,
+        ),
         jobsByState,
         jobs: jobsByState.reduce((sum, row) => sum + row.count, 0),
         gpusOffered: saturated(totals.gpusOffered),

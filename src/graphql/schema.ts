@@ -110,6 +110,11 @@ type MarketStats {
   the average realized price per GPU-hour.
   """
   gpuHoursSold: Float!
+  """
+  Estimated kg CO2e of the GPU-hours sold: GPU-hours x the model's board power (src/protocol/energy.ts: vendor
+  maximums, so an upper bound) x the offer's carbon intensity.
+  """
+  estimatedEmissionsKg: Float!
   "Jobs in each state, every state listed (zero counts included)."
   jobsByState: [StateCount!]!
   jobs: Int!
@@ -177,6 +182,10 @@ type CapacityBucket {
   Null until the indexer has recorded the deployment's stake rate.
   """
   gpusRentable: Int
+  "GPU-weighted average carbon intensity of the open offers (gCO2e per kWh); null when nothing is offered."
+  avgCarbonIntensity: Float
+  "GPU-weighted average renewable share of the open offers (basis points); null when nothing is offered."
+  avgRenewableBps: Float
 }
 
 "Why a quote cannot be filled: the first limit that left too few GPUs."
@@ -358,6 +367,10 @@ input OfferFilter {
   state: OfferState
   minGpusAvailable: Int
   maxPricePerGpuHour: BigInt
+  "gCO2e per kWh: offers at or below it."
+  maxCarbonIntensity: Int
+  "Offers with at least this renewable share (basis points)."
+  minRenewableBps: Int
 }
 
 enum OfferOrderBy {
@@ -365,6 +378,8 @@ enum OfferOrderBy {
   PRICE
   GPUS_AVAILABLE
   CREATED_AT
+  CARBON_INTENSITY
+  RENEWABLE_BPS
 }
 
 type Offer {

@@ -241,7 +241,13 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     }));
 
   const countGpuSecondsSold = (jobRow: JobRow, usedUntil: number, earned: bigint) => {
-    if (earned > 0n) updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSecondsUsed(jobRow, usedUntil) }));
+    if (earned <= 0n) return;
+    const gpuSeconds = gpuSecondsUsed(jobRow, usedUntil);
+    updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSeconds }));
+    const carbon = BigInt(gpuSeconds) * BigInt(offer(jobRow.offer_id).carbon_intensity);
+    const row = tables.emissions.get(jobRow.gpu_model);
+    if (row) tables.emissions.update(jobRow.gpu_model, { carbon_gpu_seconds: add(row.carbon_gpu_seconds, carbon) });
+    else tables.emissions.put({ gpu_model: jobRow.gpu_model, carbon_gpu_seconds: carbon.toString() });
   };
 
   /** A dispute's bond leaves the market: to the provider (counted in its earnings) or back to the client. */

@@ -184,6 +184,9 @@ export interface CapacityRecord {
   gpusLeased: number;
   offers: number;
   providers: number;
+  /** Sums over the open offers' GPUs of their carbon intensity and renewable share (for GPU-weighted averages). */
+  carbonGpuSum: number;
+  renewableGpuSum: number;
 }
 
 /** An OPEN offer with free GPUs: the asks behind askFloor and askMedian. */
@@ -256,8 +259,10 @@ export interface OfferWhere {
   state?: string;
   minGpusAvailable?: number;
   maxPricePerGpuHour?: bigint;
+  maxCarbonIntensity?: number;
+  minRenewableBps?: number;
 }
-export type OfferOrderBy = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT";
+export type OfferOrderBy = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT" | "CARBON_INTENSITY" | "RENEWABLE_BPS";
 
 export interface JobWhere {
   client?: string;
@@ -315,6 +320,8 @@ const OFFER_ORDER: Record<OfferOrderBy, SortColumn[]> = {
   PRICE: decimalKey("price_per_gpu_hour"),
   GPUS_AVAILABLE: [{ sql: "gpus - gpus_leased", type: "int" }],
   CREATED_AT: [],
+  CARBON_INTENSITY: [{ sql: "carbon_intensity", type: "int" }],
+  RENEWABLE_BPS: [{ sql: "renewable_bps", type: "int" }],
 };
 const JOB_ORDER: Record<JobOrderBy, SortColumn[]> = {
   ID: [],
@@ -392,6 +399,8 @@ const OFFERS: TableSpec<OfferWhere, OfferOrderBy, OfferRow, OfferRecord> = {
     if (where.minGpusAvailable !== undefined) {
       conditions.push("gpus - gpus_leased >= ?"), params.push(where.minGpusAvailable);
     }
+    if (where.maxCarbonIntensity !== undefined) conditions.push("carbon_intensity <= ?"), params.push(where.maxCarbonIntensity);
+    if (where.minRenewableBps !== undefined) conditions.push("renewable_bps >= ?"), params.push(where.minRenewableBps);
     if (where.maxPricePerGpuHour !== undefined) {
       conditions.push(decimalAtMost("price_per_gpu_hour", "price_sort", where.maxPricePerGpuHour, params));
     }
@@ -628,6 +637,8 @@ export interface Reads {
   signsOfLife(provider: string, from: number, to: number): number[];
   /** The lower median of startedAt - createdAt over a provider's accepted jobs; null before the first. */
   medianSecondsToAccept(provider: string): number | null;
+  /** Per GPU model, sum of GPU-seconds x gCO2e/kWh of the jobs in market.gpuHoursSold (finished jobs). */
+  soldCarbonGpuSeconds(): Map<string, bigint>;
   /** The deployment's stake units per payment unit; null before an indexer of this version recorded it. */
   stakePerPaymentUnit(): bigint | null;
   priceBuckets(query: { gpuModelId: string; region: string; interval: Interval; from: number; to: number }): PriceBucketRecord[];
@@ -667,6 +678,13 @@ export function createReads(db: Database): Reads {
        WHERE state IN ('COMPLETED', 'DISPUTED') AND ended_at IS NOT NULL AND started_at IS NOT NULL AND earned IS NOT NULL AND earned <> '0'`,
     )
     .pluck();
+  const unfinishedCarbonStatement = db.prepare(
+    `SELECT j.gpu_model, coalesce(sum(j.gpus * min(max(0, j.ended_at - j.started_at), j.duration) * o.carbon_intensity), 0) AS carbon
+     FROM jobs j JOIN offers o ON o.id = j.offer_id
+     WHERE j.state IN ('COMPLETED', 'DISPUTED') AND j.ended_at IS NOT NULL AND j.started_at IS NOT NULL AND j.earned IS NOT NULL
+       AND j.earned <> '0'
+     GROUP BY j.gpu_model`,
+  );
   const jobStateCountsStatement = db.prepare("SELECT state, count FROM job_state_counts");
   const termsStatement = db.prepare("SELECT * FROM terms ORDER BY terms_id");
   const activeProvidersStatement = db.prepare("SELECT count(*) AS n FROM providers WHERE active_offers > 0");
@@ -681,8 +699,6 @@ export function createReads(db: Database): Reads {
     `SELECT start, jobs, gpu_seconds, notional, open, high, low, close, ask_floor FROM price_buckets
      WHERE gpu_model = ? AND region = ? AND interval = ? AND start >= ? AND start <= ? AND jobs > 0 ORDER BY start`,
   );
-  // From the capacity roll-up (CROSS JOIN keeps it the outer loop), one range of the offers (gpu_model, region,
-  // state) index per pair: reads only the open offers of the pairs asked for.
   const signsOfLifeStatement = db
     .prepare(
       `SELECT at FROM (SELECT at FROM heartbeats WHERE provider = @provider AND at <= @from ORDER BY at DESC LIMIT 1)
@@ -706,6 +722,8 @@ export function createReads(db: Database): Reads {
      WHERE o.state = 'OPEN' AND o.expires_at > @at AND o.gpus > o.gpus_leased
        AND (@model IS NULL OR o.gpu_model = @model) AND (@region IS NULL OR o.region = @region)`,
   );
+  // From the capacity roll-up (CROSS JOIN keeps it the outer loop), one range of the offers (gpu_model, region,
+  // state) index per pair: reads only the open offers of the pairs asked for.
   const openAsksStatement = db.prepare(
     `SELECT o.gpu_model, o.region, o.price_per_gpu_hour, o.gpus - o.gpus_leased AS gpus_free
      FROM capacity c CROSS JOIN offers o INDEXED BY offers_model_region_state
@@ -720,13 +738,18 @@ export function createReads(db: Database): Reads {
       const groupBy = grouping === "GPU_MODEL" ? "gpu_model" : grouping === "REGION" ? "region" : "gpu_model, region";
       const filter = "(@model IS NULL OR gpu_model = @model) AND (@region IS NULL OR region = @region)";
       const statement = db.prepare(
-        `SELECT t.model, t.region, t.gpus_offered, t.gpus_leased, t.offers, coalesce(p.providers, 0) AS providers
+        `SELECT t.model, t.region, t.gpus_offered, t.gpus_leased, t.offers, coalesce(p.providers, 0) AS providers,
+                coalesce(e.carbon_gpu_sum, 0) AS carbon_gpu_sum, coalesce(e.renewable_gpu_sum, 0) AS renewable_gpu_sum
          FROM (SELECT ${model} AS model, ${region} AS region, sum(gpus_offered) AS gpus_offered,
                       sum(gpus_leased) AS gpus_leased, sum(offers) AS offers
                FROM capacity WHERE offers > 0 AND ${filter} GROUP BY ${groupBy}) t
          LEFT JOIN (SELECT ${model} AS model, ${region} AS region, count(DISTINCT provider) AS providers
                     FROM capacity_providers WHERE offers > 0 AND ${filter} GROUP BY ${groupBy}) p
-           ON p.model IS t.model AND p.region IS t.region`,
+           ON p.model IS t.model AND p.region IS t.region
+         LEFT JOIN (SELECT ${model} AS model, ${region} AS region, sum(gpus * carbon_intensity) AS carbon_gpu_sum,
+                           sum(gpus * renewable_bps) AS renewable_gpu_sum
+                    FROM offers WHERE state = 'OPEN' AND ${filter} GROUP BY ${groupBy}) e
+           ON e.model IS t.model AND e.region IS t.region`,
       );
       return [grouping, statement];
     }),
@@ -829,6 +852,22 @@ export function createReads(db: Database): Reads {
       if (accepted === 0) return null;
       return secondsToAcceptStatement.get(provider, Math.floor((accepted - 1) / 2)) as number;
     },
+    soldCarbonGpuSeconds() {
+      const sold = new Map<string, bigint>();
+      try {
+        // Prepared here: a database of schema version 6 or older has no emissions table.
+        for (const row of prepare("SELECT gpu_model, carbon_gpu_seconds FROM emissions").all() as Array<{ gpu_model: string; carbon_gpu_seconds: string }>) {
+          sold.set(row.gpu_model, BigInt(row.carbon_gpu_seconds));
+        }
+      } catch {
+        return sold;
+      }
+      // Like gpuSecondsSold: the counter holds jobs whose clock stopped; those not finished yet are taken out.
+      for (const row of unfinishedCarbonStatement.all() as Array<{ gpu_model: string; carbon: number }>) {
+        sold.set(row.gpu_model, (sold.get(row.gpu_model) ?? 0n) - BigInt(row.carbon));
+      }
+      return sold;
+    },
     stakePerPaymentUnit() {
       try {
         // Prepared here: a database of schema version 5 or older has no such column.
@@ -923,6 +962,8 @@ export function createReads(db: Database): Reads {
         gpus_leased: number;
         offers: number;
         providers: number;
+        carbon_gpu_sum: number;
+        renewable_gpu_sum: number;
       }>;
       return rows.map((row) => ({
         gpuModelId: row.model,
@@ -931,6 +972,8 @@ export function createReads(db: Database): Reads {
         gpusLeased: row.gpus_leased,
         offers: row.offers,
         providers: row.providers,
+        carbonGpuSum: row.carbon_gpu_sum,
+        renewableGpuSum: row.renewable_gpu_sum,
       }));
     },
     openAsks(filter) {

@@ -203,6 +203,12 @@ export interface MarketTotalsRow {
   current_terms_id: number;
 }
 
+export interface EmissionsRow {
+  [column: string]: string | number | null;
+  gpu_model: string;
+  carbon_gpu_seconds: string;
+}
+
 export interface JobStateCountRow {
   [column: string]: string | number | null;
   state: JobState;

@@ -3,6 +3,7 @@ import { createTable, type DerivedColumn, type Journal, type Row, type Table } f
 import type {
   CapacityProviderRow,
   CapacityRow,
+  EmissionsRow,
   GpuModelRow,
   HeartbeatRow,
   JobRow,
@@ -44,6 +45,7 @@ export interface Tables {
   priceBuckets: Table<PriceBucketRow>;
   marketTotals: Table<MarketTotalsRow>;
   jobStateCounts: Table<JobStateCountRow>;
+  emissions: Table<EmissionsRow>;
 }
 
 /** Tables derived from events: everything but checkpoint, blocks and undo_log. */
@@ -60,6 +62,7 @@ export const ENTITY_TABLES = [
   "price_buckets",
   "market_totals",
   "job_state_counts",
+  "emissions",
 ] as const;
 
 export function createTables(db: Db, journal: Journal): Tables & { all: Table<Row>[] } {
@@ -77,6 +80,7 @@ export function createTables(db: Db, journal: Journal): Tables & { all: Table<Ro
     priceBuckets: createTable(db, "price_buckets", journal, { maxCachedRows: 5_000 }),
     marketTotals: createTable(db, "market_totals", journal),
     jobStateCounts: createTable(db, "job_state_counts", journal),
+    emissions: createTable(db, "emissions", journal),
   };
   return { ...tables, all: Object.values(tables) as unknown as Table<Row>[] };
 }

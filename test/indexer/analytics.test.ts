@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import type { Address } from "viem";
 import { createGraphqlApp, createServer, type GraphqlServer } from "../../src/graphql/app";
@@ -5,7 +8,7 @@ import { silentLogger } from "../../src/internal/logger";
 import { openStore, type Store } from "../../src/store/db";
 import { createIndexer, type Indexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
-import { H100, MESH, USDC, setUpMarket, type MarketSession } from "./helpers/market";
+import { H100, MESH, RESULT_HASH, USDC, setUpMarket, type MarketSession } from "./helpers/market";
 
 const HOUR = 3600;
 
@@ -174,5 +177,48 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
     const { provider } = await data(`{ provider(id: "${p1}") { uptime(window: 3600) } }`);
     expect(provider.uptime).to.equal((Math.min(now, lastLife + 15 * 60) - Math.max(now - 3600, lastLife)) / 3600);
     expect(provider.uptime).to.be.greaterThan(0);
+  });
+
+  it("filters and orders offers by carbon and renewable share, averages them over capacity, and estimates sold emissions", async function () {
+    const { offers } = await data(`{ offers(where: { maxCarbonIntensity: 150 }, orderBy: CARBON_INTENSITY) { items { id carbonIntensity } } }`);
+    expect(offers.items.map((o: any) => o.carbonIntensity)).to.deep.equal([50, 120]);
+    const green = await data(`{ offers(where: { minRenewableBps: 5000 }, orderBy: RENEWABLE_BPS, orderDirection: DESC) { items { renewableBps } } }`);
+    expect(green.offers.items.map((o: any) => o.renewableBps)).to.deep.equal([9000, 5000]);
+    // 8 GPUs at 300 g and 20 %, 8 at 50 g and 90 %, 4 at 120 g and 50 %.
+    const { capacity } = await data(`{ capacity(groupBy: GPU_MODEL) { gpusOffered avgCarbonIntensity avgRenewableBps } }`);
+    expect(capacity).to.deep.equal([{ gpusOffered: 20, avgCarbonIntensity: 164, avgRenewableBps: 5400 }]);
+
+    // The job P1 accepted finishes: completed, then settled after the dispute window.
+    const running = (await data(`{ jobs(where: { state: RUNNING }) { items { id } } }`)).jobs.items;
+    expect(running).to.have.length(1);
+    await m.send(p1, "market", "completeJob", [BigInt(running[0].id), RESULT_HASH]);
+    await m.increaseTime(24 * 3600 + 1);
+    await m.send(c2, "market", "settleJob", [BigInt(running[0].id)]);
+    const { market, job } = await data(`{ market { gpuHoursSold estimatedEmissionsKg } job(id: "${running[0].id}") { gpus startedAt endedAt } }`);
+    const gpuSeconds = job.gpus * (job.endedAt - job.startedAt);
+    expect(market.gpuHoursSold).to.equal(gpuSeconds / 3600);
+    // H100 SXM at 700 W on an offer of 300 gCO2e/kWh.
+    expect(market.estimatedEmissionsKg).to.be.closeTo((gpuSeconds * 300 * 700) / 3.6e9, 1e-12);
+    expect(market.estimatedEmissionsKg).to.be.greaterThan(0);
+  });
+
+  it("upgrades a database indexed before emissions were kept to the same figures as a fresh index", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-upgrade-"));
+    const file = path.join(dir, "index.db");
+    try {
+      const indexed = openStore({ file });
+      await createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: indexed }).syncOnce();
+      // As a version-6 indexer left it: no emissions table.
+      indexed.db.exec("DROP TABLE emissions; PRAGMA user_version = 6;");
+      indexed.close();
+      const upgraded = openStore({ file });
+      const emissions = (db: Store["db"]) => db.prepare("SELECT * FROM emissions ORDER BY gpu_model").all();
+      await indexer.syncOnce();
+      expect(emissions(upgraded.db)).to.have.length(1);
+      expect(emissions(upgraded.db)).to.deep.equal(emissions(store.db));
+      upgraded.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { expect } from "chai";
 import type { Address } from "viem";
 import { PARAMETER_NAMES, parameterColumn } from "../../src/protocol";
@@ -277,6 +279,15 @@ describe("indexer: every job path, checked against the contracts", function () {
     }
     expect(totals.gpu_seconds_sold).to.equal(gpuSeconds);
     expect(gpuSeconds).to.be.greaterThan(0);
+
+    // Emissions kept per model by the handlers equal what migration 007 computes from the jobs of a database
+    // indexed without them (every job path of the scenario, dark and reclaimed included).
+    const migration = fs.readFileSync(path.join(__dirname, "..", "..", "src", "store", "migrations", "007_emissions.sql"), "utf8");
+    const backfill = migration.slice(migration.indexOf("SELECT j.gpu_model"));
+    const fromJobs = store.db.prepare(backfill.replace(/;\s*$/, "") + " ORDER BY j.gpu_model").raw().all();
+    const kept = store.db.prepare("SELECT gpu_model, carbon_gpu_seconds FROM emissions ORDER BY gpu_model").raw().all();
+    expect(kept).to.deep.equal(fromJobs);
+    expect(kept.length).to.be.greaterThan(1);
   });
 
   it("price buckets: every job counted once per interval and region, A100 ask floor", function () {
