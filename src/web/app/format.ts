@@ -13,6 +13,16 @@ export function percent(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
 
+/** The API's reliability score 0..1 (exact to 6 decimals) as "0.875". */
+export function reliabilityText(score: number): string {
+  return score.toFixed(3);
+}
+
+/** A median time to accept in seconds; "—" before the first acceptance. */
+export function speedText(seconds: number | null): string {
+  return seconds === null ? "—" : formatDuration(seconds);
+}
+
 export function integer(value: number): string {
   return value.toLocaleString("en-US");
 }
