@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { TokenUnits } from "../../../cli/lib/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
-import { amount, formatTime, integer, percent, reliabilityText, shortAddress, speedText } from "../format";
+import { amount, formatTime, integer, parseShare, percent, reliabilityText, shortAddress, speedText } from "../format";
 import { Link } from "../router";
 
 interface ProviderRow {
@@ -46,16 +46,6 @@ const ORDERS: Array<[ProviderOrder, string]> = [
   ["STAKED", "stake"],
   ["REGISTERED_AT", "registration"],
 ];
-
-/** A share typed as 0..1 or as a percentage ("0.8", "80%"); null when empty. Throws a sentence when malformed. */
-export function parseShare(text: string, what: string): number | null {
-  const value = text.trim();
-  if (value === "") return null;
-  const match = /^(\d+(?:\.\d+)?|\.\d+)(%?)$/.exec(value);
-  const share = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
-  if (!(share >= 0 && share <= 1)) throw new Error(`${what}: "${text}" is not a share between 0 and 1 (or 0% and 100%)`);
-  return share;
-}
 
 /**
  * Providers ranked by the API's reliability score (or another part of their record), from events alone, with
