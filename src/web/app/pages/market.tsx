@@ -76,7 +76,11 @@ export function MarketPage(props: { payment: TokenUnits; stake: TokenUnits }) {
   );
 }
 
-/** Rentable GPUs of the model buckets, summed: the API has no network-wide figure (null while any bucket has none). */
+/**
+ * Rentable GPUs of the model buckets, summed (null while any bucket has none). The API has no market-wide figure, and
+ * each bucket lets a provider's unlocked stake back its offers of that model alone: a provider offering two models
+ * is counted in both, so the sum is an upper bound until MarketStats carries gpusRentable.
+ */
 function rentableOf(rows: readonly CapacityRow[]): number | null {
   let total = 0;
   for (const row of rows) {
