@@ -228,6 +228,15 @@ describe("web app: provider and client consoles with a browser wallet", function
 
     const balanceBefore = await market.m.read<bigint>("payment", "balanceOf", [wallet.address]);
     const signaturesBefore = wallet.requests.filter((request) => request.method === "eth_signTypedData_v4").length;
+    // What the legs' job column shows while the transaction goes through, as the user sees it.
+    await page.evaluate(() => {
+      const scope = globalThis as any;
+      scope.__legSteps = [];
+      new MutationObserver(() => {
+        const cells = [...scope.document.querySelectorAll('[data-testid="plan-leg-job"]')].map((cell: any) => cell.textContent).join(" | ");
+        if (scope.__legSteps.at(-1) !== cells) scope.__legSteps.push(cells);
+      }).observe(scope.document.body, { subtree: true, childList: true, characterData: true });
+    });
     await page.getByRole("button", { name: /^Rent the plan: pay/ }).click();
     const hash = await txConfirmed(/rent 2 jobs/);
     // One permit for the total, one transaction for every leg.
@@ -245,7 +254,12 @@ describe("web app: provider and client consoles with a browser wallet", function
       expect(BigInt(onChain.offerId)).to.equal(event.args.offerId);
     }
     expect(await market.m.read<bigint>("payment", "balanceOf", [wallet.address])).to.equal(balanceBefore - BigInt(planned.escrow));
+    await page.getByTestId("plan-rented").waitFor();
     expect(await page.getByTestId("plan-leg-job").allTextContents()).to.deep.equal(created.map((event) => `Job #${event.args.jobId}`));
+    const legSteps = await page.evaluate(() => (globalThis as any).__legSteps as string[]);
+    expect(legSteps).to.include("signing | signing").and.include("pending | pending");
+    expect(legSteps.at(-1)).to.equal(created.map((event) => `Job #${event.args.jobId}`).join(" | "));
+    expect(await page.getByRole("button", { name: /^Rent the plan/ }).count(), "a rented plan cannot be sent twice").to.equal(0);
     await page.getByTestId("payment-balance").getByText(usdc(balanceBefore - BigInt(planned.escrow))).waitFor();
     // The indexer sees them at the quoted escrows, and the console lists them with the client's jobs.
     await market.caughtUp();

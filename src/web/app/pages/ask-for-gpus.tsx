@@ -326,9 +326,15 @@ export function AskForGpus(props: ConsoleProps & { wallet: Wallet; address: Addr
                 <strong data-testid="plan-escrow">{pay(plan.escrow)}</strong> held in escrow; unused time is refunded.
               </p>
               <p class="caption">The providers lock {formatAmount(BigInt(plan.collateral), props.stake)} of their stake as collateral.</p>
-              <button type="button" class="primary" onClick={() => void rent()} disabled={tx.busy}>
-                Rent the plan: pay {pay(plan.escrow)} into escrow
-              </button>
+              {createdJobs ? (
+                <p data-testid="plan-rented">
+                  Rented: {createdJobs.length} jobs created; each provider must accept its job within its accept window. Plan again for more.
+                </p>
+              ) : (
+                <button type="button" class="primary" onClick={() => void rent()} disabled={tx.busy}>
+                  Rent the plan: pay {pay(plan.escrow)} into escrow
+                </button>
+              )}
             </>
           ) : null}
         </div>
