@@ -1,7 +1,7 @@
 import http from "node:http";
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
-import { H100 } from "../indexer/helpers/market";
+import { H100, MESH } from "../indexer/helpers/market";
 import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
 import { seriousAxeViolations } from "./helpers/audit";
 import { startWebMarket, type WebMarket } from "./helpers/market";
@@ -239,5 +239,27 @@ describe("web app: market pages against a real chain", function () {
       await current.close();
       expectNoProblems(current);
     }
+  });
+  it("counts as rentable only the free GPUs a provider's unlocked stake can back, and the figures follow an unstake", async function () {
+    const page = await open("/");
+    await page.getByTestId("offer-rentable").first().waitFor();
+    const [, p2] = market.providers;
+    const unlocked = await market.m.read<bigint>("staking", "unlockedStake", [p2!]);
+    // Leave p2 0.05 MESH of unlocked stake: fewer of its free GPUs can be rented than are listed, even for the
+    // offers' one-minute minimum duration.
+    await market.m.send(p2!, "staking", "requestUnstake", [unlocked - MESH / 20n]);
+    await market.caughtUp();
+    const { capacity, offers, market: stats } = await market.query(
+      "{ market { gpusAvailable } capacity(groupBy: GPU_MODEL) { gpusRentable } offers(where: { state: OPEN }, orderBy: PRICE) { items { gpusAvailable gpusRentable } } }",
+    );
+    const total = capacity.reduce((sum: number, bucket: { gpusRentable: number }) => sum + bucket.gpusRentable, 0);
+    expect(total).to.be.below(stats.gpusAvailable);
+    await page.getByTestId("gpus-rentable").locator(".figure-value").getByText(total.toLocaleString("en-US"), { exact: true }).waitFor({ timeout: 20_000 });
+    await page.waitForFunction(
+      (expected) => [...(globalThis as any).document.querySelectorAll('[data-testid="offer-rentable"]')].map((cell: any) => cell.textContent).join() === expected,
+      offers.items.map((offer: { gpusRentable: number }) => String(offer.gpusRentable)).join(),
+    );
+    expect(offers.items.some((offer: { gpusAvailable: number; gpusRentable: number }) => offer.gpusRentable < offer.gpusAvailable)).to.equal(true);
+    expect(await page.getByTestId("capacity-rentable").allTextContents()).to.deep.equal(capacity.map((bucket: { gpusRentable: number }) => String(bucket.gpusRentable)));
   });
 });
