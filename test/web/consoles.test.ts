@@ -185,6 +185,109 @@ describe("web app: provider and client consoles with a browser wallet", function
     createdJobId = created.args.jobId;
   });
 
+  it("asks for GPUs spread over 2 providers, shows the API's plan, rents it in one transaction with exactly the quoted escrows, and tells a PRICE shortfall", async function () {
+    await page.getByRole("link", { name: "Rent GPUs" }).click();
+    const form = page.getByRole("form", { name: "Ask for GPUs" });
+    await form.getByLabel("GPU model").selectOption("H100-SXM-80GB");
+    await form.getByLabel("GPU count").fill("4");
+    await form.getByLabel(/^For/).fill("2h");
+    await form.getByLabel(/Spread across/).fill("2");
+    await form.getByRole("button", { name: "Plan" }).click();
+    await page.getByTestId("plan-legs").waitFor();
+    const planned = (
+      await market.query(
+        `{ quote(gpuModel: "H100-SXM-80GB", gpus: 4, duration: 7200, spreadAcross: 2) {
+             fillable providers cost fee escrow legs { offer { id } provider { id } gpus pricePerGpuHour cost fee escrow } } }`,
+      )
+    ).quote;
+    expect(planned.fillable).to.equal(true);
+    expect(planned.providers).to.equal(2);
+    const legs = planned.legs as Array<{ offer: { id: string }; provider: { id: string }; gpus: number; pricePerGpuHour: string; cost: string; fee: string; escrow: string }>;
+    expect(new Set(legs.map((leg) => leg.provider.id)).size).to.equal(2);
+    const usdc = (value: string | bigint) => formatAmount(BigInt(value), payment);
+    const rows = page.getByTestId("plan-leg");
+    expect(await rows.evaluateAll((elements) => elements.map((element) => element.getAttribute("data-offer")))).to.deep.equal(legs.map((leg) => leg.offer.id));
+    for (const [index, leg] of legs.entries()) {
+      const text = (await rows.nth(index).textContent())!;
+      expect(text).to.contain(usdc(leg.pricePerGpuHour)).and.contain(usdc(leg.cost)).and.contain(usdc(leg.fee));
+      expect(await rows.nth(index).getByTestId("plan-leg-escrow").textContent()).to.equal(usdc(leg.escrow));
+    }
+    const total = legs.reduce((sum, leg) => sum + BigInt(leg.escrow), 0n);
+    expect(BigInt(planned.cost) + BigInt(planned.fee)).to.equal(BigInt(planned.escrow));
+    expect(total).to.equal(BigInt(planned.escrow));
+    expect(await page.getByTestId("plan-cost").textContent()).to.equal(usdc(planned.cost));
+    expect(await page.getByTestId("plan-fee").textContent()).to.equal(usdc(planned.fee));
+    expect(await page.getByTestId("plan-escrow").textContent()).to.equal(usdc(planned.escrow));
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "client-console-plan", "desktop");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "client-console-plan", "phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    expect(await seriousAxeViolations(page)).to.deep.equal([]);
+
+    const balanceBefore = await market.m.read<bigint>("payment", "balanceOf", [wallet.address]);
+    const signaturesBefore = wallet.requests.filter((request) => request.method === "eth_signTypedData_v4").length;
+    // What the legs' job column shows while the transaction goes through, as the user sees it.
+    await page.evaluate(() => {
+      const scope = globalThis as any;
+      scope.__legSteps = [];
+      new MutationObserver(() => {
+        const cells = [...scope.document.querySelectorAll('[data-testid="plan-leg-job"]')].map((cell: any) => cell.textContent).join(" | ");
+        if (scope.__legSteps.at(-1) !== cells) scope.__legSteps.push(cells);
+      }).observe(scope.document.body, { subtree: true, childList: true, characterData: true });
+    });
+    await page.getByRole("button", { name: /^Rent the plan: pay/ }).click();
+    const hash = await txConfirmed(/rent 2 jobs/);
+    // One permit for the total, one transaction for every leg.
+    expect(wallet.requests.filter((request) => request.method === "eth_signTypedData_v4").length).to.equal(signaturesBefore + 1);
+    const receipt = await market.m.publicClient.getTransactionReceipt({ hash: hash as `0x${string}` });
+    const created = parseEventLogs({ abi: jobMarketAbi, logs: receipt.logs, eventName: "JobCreated" });
+    expect(created.map((event) => [event.args.offerId.toString(), event.args.provider.toLowerCase(), event.args.gpus, event.args.pricePerGpuHour, event.args.escrow])).to.deep.equal(
+      legs.map((leg) => [leg.offer.id, leg.provider.id, leg.gpus, BigInt(leg.pricePerGpuHour), BigInt(leg.escrow)]),
+    );
+    for (const event of created) {
+      expect(event.args.client.toLowerCase()).to.equal(wallet.address.toLowerCase());
+      expect(event.args.duration).to.equal(7200);
+      const onChain = await market.m.read<{ client: string; offerId: number; gpus: number; state: number }>("market", "getJob", [event.args.jobId]);
+      expect(onChain.client.toLowerCase()).to.equal(wallet.address.toLowerCase());
+      expect(BigInt(onChain.offerId)).to.equal(event.args.offerId);
+    }
+    expect(await market.m.read<bigint>("payment", "balanceOf", [wallet.address])).to.equal(balanceBefore - BigInt(planned.escrow));
+    await page.getByTestId("plan-rented").waitFor();
+    expect(await page.getByTestId("plan-leg-job").allTextContents()).to.deep.equal(created.map((event) => `Job #${event.args.jobId}`));
+    const legSteps = await page.evaluate(() => (globalThis as any).__legSteps as string[]);
+    expect(legSteps).to.include("signing | signing").and.include("pending | pending");
+    expect(legSteps.at(-1)).to.equal(created.map((event) => `Job #${event.args.jobId}`).join(" | "));
+    expect(await page.getByRole("button", { name: /^Rent the plan/ }).count(), "a rented plan cannot be sent twice").to.equal(0);
+    await page.getByTestId("payment-balance").getByText(usdc(balanceBefore - BigInt(planned.escrow))).waitFor();
+    // The indexer sees them at the quoted escrows, and the console lists them with the client's jobs.
+    await market.caughtUp();
+    for (const [index, event] of created.entries()) {
+      expect((await market.query(`{ job(id: "${event.args.jobId}") { escrow state } }`)).job).to.deep.equal({ escrow: legs[index]!.escrow, state: "CREATED" });
+      await page.locator(`[data-testid="console-job"][data-job="${event.args.jobId}"]`).waitFor();
+    }
+    await screenshot(page, "client-console-plan-rented", "desktop");
+
+    // Above the price limit: no plan, the shortfall and the API's sentence.
+    await form.getByLabel(/Max USDC per GPU-hour/).fill("2.00");
+    await form.getByRole("button", { name: "Plan" }).click();
+    await page.getByTestId("plan-shortfall").waitFor();
+    const refused = (await market.query(`{ quote(gpuModel: "H100-SXM-80GB", gpus: 4, duration: 7200, spreadAcross: 2, maxPricePerGpuHour: "2000000") { fillable shortfall message } }`)).quote;
+    expect(refused).to.deep.include({ fillable: false, shortfall: "PRICE" });
+    expect(await page.getByTestId("plan-shortfall-code").textContent()).to.equal("PRICE");
+    expect(await page.getByTestId("plan-message").textContent()).to.equal(refused.message);
+    expect(await page.getByRole("button", { name: /^Rent the plan/ }).count()).to.equal(0);
+    await screenshot(page, "client-console-plan-shortfall", "desktop");
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await horizontalOverflow(page)).to.equal(0);
+    await screenshot(page, "client-console-plan-shortfall", "phone");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await form.getByLabel(/Spread across/).fill("5");
+    await form.getByRole("button", { name: "Plan" }).click();
+    await page.getByRole("alert").getByText(/spread across: 5 is out of range \(1\.\.4\)/).waitFor();
+  });
+
   it("creates, reprices and closes an offer, and accepts, claims and completes a job of it as the provider", async function () {
     await page.getByRole("link", { name: "Provide GPUs" }).click();
     await page.getByTestId("staked").waitFor();

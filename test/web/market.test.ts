@@ -1,7 +1,7 @@
 import http from "node:http";
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
-import { H100 } from "../indexer/helpers/market";
+import { H100, MESH } from "../indexer/helpers/market";
 import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
 import { seriousAxeViolations } from "./helpers/audit";
 import { startWebMarket, type WebMarket } from "./helpers/market";
@@ -95,10 +95,18 @@ describe("web app: market pages against a real chain", function () {
   for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
     it(`renders the market page with the API's figures (${viewport})`, async function () {
       const page = await open("/", viewport);
-      const { market: stats, capacity } = await market.query(
-        "{ market { gpusOffered gpusLeased utilization volume } capacity(groupBy: GPU_MODEL) { gpuModel gpusOffered } }",
+      const { market: stats, capacity, offers } = await market.query(
+        "{ market { gpusOffered gpusLeased utilization volume } capacity(groupBy: GPU_MODEL) { gpuModel gpusOffered gpusRentable } offers(where: { state: OPEN }, orderBy: PRICE) { items { gpusRentable } } }",
       );
       await page.getByTestId("gpus-offered").getByText(String(stats.gpusOffered), { exact: true }).waitFor();
+      // Rentable GPUs: the capacity buckets' figure summed in the headline, per bucket and per offer in the tables.
+      const rentable = capacity.map((bucket: { gpusRentable: number }) => bucket.gpusRentable);
+      expect(rentable.every((value: unknown) => typeof value === "number")).to.equal(true);
+      const total = rentable.reduce((sum: number, value: number) => sum + value, 0);
+      expect(await page.getByTestId("gpus-rentable").locator(".figure-value").textContent()).to.equal(total.toLocaleString("en-US"));
+      expect(await page.getByTestId("capacity-rentable").allTextContents()).to.deep.equal(rentable.map(String));
+      await page.getByTestId("offer-rentable").first().waitFor();
+      expect(await page.getByTestId("offer-rentable").allTextContents()).to.deep.equal(offers.items.map((offer: { gpusRentable: number }) => String(offer.gpusRentable)));
       expect(await page.getByTestId("gpus-leased").textContent()).to.contain(String(stats.gpusLeased));
       expect(await page.getByTestId("utilization").textContent()).to.contain(`${(stats.utilization * 100).toFixed(1)}%`);
       // Exact amounts from bigint base units, as the CLI prints them.
@@ -149,8 +157,13 @@ describe("web app: market pages against a real chain", function () {
     await page.getByTestId("offer-row").nth(3).waitFor();
   });
 
-  it("ranks providers by their record and re-ranks on demand, at both widths", async function () {
-    const ranked = (await market.query("{ providers(orderBy: JOBS_COMPLETED, orderDirection: DESC) { items { id jobsAccepted jobsCompleted } } }")).providers.items;
+  it("ranks providers by reliability with uptime, completion rate and time to accept, filters and re-ranks them, at both widths", async function () {
+    const ranked = (
+      await market.query(
+        "{ providers(orderBy: RELIABILITY, orderDirection: DESC) { items { id jobsAccepted jobsCompleted reliability completionRate medianSecondsToAccept uptime(window: 86400) } } }",
+      )
+    ).providers.items;
+    expect(ranked.length).to.equal(2);
     // Two providers may register within the same second: the API's order (ties by address) is the truth.
     const byRegistration = (await market.query("{ providers(orderBy: REGISTERED_AT, orderDirection: ASC) { items { id } } }")).providers.items;
     for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
@@ -160,6 +173,21 @@ describe("web app: market pages against a real chain", function () {
       const links = await page.getByTestId("provider-row").getByRole("link").evaluateAll((anchors) => anchors.map((anchor) => (anchor as any).title));
       expect(links).to.deep.equal(ranked.map((provider: { id: string }) => provider.id));
       expect(await page.getByTestId("provider-row").first().textContent()).to.contain(`${ranked[0].jobsCompleted} / ${ranked[0].jobsAccepted}`);
+      const column = (testId: string) => page.getByTestId(testId).allTextContents();
+      expect(await column("provider-reliability")).to.deep.equal(ranked.map((provider: any) => provider.reliability.toFixed(3)));
+      expect(await column("provider-uptime")).to.deep.equal(ranked.map((provider: any) => `${(provider.uptime * 100).toFixed(1)}%`));
+      expect(await column("provider-completion")).to.deep.equal(ranked.map((provider: any) => `${(provider.completionRate * 100).toFixed(1)}%`));
+      // Jobs here are accepted in the block after their creation: a second or a few.
+      expect(await column("provider-accept")).to.deep.equal(ranked.map((provider: any) => `${provider.medianSecondsToAccept}s`));
+      // The reliability filter asks the API: above the lower score only the better provider stays.
+      const threshold = (ranked[0].reliability + ranked[1].reliability) / 2;
+      const filtered = (await market.query(`{ providers(where: { minReliability: ${threshold} }) { items { id } } }`)).providers.items;
+      await page.getByLabel(/Min reliability/).fill(threshold.toFixed(6));
+      await page.waitForFunction((expected) => (globalThis as any).document.querySelectorAll('[data-testid="provider-row"]').length === expected, filtered.length);
+      await page.getByLabel(/Min reliability/).fill("1.5");
+      await page.getByRole("alert").getByText(/not a share between 0 and 1/).waitFor();
+      await page.getByLabel(/Min reliability/).fill("");
+      await page.getByTestId("provider-row").nth(ranked.length - 1).waitFor();
       await page.getByLabel("Rank by").selectOption("REGISTERED_AT");
       await page.waitForFunction(
         (expected) => [...(globalThis as any).document.querySelectorAll('[data-testid="provider-row"] a')].map((anchor: any) => anchor.title).join() === expected,
@@ -197,7 +225,13 @@ describe("web app: market pages against a real chain", function () {
 
       await page.getByRole("link", { name: market.providers[1]!.toLowerCase() }).first().click();
       await page.getByRole("heading", { name: /^Provider 0x/ }).waitFor();
-      expect(await page.getByTestId("provider-facts").textContent()).to.contain("100000 MESH");
+      const record = (await market.query(`{ provider(id: "${market.providers[1]!.toLowerCase()}") { reliability uptime(window: 86400) completionRate medianSecondsToAccept } }`)).provider;
+      const facts = (await page.getByTestId("provider-facts").textContent())!;
+      expect(facts).to.contain("100000 MESH");
+      expect(facts).to.contain(`Reliability (0..1)${record.reliability.toFixed(3)}`);
+      expect(facts).to.contain(`Uptime, last 24 h${(record.uptime * 100).toFixed(1)}%`);
+      expect(facts).to.contain(`Completion rate${(record.completionRate * 100).toFixed(1)}%`);
+      expect(facts).to.contain(`Median time to accept${record.medianSecondsToAccept}s`);
       expect(await horizontalOverflow(page)).to.equal(0);
       await screenshot(page, "provider", viewport);
       const current = watched!;
@@ -205,5 +239,27 @@ describe("web app: market pages against a real chain", function () {
       await current.close();
       expectNoProblems(current);
     }
+  });
+  it("counts as rentable only the free GPUs a provider's unlocked stake can back, and the figures follow an unstake", async function () {
+    const page = await open("/");
+    await page.getByTestId("offer-rentable").first().waitFor();
+    const [, p2] = market.providers;
+    const unlocked = await market.m.read<bigint>("staking", "unlockedStake", [p2!]);
+    // Leave p2 0.05 MESH of unlocked stake: fewer of its free GPUs can be rented than are listed, even for the
+    // offers' one-minute minimum duration.
+    await market.m.send(p2!, "staking", "requestUnstake", [unlocked - MESH / 20n]);
+    await market.caughtUp();
+    const { capacity, offers, market: stats } = await market.query(
+      "{ market { gpusAvailable } capacity(groupBy: GPU_MODEL) { gpusRentable } offers(where: { state: OPEN }, orderBy: PRICE) { items { gpusAvailable gpusRentable } } }",
+    );
+    const total = capacity.reduce((sum: number, bucket: { gpusRentable: number }) => sum + bucket.gpusRentable, 0);
+    expect(total).to.be.below(stats.gpusAvailable);
+    await page.getByTestId("gpus-rentable").locator(".figure-value").getByText(total.toLocaleString("en-US"), { exact: true }).waitFor({ timeout: 20_000 });
+    await page.waitForFunction(
+      (expected) => [...(globalThis as any).document.querySelectorAll('[data-testid="offer-rentable"]')].map((cell: any) => cell.textContent).join() === expected,
+      offers.items.map((offer: { gpusRentable: number }) => String(offer.gpusRentable)).join(),
+    );
+    expect(offers.items.some((offer: { gpusAvailable: number; gpusRentable: number }) => offer.gpusRentable < offer.gpusAvailable)).to.equal(true);
+    expect(await page.getByTestId("capacity-rentable").allTextContents()).to.deep.equal(capacity.map((bucket: { gpusRentable: number }) => String(bucket.gpusRentable)));
   });
 });

@@ -13,6 +13,26 @@ export function percent(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }
 
+/** The API's reliability score 0..1 (exact to 6 decimals) as "0.875". */
+export function reliabilityText(score: number): string {
+  return score.toFixed(3);
+}
+
+/** A median time to accept in seconds; "—" before the first acceptance. */
+export function speedText(seconds: number | null): string {
+  return seconds === null ? "—" : formatDuration(seconds);
+}
+
+/** A share typed as 0..1 or as a percentage ("0.8", "80%"); null when empty. Throws a sentence when malformed. */
+export function parseShare(text: string, what: string): number | null {
+  const value = text.trim();
+  if (value === "") return null;
+  const match = /^(\d+(?:\.\d+)?|\.\d+)(%?)$/.exec(value);
+  const share = match ? Number(match[1]) / (match[2] ? 100 : 1) : NaN;
+  if (!(share >= 0 && share <= 1)) throw new Error(`${what}: "${text}" is not a share between 0 and 1 (or 0% and 100%)`);
+  return share;
+}
+
 export function integer(value: number): string {
   return value.toLocaleString("en-US");
 }

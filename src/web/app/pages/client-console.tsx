@@ -9,6 +9,7 @@ import { amount, formatAmount, formatDuration } from "../format";
 import { Link } from "../router";
 import { explain, walletPermit } from "../wallet/tx";
 import { errorContextOf, isReady, TxStatusLine, useTransactions, useWallet, WalletPanel, type ConsoleProps } from "../wallet/ui";
+import { AskForGpus } from "./ask-for-gpus";
 import { ConsoleJobs, textHash } from "./console-jobs";
 import type { Wallet } from "../wallet/wallet";
 
@@ -41,7 +42,10 @@ const OFFER_QUERY = /* GraphQL */ `
   }
 `;
 
-/** The client's console: quote an offer, then rent it (a permit and createJobWithPermit in one transaction). */
+/**
+ * The client's console: ask for GPUs (the API's plan over any offers, rented in one transaction), or quote one offer
+ * and rent it (a permit and createJobWithPermit in one transaction).
+ */
 export default function ClientConsole(props: ConsoleProps) {
   const { wallet, state } = useWallet(props.config);
   return (
@@ -180,7 +184,7 @@ function Rent(props: ConsoleProps & { wallet: Wallet; address: Address }) {
   const pay = (value: bigint) => formatAmount(value, props.payment);
   return (
     <>
-    <Section title="Rent GPUs" id="rent">
+    <AskForGpus {...props} tx={tx} onRented={refreshBalance}>
       <p class="caption" data-testid="payment-balance">
         In your wallet: {balance === null ? "…" : pay(balance)}
         {paymentToken.dev ? (
@@ -194,6 +198,8 @@ function Rent(props: ConsoleProps & { wallet: Wallet; address: Address }) {
           </>
         ) : null}
       </p>
+    </AskForGpus>
+    <Section title="Rent one offer" id="rent">
       <form
         class="filters"
         onSubmit={(event) => {

@@ -2,7 +2,8 @@ import type { ComponentChildren } from "preact";
 import type { TokenUnits } from "../../../cli/lib/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
-import { amount, formatAmount, formatBps, formatDuration, formatTime, integer, shortAddress } from "../format";
+import { amount, formatAmount, formatBps, formatDuration, formatTime, integer, percent, reliabilityText, shortAddress, speedText } from "../format";
+import { UPTIME_WINDOW_SECONDS } from "./providers";
 import { Link } from "../router";
 
 interface Units {
@@ -81,10 +82,11 @@ function JobsTable(props: { jobs: JobRow[]; payment: TokenUnits; label: string }
 }
 
 const PROVIDER_QUERY = /* GraphQL */ `
-  query Provider($id: ID!) {
+  query Provider($id: ID!, $window: Int) {
     provider(id: $id) {
       id metadataUri registeredAt staked locked unbonding unbondingReadyAt slashed earned
-      jobsCompleted jobsDisputed jobsAccepted jobsDeclined jobsExpired jobsDark activeOffers lastHeartbeatAt
+      jobsCompleted jobsDisputed jobsAccepted jobsDeclined jobsExpired jobsDark jobsLostDisputes activeOffers lastHeartbeatAt
+      reliability completionRate medianSecondsToAccept uptime(window: $window)
       offers(orderBy: ID, orderDirection: DESC, first: 50) { items { id gpuModel region gpus gpusAvailable pricePerGpuHour state } }
       jobs(orderBy: ID, orderDirection: DESC, first: 50) { totalCount items { ${JOB_ROW_FIELDS} } }
     }
@@ -92,7 +94,7 @@ const PROVIDER_QUERY = /* GraphQL */ `
 `;
 
 export function ProviderPage(props: Units & { address: string }) {
-  const { data, error } = usePolled<{ provider: any }>(PROVIDER_QUERY, { id: props.address });
+  const { data, error } = usePolled<{ provider: any }>(PROVIDER_QUERY, { id: props.address, window: UPTIME_WINDOW_SECONDS });
   if (error && !data) return <Notice kind="error">{error}</Notice>;
   if (!data) return <p class="loading">Reading the provider …</p>;
   const p = data.provider;
@@ -113,8 +115,12 @@ export function ProviderPage(props: Units & { address: string }) {
             ["Slashed", amount(p.slashed, props.stake)],
             ["Earned", amount(p.earned, props.payment)],
             ["Last sign of life", time(p.lastHeartbeatAt)],
+            ["Reliability (0..1)", reliabilityText(p.reliability)],
+            ["Uptime, last 24 h", percent(p.uptime)],
+            ["Completion rate", p.completionRate === null ? "—" : percent(p.completionRate)],
+            ["Median time to accept", speedText(p.medianSecondsToAccept)],
             ["Jobs accepted / completed", `${p.jobsAccepted} / ${p.jobsCompleted}`],
-            ["Declined / expired / dark / disputed", `${p.jobsDeclined} / ${p.jobsExpired} / ${p.jobsDark} / ${p.jobsDisputed}`],
+            ["Declined / expired / dark / disputed / lost", `${p.jobsDeclined} / ${p.jobsExpired} / ${p.jobsDark} / ${p.jobsDisputed} / ${p.jobsLostDisputes}`],
           ]}
         />
       </Section>

@@ -40,9 +40,11 @@ interface CapacityRow {
   offers: number;
   askFloor: string | null;
   askMedian: string | null;
+  /** Null until the indexer has recorded the deployment's stake rate. */
+  gpusRentable: number | null;
 }
 
-const CAPACITY_FIELDS = "gpuModel region gpusOffered gpusLeased gpusAvailable utilization providers offers askFloor askMedian";
+const CAPACITY_FIELDS = "gpuModel region gpusOffered gpusLeased gpusAvailable gpusRentable utilization providers offers askFloor askMedian";
 const MARKET_QUERY = /* GraphQL */ `
   query Market {
     _meta { block { number timestamp } }
@@ -66,7 +68,7 @@ export function MarketPage(props: { payment: TokenUnits; stake: TokenUnits }) {
         Market <span class="block-tag" data-testid="indexed-block">block {integer(data._meta.block.number)}</span>
       </h1>
       {error ? <Notice kind="error">Live update failed: {error}</Notice> : null}
-      <Headline market={data.market} payment={props.payment} stake={props.stake} />
+      <Headline market={data.market} byModel={data.byModel} payment={props.payment} stake={props.stake} />
       <Capacity byModel={data.byModel} byModelRegion={data.byModelRegion} payment={props.payment} />
       {models.length > 0 ? <Prices models={models} regions={data.byModelRegion} payment={props.payment} /> : null}
       <Offers models={models} regions={[...new Set(data.byModelRegion.map((row) => row.region!))].sort()} payment={props.payment} />
@@ -74,14 +76,32 @@ export function MarketPage(props: { payment: TokenUnits; stake: TokenUnits }) {
   );
 }
 
-function Headline({ market, payment, stake }: { market: MarketData["market"]; payment: TokenUnits; stake: TokenUnits }) {
+/**
+ * Rentable GPUs of the model buckets, summed (null while any bucket has none). The API has no market-wide figure, and
+ * each bucket lets a provider's unlocked stake back its offers of that model alone: a provider offering two models
+ * is counted in both, so the sum is an upper bound until MarketStats carries gpusRentable.
+ */
+function rentableOf(rows: readonly CapacityRow[]): number | null {
+  let total = 0;
+  for (const row of rows) {
+    if (row.gpusRentable === null) return null;
+    total += row.gpusRentable;
+  }
+  return total;
+}
+
+const count = (value: number | null) => (value === null ? "—" : integer(value));
+
+function Headline({ market, byModel, payment, stake }: { market: MarketData["market"]; byModel: CapacityRow[]; payment: TokenUnits; stake: TokenUnits }) {
   const states = market.jobsByState.filter((entry) => entry.count > 0);
+  const rentable = rentableOf(byModel);
   return (
     <Section title="Headline figures" id="headline">
       <div class="figures">
         <Figure testId="gpus-offered" label="GPUs offered" value={integer(market.gpusOffered)} detail={`${integer(market.activeProviders)} of ${integer(market.providers)} providers active`} />
         <Figure testId="gpus-leased" label="GPUs leased" value={integer(market.gpusLeased)} />
         <Figure testId="gpus-available" label="GPUs free" value={integer(market.gpusAvailable)} />
+        <Figure testId="gpus-rentable" label="GPUs rentable" value={count(rentable)} detail="free and backed by unlocked stake" />
         <Figure testId="utilization" label="Utilization" value={percent(market.utilization)} />
         <Figure testId="volume" label="Volume" value={amount(market.volume, payment)} detail={`${market.gpuHoursSold.toFixed(1)} GPU-hours sold`} />
         <Figure testId="fees" label="Fees collected" value={amount(market.feesCollected, payment)} />
@@ -126,6 +146,7 @@ function Capacity({ byModel, byModelRegion, payment }: { byModel: CapacityRow[];
                 <th scope="col" class="num">Offered</th>
                 <th scope="col" class="num">Leased</th>
                 <th scope="col" class="num">Free</th>
+                <th scope="col" class="num">Rentable</th>
                 <th scope="col">Utilization</th>
                 <th scope="col" class="num">Ask floor</th>
                 {byRegion ? null : <th scope="col" class="num">Median ask</th>}
@@ -140,6 +161,7 @@ function Capacity({ byModel, byModelRegion, payment }: { byModel: CapacityRow[];
                   <td class="num">{integer(row.gpusOffered)}</td>
                   <td class="num">{integer(row.gpusLeased)}</td>
                   <td class="num">{integer(row.gpusAvailable)}</td>
+                  <td class="num" data-testid="capacity-rentable">{count(row.gpusRentable)}</td>
                   <td>
                     <Meter share={row.utilization} label={`${percent(row.utilization)} leased`} /> {percent(row.utilization)}
                   </td>
@@ -230,6 +252,7 @@ interface OfferRow {
   carbonIntensity: number;
   renewableBps: number;
   expiresAt: number;
+  gpusRentable: number | null;
   state: string;
 }
 
@@ -239,7 +262,7 @@ const OFFERS_QUERY = /* GraphQL */ `
       totalCount
       items {
         id provider { id } gpuModel region gpus gpusLeased gpusAvailable pricePerGpuHour minDuration maxDuration
-        carbonIntensity renewableBps expiresAt state
+        carbonIntensity renewableBps expiresAt gpusRentable state
       }
     }
   }
@@ -345,6 +368,7 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
                   <th scope="col">Model</th>
                   <th scope="col">Region</th>
                   {sortHeader("GPUS_AVAILABLE", "Free / GPUs", true)}
+                  <th scope="col" class="num">Rentable</th>
                   {sortHeader("PRICE", "Price per GPU-h", true)}
                   <th scope="col">Duration</th>
                   <th scope="col" class="num">Renewable</th>
@@ -367,6 +391,7 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
                     <td class="num">
                       {integer(offer.gpusAvailable)} / {integer(offer.gpus)}
                     </td>
+                    <td class="num" data-testid="offer-rentable">{count(offer.gpusRentable)}</td>
                     <td class="num" data-testid="offer-price">{amount(offer.pricePerGpuHour, payment)}</td>
                     <td>
                       {formatDuration(offer.minDuration)} – {formatDuration(offer.maxDuration)}

@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import type { TokenUnits } from "../../../cli/lib/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
-import { amount, formatTime, integer, shortAddress } from "../format";
+import { amount, formatTime, integer, parseShare, percent, reliabilityText, shortAddress, speedText } from "../format";
 import { Link } from "../router";
 
 interface ProviderRow {
@@ -17,31 +17,55 @@ interface ProviderRow {
   jobsDark: number;
   jobsDisputed: number;
   lastHeartbeatAt: number | null;
+  reliability: number;
+  completionRate: number | null;
+  medianSecondsToAccept: number | null;
+  uptime: number;
 }
 
+/** The window of the uptime column: the last 24 hours. */
+export const UPTIME_WINDOW_SECONDS = 86_400;
+
 const PROVIDERS_QUERY = /* GraphQL */ `
-  query Providers($orderBy: ProviderOrderBy, $orderDirection: OrderDirection) {
-    providers(orderBy: $orderBy, orderDirection: $orderDirection, first: 100) {
+  query Providers($where: ProviderFilter, $orderBy: ProviderOrderBy, $orderDirection: OrderDirection, $window: Int) {
+    providers(where: $where, orderBy: $orderBy, orderDirection: $orderDirection, first: 100) {
       totalCount
-      items { id staked earned activeOffers jobsAccepted jobsCompleted jobsDeclined jobsExpired jobsDark jobsDisputed lastHeartbeatAt }
+      items {
+        id staked earned activeOffers jobsAccepted jobsCompleted jobsDeclined jobsExpired jobsDark jobsDisputed lastHeartbeatAt
+        reliability completionRate medianSecondsToAccept uptime(window: $window)
+      }
     }
   }
 `;
 
-type ProviderOrder = "JOBS_COMPLETED" | "EARNED" | "STAKED" | "REGISTERED_AT";
+type ProviderOrder = "RELIABILITY" | "JOBS_COMPLETED" | "EARNED" | "STAKED" | "REGISTERED_AT";
 const ORDERS: Array<[ProviderOrder, string]> = [
+  ["RELIABILITY", "reliability"],
   ["JOBS_COMPLETED", "jobs completed"],
   ["EARNED", "earned"],
   ["STAKED", "stake"],
   ["REGISTERED_AT", "registration"],
 ];
 
-/** Providers ranked by their record: the jobs they completed and the ones they let down, from events alone. */
+/**
+ * Providers ranked by the API's reliability score (or another part of their record), from events alone, with
+ * their uptime over the last day, completion rate and median time to accept.
+ */
 export function ProvidersPage(props: { payment: TokenUnits; stake: TokenUnits }) {
-  const [orderBy, setOrderBy] = useState<ProviderOrder>("JOBS_COMPLETED");
+  const [orderBy, setOrderBy] = useState<ProviderOrder>("RELIABILITY");
+  const [minReliabilityText, setMinReliabilityText] = useState("");
+  let filterError: string | null = null;
+  let minReliability: number | null = null;
+  try {
+    minReliability = parseShare(minReliabilityText, "min reliability");
+  } catch (error) {
+    filterError = (error as Error).message;
+  }
   const { data, error } = usePolled<{ providers: { totalCount: number; items: ProviderRow[] } }>(PROVIDERS_QUERY, {
+    where: minReliability === null ? null : { minReliability },
     orderBy,
     orderDirection: orderBy === "REGISTERED_AT" ? "ASC" : "DESC",
+    window: UPTIME_WINDOW_SECONDS,
   });
   return (
     <>
@@ -50,23 +74,37 @@ export function ProvidersPage(props: { payment: TokenUnits; stake: TokenUnits })
         title="Ranking"
         id="providers"
         actions={
-          <label>
-            <span class="label-text">Rank by</span>
-            <select value={orderBy} onChange={(event) => setOrderBy(event.currentTarget.value as ProviderOrder)}>
-              {ORDERS.map(([value, label]) => (
-                <option key={value} value={value}>
-                  {label}
-                </option>
-              ))}
-            </select>
-          </label>
+          <>
+            <label>
+              <span class="label-text">Rank by</span>
+              <select value={orderBy} onChange={(event) => setOrderBy(event.currentTarget.value as ProviderOrder)}>
+                {ORDERS.map(([value, label]) => (
+                  <option key={value} value={value}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <label>
+              <span class="label-text">Min reliability (0..1)</span>
+              <input
+                name="minReliability"
+                inputMode="decimal"
+                size={5}
+                value={minReliabilityText}
+                onInput={(event) => setMinReliabilityText(event.currentTarget.value)}
+                aria-invalid={filterError !== null}
+              />
+            </label>
+          </>
         }
       >
+        {filterError ? <Notice kind="error">{filterError}</Notice> : null}
         {error ? <Notice kind="error">{error}</Notice> : null}
         {!data ? (
           <p class="loading">Reading providers …</p>
         ) : data.providers.items.length === 0 ? (
-          <p class="empty">No provider has registered yet.</p>
+          <p class="empty">{minReliability === null ? "No provider has registered yet." : "No provider scores that reliability."}</p>
         ) : (
           <TableBox label="Providers">
             <table data-testid="providers-table">
@@ -74,6 +112,10 @@ export function ProvidersPage(props: { payment: TokenUnits; stake: TokenUnits })
                 <tr>
                   <th scope="col">#</th>
                   <th scope="col">Provider</th>
+                  <th scope="col" class="num">Reliability</th>
+                  <th scope="col" class="num">Uptime 24 h</th>
+                  <th scope="col" class="num">Completion</th>
+                  <th scope="col" class="num">Median accept</th>
                   <th scope="col" class="num">Completed / accepted</th>
                   <th scope="col" class="num">Declined</th>
                   <th scope="col" class="num">Expired</th>
@@ -94,6 +136,10 @@ export function ProvidersPage(props: { payment: TokenUnits; stake: TokenUnits })
                         {shortAddress(provider.id)}
                       </Link>
                     </th>
+                    <td class="num" data-testid="provider-reliability">{reliabilityText(provider.reliability)}</td>
+                    <td class="num" data-testid="provider-uptime">{percent(provider.uptime)}</td>
+                    <td class="num" data-testid="provider-completion">{provider.completionRate === null ? "—" : percent(provider.completionRate)}</td>
+                    <td class="num" data-testid="provider-accept">{speedText(provider.medianSecondsToAccept)}</td>
                     <td class="num">
                       {integer(provider.jobsCompleted)} / {integer(provider.jobsAccepted)}
                     </td>
