@@ -71,6 +71,7 @@ interface OfferFilterInput {
   maxPricePerGpuHour?: bigint | null;
   maxCarbonIntensity?: number | null;
   minRenewableBps?: number | null;
+  minProviderReliability?: number | null;
 }
 interface JobFilterInput {
   client?: string | null;
@@ -127,6 +128,9 @@ function offerWhere(input: OfferFilterInput | null | undefined, context: Graphql
   if (given(input.maxPricePerGpuHour)) where.maxPricePerGpuHour = input.maxPricePerGpuHour;
   if (given(input.maxCarbonIntensity)) where.maxCarbonIntensity = parseCount(input.maxCarbonIntensity, "where.maxCarbonIntensity");
   if (given(input.minRenewableBps)) where.minRenewableBps = parseCount(input.minRenewableBps, "where.minRenewableBps");
+  if (given(input.minProviderReliability)) {
+    where.minProviderReliabilityPpm = parseReliability(input.minProviderReliability, "where.minProviderReliability");
+  }
   return where;
 }
 
@@ -370,6 +374,10 @@ const Query: Record<string, Resolver<unknown, any>> = {
         volume: totals.volume,
         feesCollected: totals.feesCollected,
         gpuHoursSold: totals.gpuSecondsSold / 3600,
+        gpusRentable: (() => {
+          const terms = planningTerms(context);
+          return terms ? saturated(rentableGpus(context.reads.rentableOffers({ at: indexedAt(context) }), terms)) : null;
+        })(),
         estimatedEmissionsKg: [...context.reads.soldCarbonGpuSeconds()].reduce(
           (sum, [gpuModelId, carbon]) => sum + emissionsKg(carbon, gpuPowerWatts(modelOf(context, gpuModelId).name)),
           0,

@@ -123,6 +123,11 @@ type MarketStats {
   "GPUs of open offers held by jobs."
   gpusLeased: Int!
   gpusAvailable: Int!
+  """
+  Free GPUs the providers' unlocked stake can back now, each provider's stake shared by all its offers (so less than
+  or equal to the sum over capacity buckets). Null until the indexer has recorded the deployment's stake rate.
+  """
+  gpusRentable: Int
   "gpusLeased / gpusOffered, 0..1 (0 when nothing is offered)."
   utilization: Float!
 }
@@ -371,6 +376,8 @@ input OfferFilter {
   maxCarbonIntensity: Int
   "Offers with at least this renewable share (basis points)."
   minRenewableBps: Int
+  "0..1: offers of providers whose reliability is at least this."
+  minProviderReliability: Float
 }
 
 enum OfferOrderBy {

@@ -261,6 +261,8 @@ export interface OfferWhere {
   maxPricePerGpuHour?: bigint;
   maxCarbonIntensity?: number;
   minRenewableBps?: number;
+  /** Offers of providers whose RELIABILITY_PPM_SQL is at least this. */
+  minProviderReliabilityPpm?: number;
 }
 export type OfferOrderBy = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT" | "CARBON_INTENSITY" | "RENEWABLE_BPS";
 
@@ -401,6 +403,10 @@ const OFFERS: TableSpec<OfferWhere, OfferOrderBy, OfferRow, OfferRecord> = {
     }
     if (where.maxCarbonIntensity !== undefined) conditions.push("carbon_intensity <= ?"), params.push(where.maxCarbonIntensity);
     if (where.minRenewableBps !== undefined) conditions.push("renewable_bps >= ?"), params.push(where.minRenewableBps);
+    if (where.minProviderReliabilityPpm !== undefined) {
+      conditions.push(`provider IN (SELECT address FROM providers WHERE ${RELIABILITY_PPM_SQL} >= ?)`);
+      params.push(where.minProviderReliabilityPpm);
+    }
     if (where.maxPricePerGpuHour !== undefined) {
       conditions.push(decimalAtMost("price_per_gpu_hour", "price_sort", where.maxPricePerGpuHour, params));
     }

@@ -66,10 +66,12 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
   });
 
   it("counts as rentable only the free GPUs the providers' unlocked stake can back", async function () {
-    const { offers, capacity } = await data(`{
+    const { offers, capacity, market } = await data(`{
       offers(orderBy: ID) { items { id gpusAvailable gpusRentable } }
       capacity(groupBy: GPU_MODEL) { gpuModel gpusAvailable gpusRentable }
+      market { gpusAvailable gpusRentable }
     }`);
+    expect(market).to.deep.equal({ gpusAvailable: 16, gpusRentable: 10 });
     expect(offers.items).to.deep.equal([
       { id: o1.toString(), gpusAvailable: 8, gpusRentable: 8 },
       { id: o2.toString(), gpusAvailable: 8, gpusRentable: 2 },
@@ -166,6 +168,8 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
 
     const filtered = (await data(`{ providers(where: { minReliability: 0.4 }) { items { address } } }`)).providers.items;
     expect(filtered.map((p: any) => p.address).sort()).to.deep.equal([p1, m.accounts[3]].map((a) => a.toLowerCase()).sort());
+    const reliableOffers = (await data(`{ offers(where: { minProviderReliability: 0.4 }) { items { provider { address } } } }`)).offers.items;
+    expect(new Set(reliableOffers.map((o: any) => o.provider.address))).to.deep.equal(new Set([p1, m.accounts[3]].map((a) => a.toLowerCase())));
     const bad = await query(`{ providers(where: { minReliability: 1.5 }) { totalCount } }`);
     expect(bad.errors?.[0].message).to.match(/argument "where.minReliability" must be a reliability between 0 and 1, got 1.5/);
     const strict = await data(`{ quote(gpuModel: "H100-SXM-80GB", gpus: 1, duration: 3600, minReliability: 0.6) { shortfall } }`);
