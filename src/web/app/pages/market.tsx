@@ -23,6 +23,8 @@ interface MarketData {
     gpusOffered: number;
     gpusLeased: number;
     gpusAvailable: number;
+    /** Null until the indexer has recorded the deployment's stake rate. */
+    gpusRentable: number | null;
     utilization: number;
   };
   byModel: CapacityRow[];
@@ -51,7 +53,7 @@ const MARKET_QUERY = /* GraphQL */ `
     market {
       providers activeProviders totalStaked totalLocked escrowed volume feesCollected gpuHoursSold jobs
       jobsByState { state count }
-      gpusOffered gpusLeased gpusAvailable utilization
+      gpusOffered gpusLeased gpusAvailable gpusRentable utilization
     }
     byModel: capacity(groupBy: GPU_MODEL) { ${CAPACITY_FIELDS} }
     byModelRegion: capacity(groupBy: GPU_MODEL_REGION) { ${CAPACITY_FIELDS} }
@@ -76,32 +78,17 @@ export function MarketPage(props: { payment: TokenUnits; stake: TokenUnits }) {
   );
 }
 
-/**
- * Rentable GPUs of the model buckets, summed (null while any bucket has none). The API has no market-wide figure, and
- * each bucket lets a provider's unlocked stake back its offers of that model alone: a provider offering two models
- * is counted in both, so the sum is an upper bound until MarketStats carries gpusRentable.
- */
-function rentableOf(rows: readonly CapacityRow[]): number | null {
-  let total = 0;
-  for (const row of rows) {
-    if (row.gpusRentable === null) return null;
-    total += row.gpusRentable;
-  }
-  return total;
-}
-
 const count = (value: number | null) => (value === null ? "—" : integer(value));
 
 function Headline({ market, byModel, payment, stake }: { market: MarketData["market"]; byModel: CapacityRow[]; payment: TokenUnits; stake: TokenUnits }) {
   const states = market.jobsByState.filter((entry) => entry.count > 0);
-  const rentable = rentableOf(byModel);
   return (
     <Section title="Headline figures" id="headline">
       <div class="figures">
         <Figure testId="gpus-offered" label="GPUs offered" value={integer(market.gpusOffered)} detail={`${integer(market.activeProviders)} of ${integer(market.providers)} providers active`} />
         <Figure testId="gpus-leased" label="GPUs leased" value={integer(market.gpusLeased)} />
         <Figure testId="gpus-available" label="GPUs free" value={integer(market.gpusAvailable)} />
-        <Figure testId="gpus-rentable" label="GPUs rentable" value={count(rentable)} detail="free and backed by unlocked stake" />
+        <Figure testId="gpus-rentable" label="GPUs rentable" value={count(market.gpusRentable)} detail="free and backed by unlocked stake" />
         <Figure testId="utilization" label="Utilization" value={percent(market.utilization)} />
         <Figure testId="volume" label="Volume" value={amount(market.volume, payment)} detail={`${market.gpuHoursSold.toFixed(1)} GPU-hours sold`} />
         <Figure testId="fees" label="Fees collected" value={amount(market.feesCollected, payment)} />
