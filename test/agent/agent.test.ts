@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { keccak256, parseAbiItem, toHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -214,8 +215,18 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     expect([foreign.response.status, ((await foreign.response.json()) as any).error.code]).to.deep.equal([403, "NOT_CLIENT"]);
     const unsigned = await fetch(`${apiUrl}/jobs/${jobId}`);
     expect([unsigned.status, ((await unsigned.json()) as any).error.code]).to.deep.equal([401, "SIGNATURE_REQUIRED"]);
-    const huge = await fetch(`${apiUrl}/jobs/${jobId}/spec`, { method: "POST", body: "x".repeat(200 * 1024) }).catch((caught) => caught as Error);
-    if (!(huge instanceof Error)) expect(huge.status).to.equal(413);
+    // A body declared larger than the limit is refused before any of it is read.
+    const huge = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(`${apiUrl}/jobs/${jobId}/spec`, { method: "POST", headers: { "content-length": String(10 * 1024 * 1024) } }, (response) => {
+        let body = "";
+        response.on("data", (chunk) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode!, body }));
+      });
+      request.on("error", reject);
+      request.write("x".repeat(1024));
+    });
+    expect(huge.status).to.equal(413);
+    expect(JSON.parse(huge.body).error.code).to.equal("BODY_TOO_LARGE");
     const garbage = await fetch(`${apiUrl}/jobs/../../etc/passwd`);
     expect(garbage.status).to.equal(404);
 
@@ -278,9 +289,47 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     expect(await (await signedFetch("GET", `/jobs/${jobId}/result/files/out/result.txt`)).response.text()).to.equal("survived on GPU 0");
   });
 
+  it("a workload that vanished while the agent was down is reported and completed at once, never billed on", async function () {
+    const spec = specFor("never written", 60_000);
+    const jobId = await createJob(spec);
+    await agentKnows(jobId);
+    expect((await signedFetch("POST", `/jobs/${jobId}/spec`, { body: JSON.stringify(spec) })).response.status).to.equal(202);
+    await waitFor("the workload to run", async () => {
+      const { response } = await signedFetch("GET", `/jobs/${jobId}`);
+      return ((await response.json()) as Record<string, any>).status === "running" ? true : undefined;
+    }, 30_000);
+    await agent.stop("SIGKILL");
+    const reader = new Database(path.join(stateDir, "agent.db"), { readonly: true });
+    const { pid } = reader.prepare("SELECT pid FROM agent_jobs WHERE job_id = ?").get(jobId) as { pid: number };
+    reader.close();
+    process.kill(-pid, "SIGKILL");
+    await waitFor("the workload to be gone", async () => (isRunning(pid) ? undefined : true), 10_000);
+
+    agent = await startAgent();
+    await waitForState(jobId, 3, 30_000);
+    const status = (await (await signedFetch("GET", `/jobs/${jobId}`)).response.json()) as Record<string, any>;
+    expect(status).to.include({ status: "failed" });
+    expect(status.exit).to.include({ reason: "vanished", exitCode: null });
+    expect(agent.logs().some((entry) => entry.msg === "workload vanished" && entry.jobId === jobId)).to.equal(true);
+    const job = await readJob(jobId);
+    expect(job.endedAt - job.startedAt, "billed only until the restarted agent found the workload gone").to.be.below(60);
+  });
+
+  it("declines in time a job whose spec never comes", async function () {
+    const jobId = await createJob(specFor("never delivered", 0));
+    await agentKnows(jobId);
+    const { acceptDeadline } = await readJob(jobId);
+    const now = (await node.publicClient.getBlock()).timestamp;
+    // Up to the default margin of 60 s before the deadline: the agent must decline now, while it still can.
+    await node.advance(Number(BigInt(acceptDeadline) - now) - 50);
+    await waitForState(jobId, 9, 30_000);
+    const declined = (await eventsOf("event JobDeclined(uint256 indexed jobId, address indexed provider, uint256 refund, bytes32 reason)", { jobId: BigInt(jobId) }))[0]!;
+    expect(declined.args.reason).to.equal(keccak256(toHex("spec not delivered before the accept deadline")));
+  });
+
   it("settles its completed jobs once their dispute windows have passed", async function () {
-    const completed = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).jobs.filter((job: { status: string }) => job.status === "finished");
-    expect(completed.length).to.be.at.least(2);
+    const completed = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).jobs.filter((job: { status: string }) => job.status === "finished" || job.status === "failed");
+    expect(completed.length).to.be.at.least(3);
     await node.advance(24 * 3600 + 60);
     for (const job of completed) await waitForState(job.jobId, 5, 30_000);
     const txs = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).transactions as Array<{ action: string; status: string; count: number }>;
