@@ -7,7 +7,7 @@ import type { Output } from "../cli/lib/output";
 import { describeError } from "../cli/lib/revert";
 import { sendContractTransaction, type ContractCall, type SentTransaction } from "../cli/lib/tx";
 import type { Logger } from "../internal/logger";
-import { CHAIN_JOB_STATES, type ChainJobState } from "../protocol";
+import { CHAIN_JOB_STATES, costUp, type ChainJobState } from "../protocol";
 import { buildTar, collectOutputs, sha256Hex } from "./archive";
 import type { AgentConfig, GpuDevice } from "./config";
 import { createAgentMetrics, type AgentMetrics } from "./metrics";
@@ -50,6 +50,7 @@ export interface AgentOptions {
 
 type RawJob = {
   client: Address;
+  claimed: bigint;
   offerId: number;
   gpus: number;
   termsId: number;
@@ -240,10 +241,31 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     log[exit.reason === "vanished" ? "warn" : "info"]({ msg: exit.reason === "vanished" ? "workload vanished" : "workload ended", jobId, ...exit, resultHash });
   }
 
+  /**
+   * Claims with the client's latest receipt when that pays at least claims.minAmount: receipted pay is final (no
+   * dispute can take it back), and a smaller claim would cost more gas than it is worth.
+   */
+  async function claimIfWorthIt(job: AgentJobRow, raw: RawJob, onChain: ChainJobState, chainNow: number): Promise<void> {
+    const servedUntil = job.receipt_served_until;
+    if (servedUntil === null || !job.receipt_signature || servedUntil <= (job.claimed_served_until ?? 0) || !raw.startedAt) return;
+    if (onChain !== "Running" && onChain !== "Completed" && onChain !== "Disputed") return;
+    const clockEnd = onChain === "Running" ? chainNow : raw.endedAt;
+    const until = Math.min(servedUntil, clockEnd, raw.startedAt + raw.duration);
+    const claimable = costUp(raw.pricePerGpuHour, raw.gpus, Math.max(0, until - raw.startedAt)) - raw.claimed;
+    if (claimable < config.claims.minAmount) return;
+    const sent = await send(job.job_id, `claim:${servedUntil}`, {
+      functionName: "claimWithReceipt",
+      args: [BigInt(job.job_id), BigInt(servedUntil), job.receipt_signature as Hex],
+    });
+    state.updateJob(job.job_id, { claimed_served_until: servedUntil });
+    if (sent) log.info({ msg: "claimed with receipt", jobId: job.job_id, servedUntil, claimable: claimable.toString() });
+  }
+
   /** One step of one job, by its local status; the chain's state is read first. */
   async function step(job: AgentJobRow, chainNow: number): Promise<void> {
     const raw = await readJob(job.job_id);
     const onChain = chainState(raw);
+    if (job.status === "running" || job.status === "finished" || job.status === "failed") await claimIfWorthIt(job, raw, onChain, chainNow);
     switch (job.status) {
       case "waiting_spec": {
         if (onChain !== "Created") return adoptChainState(job, raw, onChain);

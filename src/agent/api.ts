@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { keccak256, type Address, type Hex } from "viem";
+import { keccak256, recoverTypedDataAddress, type Address, type Hex } from "viem";
+import { RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES } from "../protocol";
 import type { Logger } from "../internal/logger";
 import { parseTar, sha256Hex } from "./archive";
 import { MAX_REQUEST_SKEW_SECONDS, SIGNATURE_HEADER, TIMESTAMP_HEADER, recoverAgentRequestSigner } from "./auth";
@@ -143,12 +144,12 @@ export function createAgentApi(options: AgentApiOptions): http.Server {
       response.end(text);
       return "metrics";
     }
-    const match = /^\/jobs\/([^/]+)(\/spec|\/logs|\/result|\/result\/archive|\/result\/files\/(.+))?$/.exec(pathname);
+    const match = /^\/jobs\/([^/]+)(\/spec|\/receipts|\/logs|\/result|\/result\/archive|\/result\/files\/(.+))?$/.exec(pathname);
     if (!match) throw new ApiError(404, "NOT_FOUND", `no route ${method} ${pathname}`);
     const [, jobId, tail = "", filePath] = match;
     if (!/^[1-9]\d{0,77}$/.test(jobId!)) throw new ApiError(400, "BAD_JOB_ID", `"${jobId}" is not a job id`);
     const routeName = tail.startsWith("/result/files/") ? "result_file" : tail.slice(1).replace("/", "_") || "job";
-    const wanted = tail === "/spec" ? "POST" : "GET";
+    const wanted = tail === "/spec" || tail === "/receipts" ? "POST" : "GET";
     if (method !== wanted) throw new ApiError(405, "METHOD_NOT_ALLOWED", `${pathname} takes ${wanted}`);
     const body = method === "POST" ? await readBody(request) : Buffer.alloc(0);
     const job = await authorize(request, pathname, jobId!, body);
@@ -186,6 +187,39 @@ export function createAgentApi(options: AgentApiOptions): http.Server {
           log.info({ msg: "spec received", jobId, specHash: hash });
         }
         send(response, 202, { jobId, specHash: hash, status: state.job(jobId!)!.status });
+        return routeName;
+      }
+      case "receipts": {
+        let parsed: { servedUntil?: unknown; signature?: unknown };
+        try {
+          parsed = JSON.parse(body.toString("utf8"));
+        } catch (error) {
+          throw new ApiError(400, "BAD_JSON", `the receipt is not JSON: ${(error as Error).message}`);
+        }
+        const servedUntilText = String(parsed?.servedUntil ?? "");
+        if (!/^\d{1,12}$/.test(servedUntilText)) throw new ApiError(422, "RECEIPT_INVALID", "servedUntil must be unix seconds");
+        if (typeof parsed.signature !== "string" || !/^0x[0-9a-fA-F]{130}$/.test(parsed.signature)) throw new ApiError(422, "RECEIPT_INVALID", "signature must be a 65-byte 0x signature");
+        const servedUntil = Number(servedUntilText);
+        let signer: Address;
+        try {
+          signer = await recoverTypedDataAddress({
+            domain: { ...RECEIPT_DOMAIN, ...options.domain },
+            types: USAGE_RECEIPT_TYPES,
+            primaryType: "UsageReceipt",
+            message: { jobId: BigInt(jobId!), servedUntil: BigInt(servedUntil) },
+            signature: parsed.signature as Hex,
+          });
+        } catch {
+          throw new ApiError(422, "RECEIPT_INVALID", "the receipt's signature cannot be recovered");
+        }
+        if (signer.toLowerCase() !== job.client.toLowerCase()) {
+          throw new ApiError(422, "RECEIPT_INVALID", `the receipt is signed by ${signer}, not by the job's client ${job.client}`);
+        }
+        if (servedUntil > (job.receipt_served_until ?? 0)) {
+          state.updateJob(jobId!, { receipt_served_until: servedUntil, receipt_signature: parsed.signature });
+          log.info({ msg: "usage receipt received", jobId, servedUntil });
+        }
+        send(response, 202, { jobId, servedUntil: Math.max(servedUntil, job.receipt_served_until ?? 0) });
         return routeName;
       }
       case "job":

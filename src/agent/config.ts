@@ -26,11 +26,13 @@ export interface AgentConfig {
     minPricePerGpuHour: bigint;
     denyClients: Address[];
   };
+  /** Claim with the client's latest receipt once it would pay at least this much (payment-token base units). */
+  claims: { minAmount: bigint };
   runner: { kind: "process" | "docker"; maxOutputBytes: number };
   timing: { pollIntervalMs: number; heartbeatIntervalSeconds?: number; specWaitMarginSeconds: number };
 }
 
-const TOP_KEYS = ["rpcUrl", "deployment", "stateDir", "wallet", "api", "gpus", "offers", "policy", "runner", "timing"];
+const TOP_KEYS = ["rpcUrl", "deployment", "stateDir", "wallet", "api", "gpus", "offers", "policy", "claims", "runner", "timing"];
 
 type Json = Record<string, unknown>;
 
@@ -106,6 +108,11 @@ export function loadAgentConfig(file: string): AgentConfig {
   const runner = objectAt(top.runner, "runner", ["kind", "maxOutputBytes"]);
   const timing = objectAt(top.timing, "timing", ["pollIntervalMs", "heartbeatIntervalSeconds", "specWaitMarginSeconds"]);
 
+  const claims = objectAt(top.claims, "claims", ["minAmount"]);
+  const minClaim = claims.minAmount ?? "1000000";
+  if (typeof minClaim !== "string" || !/^\d{1,78}$/.test(minClaim)) {
+    fail("claims.minAmount", `must be a whole number of payment-token base units as a string, got ${JSON.stringify(minClaim)}`);
+  }
   const minPrice = policy.minPricePerGpuHour ?? "0";
   if (typeof minPrice !== "string" || !/^\d{1,78}$/.test(minPrice)) {
     fail("policy.minPricePerGpuHour", `must be a whole number of payment-token base units as a string, got ${JSON.stringify(minPrice)}`);
@@ -149,6 +156,7 @@ export function loadAgentConfig(file: string): AgentConfig {
       minPricePerGpuHour: BigInt(minPrice),
       denyClients,
     },
+    claims: { minAmount: BigInt(minClaim) },
     runner: { kind, maxOutputBytes: integerAt(runner.maxOutputBytes, "runner.maxOutputBytes", 100 * 1024 * 1024, 1, 2 ** 40) },
     timing: {
       pollIntervalMs: integerAt(timing.pollIntervalMs, "timing.pollIntervalMs", 1000, 50, 600_000),

@@ -30,6 +30,9 @@ export interface AgentJobRow {
   archive_bytes: number | null;
   completed_at: number | null;
   created_block: number;
+  receipt_served_until: number | null;
+  receipt_signature: string | null;
+  claimed_served_until: number | null;
 }
 
 export type NewAgentJob = Pick<

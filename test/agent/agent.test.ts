@@ -8,6 +8,7 @@ import path from "node:path";
 import { keccak256, parseAbiItem, toHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { jobMarketAbi } from "../../src/chain/abis";
+import { RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES } from "../../src/protocol";
 import { signAgentRequest } from "../../src/agent/auth";
 import { specHash } from "../../src/agent/spec";
 import { KEYS, ROOT, freePort, isRunning, json, runCli, show, startNode, waitFor, type LocalNode } from "../cli/helpers";
@@ -147,6 +148,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
           { index: 1, model: "H100-SXM-80GB" },
         ],
         policy: { allowedCommands: [process.execPath] },
+        claims: { minAmount: "1" },
         timing: { pollIntervalMs: 200, heartbeatIntervalSeconds: 2 },
       }),
     );
@@ -194,6 +196,37 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     const logs = agent.logs();
     expect(logs.filter((entry) => entry.msg === "transaction sent" && entry.jobId === jobId).map((entry) => entry.action)).to.deep.equal(["accept", "complete"]);
     expect(logs.some((entry) => entry.msg === "heartbeat")).to.equal(true);
+  });
+
+  it("claims with the client's latest usage receipt once it pays at least claims.minAmount; a receipt by another key is refused", async function () {
+    const spec = specFor("receipted", 6_000);
+    const jobId = await createJob(spec);
+    await agentKnows(jobId);
+    expect((await signedFetch("POST", `/jobs/${jobId}/spec`, { body: JSON.stringify(spec) })).response.status).to.equal(202);
+    await waitForState(jobId, 2);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const servedUntil = (await node.publicClient.getBlock()).timestamp;
+    const receiptFor = async (account: typeof client) =>
+      JSON.stringify({
+        servedUntil: servedUntil.toString(),
+        signature: await account.signTypedData({
+          domain: { ...RECEIPT_DOMAIN, chainId: node.deployment.chainId, verifyingContract: market() },
+          types: USAGE_RECEIPT_TYPES,
+          primaryType: "UsageReceipt",
+          message: { jobId: BigInt(jobId), servedUntil },
+        }),
+      });
+    const forged = await signedFetch("POST", `/jobs/${jobId}/receipts`, { body: await receiptFor(stranger) });
+    expect([forged.response.status, ((await forged.response.json()) as any).error.code]).to.deep.equal([422, "RECEIPT_INVALID"]);
+    const posted = await signedFetch("POST", `/jobs/${jobId}/receipts`, { body: await receiptFor(client) });
+    expect(posted.response.status).to.equal(202);
+    const claim = await waitFor("a claim with the receipt", async () => {
+      const logs = await eventsOf("event JobClaimed(uint256 indexed jobId, uint256 amount, uint256 claimed, uint64 receiptedUntil)", { jobId: BigInt(jobId) });
+      return logs[0];
+    }, 30_000);
+    expect(BigInt(claim.args.receiptedUntil)).to.equal(servedUntil);
+    expect(claim.args.amount > 0n).to.equal(true);
+    await waitForState(jobId, 3);
   });
 
   it("refuses a spec whose hash is not the job's specHash, and unsigned, stale, replayed or foreign requests, with JSON errors", async function () {
@@ -329,7 +362,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
 
   it("settles its completed jobs once their dispute windows have passed", async function () {
     const completed = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).jobs.filter((job: { status: string }) => job.status === "finished" || job.status === "failed");
-    expect(completed.length).to.be.at.least(3);
+    expect(completed.length).to.be.at.least(4);
     await node.advance(24 * 3600 + 60);
     for (const job of completed) await waitForState(job.jobId, 5, 30_000);
     const txs = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).transactions as Array<{ action: string; status: string; count: number }>;
