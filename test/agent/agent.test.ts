@@ -131,6 +131,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     }
     offer = json(await ok(asProvider(["provider", "offer", "create", "--model", "h100", "--gpus", "8", "--price", "2.50", "--region", "eu-west", "--json"]))).offerId as string;
     await node.mintPayment(CLIENT, 10_000_000_000n);
+    await node.mintPayment(stranger.address, 10_000_000_000n);
     const port = await freePort();
     apiUrl = `http://127.0.0.1:${port}`;
     stateDir = path.join(node.dir, "agent-state");
@@ -147,7 +148,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
           { index: 0, model: "H100-SXM-80GB" },
           { index: 1, model: "H100-SXM-80GB" },
         ],
-        policy: { allowedCommands: [process.execPath] },
+        policy: { allowedCommands: [process.execPath], denyClients: [stranger.address] },
         claims: { minAmount: "1" },
         timing: { pollIntervalMs: 200, heartbeatIntervalSeconds: 2 },
       }),
@@ -227,6 +228,43 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     expect(BigInt(claim.args.receiptedUntil)).to.equal(servedUntil);
     expect(claim.args.amount > 0n).to.equal(true);
     await waitForState(jobId, 3);
+  });
+
+  it("declines a client on its deny list, refuses a command its policy does not allow, and answers hostile requests with JSON errors", async function () {
+    const created = await ok(runCli(node, ["client", "create-job", "--offer", offer, "--gpus", "1", "--duration", "1h", "--max-price", "2.50", "--spec", specHash(specFor("x", 0)), "--yes", "--json"], { GPUMESH_PRIVATE_KEY: KEYS[3] }));
+    const denied = json(created).jobId as string;
+    await waitForState(denied, 9, 30_000);
+    const declined = (await eventsOf("event JobDeclined(uint256 indexed jobId, address indexed provider, uint256 refund, bytes32 reason)", { jobId: BigInt(denied) }))[0]!;
+    expect(declined.args.reason).to.equal(keccak256(toHex("client refused by policy")));
+
+    const shell = { version: 1, command: ["/bin/sh", "-c", "echo hi"] };
+    const jobId = await createJob(shell);
+    await agentKnows(jobId);
+    const refused = await signedFetch("POST", `/jobs/${jobId}/spec`, { body: JSON.stringify(shell) });
+    expect(refused.response.status).to.equal(422);
+    expect(((await refused.response.json()) as any).error).to.deep.equal({ code: "POLICY_REFUSED", message: "command /bin/sh is not allowed here" });
+    const notJson = await signedFetch("POST", `/jobs/${jobId}/spec`, { body: "{ nope" });
+    expect([notJson.response.status, ((await notJson.response.json()) as any).error.code]).to.deep.equal([400, "BAD_JSON"]);
+
+    const hostile: Array<[string, RequestInit, number]> = [
+      ["/jobs/0x1", {}, 400],
+      ["/jobs/99999999999999999999999999999999999999999999999999999999999999999999999999999999", {}, 400],
+      [`/jobs/${jobId}/result/files/%E0%A4%A`, {}, 401],
+      [`/jobs/${jobId}/spec`, {}, 405],
+      [`/jobs/${jobId}`, { headers: { "x-gpumesh-timestamp": "1", "x-gpumesh-signature": `0x${"00".repeat(65)}` } }, 401],
+      [`/jobs/${jobId}`, { headers: { "x-gpumesh-timestamp": String(Math.floor(Date.now() / 1000)), "x-gpumesh-signature": `0x${"ff".repeat(65)}` } }, 401],
+      ["/nothing", { method: "DELETE" }, 404],
+    ];
+    for (const [pathname, init, status] of hostile) {
+      const response = await fetch(`${apiUrl}${pathname}`, init);
+      expect(response.status, pathname).to.equal(status);
+      expect(((await response.json()) as any).error.code, pathname).to.be.a("string");
+    }
+    const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+    expect(metrics).to.match(/gpumesh_agent_transactions_total\{action="accept",status="mined"\} [1-9]/);
+    expect(metrics).to.match(/gpumesh_agent_heartbeats_total [1-9]/);
+    expect(((await (await fetch(`${apiUrl}/metadata`)).json()) as any).hardware).to.have.length(2);
+    await ok(asClient(["client", "cancel", jobId]));
   });
 
   it("refuses a spec whose hash is not the job's specHash, and unsigned, stale, replayed or foreign requests, with JSON errors", async function () {
@@ -358,6 +396,16 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     await waitForState(jobId, 9, 30_000);
     const declined = (await eventsOf("event JobDeclined(uint256 indexed jobId, address indexed provider, uint256 refund, bytes32 reason)", { jobId: BigInt(jobId) }))[0]!;
     expect(declined.args.reason).to.equal(keccak256(toHex("spec not delivered before the accept deadline")));
+  });
+
+  it("agent status prints the jobs and GPUs; a bad config fails at start naming the key", async function () {
+    const status = await ok(runCli(node, ["agent", "status", "--config", configFile]));
+    expect(status.stdout).to.contain(`provider    ${PROVIDER}`).and.to.match(/JOB\s+STATUS\s+GPUS/).and.to.contain("declined");
+    const bad = path.join(node.dir, "bad-agent.json");
+    fs.writeFileSync(bad, JSON.stringify({ stateDir: "s", api: { prot: 1 } }));
+    const failed = await runCli(node, ["agent", "--config", bad], { GPUMESH_PRIVATE_KEY: KEYS[1] });
+    expect(failed.code, show(failed)).to.equal(1);
+    expect(failed.stderr).to.contain("config api.prot: unknown key (known: host, port, publicUrl)");
   });
 
   it("settles its completed jobs once their dispute windows have passed", async function () {
