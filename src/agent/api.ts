@@ -5,7 +5,7 @@ import { keccak256, recoverTypedDataAddress, type Address, type Hex } from "viem
 import { RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES } from "../protocol";
 import type { Logger } from "../internal/logger";
 import { parseTar, sha256Hex } from "./archive";
-import { MAX_REQUEST_SKEW_SECONDS, SIGNATURE_HEADER, TIMESTAMP_HEADER, recoverAgentRequestSigner } from "./auth";
+import { MAX_REQUEST_SKEW_SECONDS, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, recoverAgentRequestSigner } from "./auth";
 import type { AgentMetrics } from "./metrics";
 import { jobPaths } from "./runner";
 import { SpecError, canonicalJson, isSafeRelativePath, specHash, validateSpec, type JobSpec } from "./spec";
@@ -16,6 +16,8 @@ import type { AgentJobRow, AgentState } from "./state";
 export const MAX_BODY_BYTES = 64 * 1024;
 /** At most this much of a job's log per response; the client asks again from the next offset. */
 const MAX_LOG_CHUNK_BYTES = 1024 * 1024;
+const MAX_LOG_STREAMS = 32;
+const LOG_POLL_MS = 250;
 
 export interface AgentApiOptions {
   state: AgentState;
@@ -90,13 +92,25 @@ export function createAgentApi(options: AgentApiOptions): http.Server {
   const { state, log, metrics } = options;
   const nowSeconds = options.nowSeconds ?? (() => Math.floor(Date.now() / 1000));
 
-  async function authorize(request: http.IncomingMessage, pathname: string, jobId: string, body: Buffer): Promise<AgentJobRow> {
+  async function authorize(request: http.IncomingMessage, signedPath: string, jobId: string, body: Buffer): Promise<AgentJobRow> {
     const job = state.job(jobId);
     if (!job) throw new ApiError(404, "JOB_UNKNOWN", `job ${jobId} is not a job on this provider's offers (or the agent has not seen it yet)`);
     const timestampText = request.headers[TIMESTAMP_HEADER];
     const signature = request.headers[SIGNATURE_HEADER];
-    if (typeof timestampText !== "string" || !/^\d{1,12}$/.test(timestampText) || typeof signature !== "string" || !/^0x[0-9a-fA-F]{130}$/.test(signature)) {
-      throw new ApiError(401, "SIGNATURE_REQUIRED", `sign the request: headers ${TIMESTAMP_HEADER} (unix seconds) and ${SIGNATURE_HEADER} (EIP-712 AgentRequest by the job's client)`);
+    const nonce = request.headers[NONCE_HEADER];
+    if (
+      typeof timestampText !== "string" ||
+      !/^\d{1,12}$/.test(timestampText) ||
+      typeof nonce !== "string" ||
+      !/^0x[0-9a-fA-F]{64}$/.test(nonce) ||
+      typeof signature !== "string" ||
+      !/^0x[0-9a-fA-F]{130}$/.test(signature)
+    ) {
+      throw new ApiError(
+        401,
+        "SIGNATURE_REQUIRED",
+        `sign the request: headers ${TIMESTAMP_HEADER} (unix seconds), ${NONCE_HEADER} (32 random bytes, 0x hex) and ${SIGNATURE_HEADER} (EIP-712 AgentRequest by the job's client)`,
+      );
     }
     const timestamp = Number(timestampText);
     const now = nowSeconds();
@@ -105,7 +119,7 @@ export function createAgentApi(options: AgentApiOptions): http.Server {
     }
     let signer: Address;
     try {
-      signer = await recoverAgentRequestSigner(options.domain, { method: request.method ?? "", path: pathname, jobId: BigInt(jobId), body, timestamp: BigInt(timestamp) }, signature as Hex);
+      signer = await recoverAgentRequestSigner(options.domain, { method: request.method ?? "", path: signedPath, jobId: BigInt(jobId), body, timestamp: BigInt(timestamp), nonce: nonce as Hex }, signature as Hex);
     } catch {
       throw new ApiError(401, "SIGNATURE_INVALID", "the signature cannot be recovered");
     }
@@ -152,7 +166,7 @@ export function createAgentApi(options: AgentApiOptions): http.Server {
     const wanted = tail === "/spec" || tail === "/receipts" ? "POST" : "GET";
     if (method !== wanted) throw new ApiError(405, "METHOD_NOT_ALLOWED", `${pathname} takes ${wanted}`);
     const body = method === "POST" ? await readBody(request) : Buffer.alloc(0);
-    const job = await authorize(request, pathname, jobId!, body);
+    const job = await authorize(request, pathname + url.search, jobId!, body);
 
     switch (routeName) {
       case "spec": {
@@ -229,6 +243,10 @@ export function createAgentApi(options: AgentApiOptions): http.Server {
         const offsetText = url.searchParams.get("offset") ?? "0";
         if (!/^\d{1,15}$/.test(offsetText)) throw new ApiError(400, "BAD_OFFSET", `offset "${offsetText}" is not a byte offset`);
         const logFile = jobPaths(path.join(options.jobsDir, jobId!)).logs;
+        if (/text\/event-stream/.test(request.headers.accept ?? "")) {
+          streamLogs(request, response, jobId!, logFile, Number(offsetText));
+          return "logs_stream";
+        }
         const size = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
         const offset = Math.min(Number(offsetText), size);
         const length = Math.min(size - offset, MAX_LOG_CHUNK_BYTES);
@@ -278,6 +296,52 @@ export function createAgentApi(options: AgentApiOptions): http.Server {
       }
     }
     throw new ApiError(404, "NOT_FOUND", `no route ${method} ${pathname}`);
+  }
+
+  let openStreams = 0;
+  /**
+   * Server-sent events of a job's log from `offset`: `event: log` with the text as a JSON string and the next offset as
+   * the event id (a client reconnects from there), then `event: end` once the workload is over and all was sent.
+   */
+  function streamLogs(request: http.IncomingMessage, response: http.ServerResponse, jobId: string, logFile: string, offset: number): void {
+    if (openStreams >= MAX_LOG_STREAMS) throw new ApiError(503, "TOO_MANY_STREAMS", `at most ${MAX_LOG_STREAMS} log streams at once; poll with ?offset= instead`);
+    openStreams++;
+    response.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive" });
+    let position = offset;
+    let timer: NodeJS.Timeout | undefined;
+    let closed = false;
+    const finish = () => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      openStreams--;
+    };
+    // Fires when the stream ends and when the client goes away.
+    response.once("close", finish);
+    const pump = () => {
+      if (closed) return;
+      const size = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+      while (position < size) {
+        const length = Math.min(size - position, 64 * 1024);
+        const chunk = Buffer.alloc(length);
+        const fd = fs.openSync(logFile, "r");
+        try {
+          fs.readSync(fd, chunk, 0, length, position);
+        } finally {
+          fs.closeSync(fd);
+        }
+        position += length;
+        response.write(`event: log\nid: ${position}\ndata: ${JSON.stringify(chunk.toString("utf8"))}\n\n`);
+      }
+      const status = state.job(jobId)?.status;
+      if (status !== "waiting_spec" && status !== "preparing" && status !== "running") {
+        response.end(`event: end\ndata: ${JSON.stringify({ status })}\n\n`);
+        finish();
+        return;
+      }
+      timer = setTimeout(pump, LOG_POLL_MS);
+    };
+    timer = setTimeout(pump, 0);
   }
 
   const server = http.createServer((request, response) => {

@@ -76,19 +76,23 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     );
   }
 
-  async function signedFetch(method: "GET" | "POST", pathname: string, options: { body?: string; account?: typeof client; timestamp?: bigint; headers?: Record<string, string> } = {}) {
+  async function signedFetch(method: "GET" | "POST", pathname: string, options: { body?: string; account?: typeof client; timestamp?: bigint; headers?: Record<string, string>; accept?: string } = {}) {
     const jobId = BigInt(/^\/jobs\/(\d+)/.exec(pathname)![1]!);
     const body = new TextEncoder().encode(options.body ?? "");
     const headers =
       options.headers ??
       (await signAgentRequest(options.account ?? client, { chainId: node.deployment.chainId, verifyingContract: market() }, {
         method,
-        path: pathname.split("?")[0]!,
+        path: pathname,
         jobId,
         body,
         timestamp: options.timestamp,
       }));
-    const response = await fetch(`${apiUrl}${pathname}`, { method, headers: { ...headers, "content-type": "application/json" }, body: method === "POST" ? options.body : undefined });
+    const response = await fetch(`${apiUrl}${pathname}`, {
+      method,
+      headers: { ...headers, "content-type": "application/json", ...(options.accept ? { accept: options.accept } : {}) },
+      body: method === "POST" ? options.body : undefined,
+    });
     return { response, headers };
   }
 
@@ -115,7 +119,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
   /** A workload that writes out/result.txt after `delayMs`. */
   const specFor = (text: string, delayMs: number) => ({
     version: 1,
-    command: [process.execPath, "-e", `setTimeout(()=>{const fs=require('fs');fs.mkdirSync('out');fs.writeFileSync('out/result.txt',${JSON.stringify(text)}+' on GPU '+process.env.CUDA_VISIBLE_DEVICES)},${delayMs})`],
+    command: [process.execPath, "-e", `console.log('hello from the workload');setTimeout(()=>{const fs=require('fs');fs.mkdirSync('out');fs.writeFileSync('out/result.txt',${JSON.stringify(text)}+' on GPU '+process.env.CUDA_VISIBLE_DEVICES)},${delayMs})`],
     outputs: ["out/"],
     maxRuntimeSeconds: 120,
   });
@@ -190,6 +194,11 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     expect(await file.response.text()).to.equal("hello on GPU 0");
     expect(listing.exit).to.include({ exitCode: 0, reason: "exited" });
 
+    const logText = await (await signedFetch("GET", `/jobs/${jobId}/logs?offset=0`)).response.text();
+    expect(logText).to.contain("hello from the workload");
+    const events = await (await signedFetch("GET", `/jobs/${jobId}/logs`, { accept: "text/event-stream" })).response.text();
+    expect(events).to.match(/^event: log\nid: \d+\ndata: "hello from the workload/).and.to.match(/event: end\ndata: \{"status":"finished"\}\n\n$/);
+
     const traversal = await signedFetch("GET", `/jobs/${jobId}/result/files/..%2F..%2Fagent.db`);
     expect(traversal.response.status).to.equal(400);
     expect(((await traversal.response.json()) as any).error.code).to.equal("BAD_PATH");
@@ -251,8 +260,8 @@ describe("gpumesh agent: a real agent process against a local chain", function (
       ["/jobs/99999999999999999999999999999999999999999999999999999999999999999999999999999999", {}, 400],
       [`/jobs/${jobId}/result/files/%E0%A4%A`, {}, 401],
       [`/jobs/${jobId}/spec`, {}, 405],
-      [`/jobs/${jobId}`, { headers: { "x-gpumesh-timestamp": "1", "x-gpumesh-signature": `0x${"00".repeat(65)}` } }, 401],
-      [`/jobs/${jobId}`, { headers: { "x-gpumesh-timestamp": String(Math.floor(Date.now() / 1000)), "x-gpumesh-signature": `0x${"ff".repeat(65)}` } }, 401],
+      [`/jobs/${jobId}`, { headers: { "x-gpumesh-timestamp": "1", "x-gpumesh-nonce": `0x${"00".repeat(32)}`, "x-gpumesh-signature": `0x${"00".repeat(65)}` } }, 401],
+      [`/jobs/${jobId}`, { headers: { "x-gpumesh-timestamp": String(Math.floor(Date.now() / 1000)), "x-gpumesh-nonce": `0x${"00".repeat(32)}`, "x-gpumesh-signature": `0x${"ff".repeat(65)}` } }, 401],
       ["/nothing", { method: "DELETE" }, 404],
     ];
     for (const [pathname, init, status] of hostile) {
