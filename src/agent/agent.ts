@@ -11,6 +11,7 @@ import { CHAIN_JOB_STATES, costUp, type ChainJobState } from "../protocol";
 import { buildTar, collectOutputs, sha256Hex } from "./archive";
 import type { AgentConfig, GpuDevice } from "./config";
 import { createAgentMetrics, type AgentMetrics } from "./metrics";
+import { createDockerRunner } from "./docker-runner";
 import { createProcessRunner, jobPaths, type ExitSummary, type RunHandle, type Runner } from "./runner";
 import type { JobSpec } from "./spec";
 import { openAgentState, type AgentJobRow, type AgentState } from "./state";
@@ -64,7 +65,7 @@ type RawJob = {
 
 export async function createAgent(options: AgentOptions): Promise<Agent> {
   const { config, log, inventory } = options;
-  const runner = options.runner ?? createProcessRunner();
+  const runner = options.runner ?? (config.runner.kind === "docker" ? createDockerRunner() : createProcessRunner());
   const context = await createSignerContext({ rpcUrl: config.rpcUrl, deploymentFile: config.deploymentFile }, config.wallet);
   const provider = context.account.address;
   fs.mkdirSync(path.join(config.stateDir, "jobs"), { recursive: true });
@@ -192,7 +193,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     const startedAtMs = Date.now();
     const handle = runner.start({
       jobDir: jobDir(job.job_id),
-      argv: [...spec.command!, ...(spec.args ?? [])],
+      argv: spec.command ? [...spec.command, ...(spec.args ?? [])] : (spec.args ?? []),
+      image: spec.image,
       env: spec.env ?? {},
       gpuIndexes: gpus,
       deadlineMs: startedAtMs + runtimeSeconds * 1000,

@@ -22,7 +22,10 @@ export interface ExitSummary {
 
 export interface RunRequest {
   jobDir: string;
+  /** The process runner's command and arguments; the docker runner's arguments after the image. */
   argv: string[];
+  /** The docker runner's image. */
+  image?: string;
   env: Record<string, string>;
   gpuIndexes: number[];
   /** Wall-clock ms when the workload must be stopped. */
@@ -102,13 +105,21 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
  * Enforces the limits of a running workload: stops it at its deadline or when its output (logs plus working
  * directory) grows past the cap. `exitedNow` reports an exit the caller learnt of otherwise (the child's exit event).
  */
-function watch(pid: number, request: Pick<RunRequest, "jobDir" | "deadlineMs" | "maxOutputBytes">, startedAtMs: number, ownChild: Promise<{ code: number | null; signal: string | null }> | null): RunHandle {
+export function watchWorkload(
+  pid: number,
+  request: Pick<RunRequest, "jobDir" | "deadlineMs" | "maxOutputBytes">,
+  startedAtMs: number,
+  ownChild: Promise<{ code: number | null; signal: string | null }> | null,
+  /** Called once when the workload must stop, before its process group is signalled (docker kills its container). */
+  onStop?: () => void,
+): RunHandle {
   const paths = jobPaths(request.jobDir);
   let stopReason: StopReason | null = null;
   let timer: NodeJS.Timeout | undefined;
   const stop = (reason: StopReason) => {
     if (stopReason) return;
     stopReason = reason;
+    onStop?.();
     killGroup(pid, "SIGTERM");
     setTimeout(() => killGroup(pid, "SIGKILL"), KILL_GRACE_MS).unref();
   };
@@ -155,17 +166,20 @@ export function createProcessRunner(): Runner {
       });
       // The workload runs in its own process group; the agent does not wait on it to exit.
       child.unref();
-      return watch(child.pid ?? -1, request, startedAtMs, exit);
+      return watchWorkload(child.pid ?? -1, request, startedAtMs, exit);
     },
-    reattach(pid, request, startedAtMs) {
-      if (!alive(pid)) {
-        return {
-          pid,
-          exited: Promise.resolve({ exitCode: null, signal: null, reason: "vanished", runtimeMs: Date.now() - startedAtMs, note: "the workload was gone when the agent restarted" }),
-          stop: () => undefined,
-        };
-      }
-      return watch(pid, request, startedAtMs, null);
-    },
+    reattach: (pid, request, startedAtMs) => reattachByPid(pid, request, startedAtMs),
   };
+}
+
+/** Watches a workload process an earlier agent process started; one that is gone yields reason "vanished". */
+export function reattachByPid(pid: number, request: Pick<RunRequest, "jobDir" | "deadlineMs" | "maxOutputBytes">, startedAtMs: number, onStop?: () => void): RunHandle {
+  if (!alive(pid)) {
+    return {
+      pid,
+      exited: Promise.resolve({ exitCode: null, signal: null, reason: "vanished", runtimeMs: Date.now() - startedAtMs, note: "the workload was gone when the agent restarted" }),
+      stop: () => undefined,
+    };
+  }
+  return watchWorkload(pid, request, startedAtMs, null, onStop);
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { buildTar, collectOutputs, parseTar, sha256Hex } from "../../src/agent/archive";
 import { loadAgentConfig } from "../../src/agent/config";
 import { parseNvidiaSmi } from "../../src/agent/gpus";
+import { createDockerRunner, dockerAvailable, dockerRunArgs } from "../../src/agent/docker-runner";
 import { createProcessRunner } from "../../src/agent/runner";
 import { canonicalJson, specHash, validateSpec } from "../../src/agent/spec";
 import { openAgentState } from "../../src/agent/state";
@@ -121,5 +122,29 @@ describe("agent: config, spec, state, GPUs and the process runner", function () 
     const missing = await runner.start({ jobDir: path.join(dir, "job4"), argv: ["/nonexistent/binary"], env: {}, gpuIndexes: [], deadlineMs: Date.now() + 5_000, maxOutputBytes: 1024 }).exited;
     expect(missing.exitCode).to.equal(127);
     expect(fs.readFileSync(path.join(dir, "job4", "logs.txt"), "utf8")).to.contain("cannot start /nonexistent/binary: ENOENT");
+  });
+
+  it("docker runner: the job's GPUs only, no capabilities, no network, nothing of the host but work/", function () {
+    const args = dockerRunArgs({ jobDir: "/state/jobs/7", argv: ["--epochs", "3"], image: "trainer:1", env: { MODE: "fast" }, gpuIndexes: [2, 3], deadlineMs: 0, maxOutputBytes: 1 });
+    expect(args).to.deep.equal([
+      "run", "--name", "gpumesh-7", "--gpus", '"device=2,3"', "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--network", "none",
+      "--pids-limit", "4096", "--volume", "/state/jobs/7/work:/work", "--workdir", "/work", "--env", "MODE=fast", "--env", "CUDA_VISIBLE_DEVICES=0,1",
+      "--", "trainer:1", "--epochs", "3",
+    ]);
+  });
+
+  it("docker runner: runs a local image (only where a docker daemon answers)", async function () {
+    if (!(await dockerAvailable())) {
+      console.log("      (skipped: no docker daemon on this machine; `docker info` fails)");
+      return this.skip();
+    }
+    const image = process.env.GPUMESH_TEST_DOCKER_IMAGE;
+    if (!image) {
+      console.log("      (skipped: set GPUMESH_TEST_DOCKER_IMAGE to a local image with /bin/sh; no registry is reachable)");
+      return this.skip();
+    }
+    const done = await createDockerRunner().start({ jobDir: path.join(dir, "docker1"), image, argv: ["/bin/sh", "-c", "echo made > /work/out.txt"], env: {}, gpuIndexes: [], deadlineMs: Date.now() + 60_000, maxOutputBytes: 1 << 20 }).exited;
+    expect(done).to.include({ exitCode: 0, reason: "exited" });
+    expect(fs.readFileSync(path.join(dir, "docker1", "work", "out.txt"), "utf8")).to.equal("made\n");
   });
 });
