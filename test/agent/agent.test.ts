@@ -206,6 +206,11 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     const logs = agent.logs();
     expect(logs.filter((entry) => entry.msg === "transaction sent" && entry.jobId === jobId).map((entry) => entry.action)).to.deep.equal(["accept", "complete"]);
     expect(logs.some((entry) => entry.msg === "heartbeat")).to.equal(true);
+    const at = (msg: string) => logs.find((entry) => entry.msg === msg && entry.jobId === jobId)!.time as number;
+    console.log(
+      `      spec received -> job accepted ${at("job accepted") - at("spec received")} ms; workload ended -> job completed ${at("job completed") - at("workload ended")} ms; ` +
+        `${heartbeats.length} heartbeats in the ${at("workload ended") - at("workload started")} ms the workload ran`,
+    );
   });
 
   it("claims with the client's latest usage receipt once it pays at least claims.minAmount; a receipt by another key is refused", async function () {
