@@ -10,7 +10,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { jobMarketAbi } from "../../src/chain/abis";
 import { RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES } from "../../src/protocol";
 import { signAgentRequest } from "../../src/agent/auth";
-import { specHash } from "../../src/agent/spec";
+import { canonicalJson, specHash } from "../../src/agent/spec";
 import { KEYS, ROOT, freePort, isRunning, json, runCli, show, startNode, waitFor, type LocalNode } from "../cli/helpers";
 
 const PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
@@ -374,6 +374,26 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     expect(await (await signedFetch("GET", `/jobs/${jobId}/result/files/out/result.txt`)).response.text()).to.equal("survived on GPU 0");
   });
 
+  it("killed after its accept was mined but before it recorded it: the restarted agent reads the chain, sends no second accept, and runs the job", async function () {
+    const spec = specFor("accepted once", 1_000);
+    const jobId = await createJob(spec);
+    await agentKnows(jobId);
+    await agent.stop("SIGKILL");
+    // What the dead agent had done: taken the spec, moved the job to preparing, and sent acceptJob (mined).
+    const writer = new Database(path.join(stateDir, "agent.db"));
+    writer.prepare("UPDATE agent_jobs SET spec_json = ?, status = 'preparing' WHERE job_id = ?").run(canonicalJson(spec), jobId);
+    writer.close();
+    await ok(asProvider(["provider", "accept", jobId]));
+
+    agent = await startAgent();
+    await waitForState(jobId, 3);
+    const logs = agent.logs();
+    expect(logs.filter((entry) => entry.jobId === jobId && /^transaction/.test(entry.msg)).map((entry) => `${entry.msg} ${entry.action}`)).to.deep.equal(["transaction sent complete"]);
+    expect(logs.some((entry) => entry.msg === "job already running on chain" && entry.jobId === jobId)).to.equal(true);
+    expect(await eventsOf("event JobAccepted(uint256 indexed jobId, address indexed provider, uint64 startedAt)", { jobId: BigInt(jobId) })).to.have.length(1);
+    expect(await (await signedFetch("GET", `/jobs/${jobId}/result/files/out/result.txt`)).response.text()).to.match(/^accepted once on GPU \d$/);
+  });
+
   it("a workload that vanished while the agent was down is reported and completed at once, never billed on", async function () {
     const spec = specFor("never written", 60_000);
     const jobId = await createJob(spec);
@@ -424,7 +444,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
 
   it("settles its completed jobs once their dispute windows have passed", async function () {
     const completed = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).jobs.filter((job: { status: string }) => job.status === "finished" || job.status === "failed");
-    expect(completed.length).to.be.at.least(4);
+    expect(completed.length).to.be.at.least(5);
     await node.advance(24 * 3600 + 60);
     for (const job of completed) await waitForState(job.jobId, 5, 30_000);
     const txs = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).transactions as Array<{ action: string; status: string; count: number }>;
