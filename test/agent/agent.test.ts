@@ -10,6 +10,7 @@ import { privateKeyToAccount } from "viem/accounts";
 import { jobMarketAbi } from "../../src/chain/abis";
 import { RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES } from "../../src/protocol";
 import { signAgentRequest } from "../../src/agent/auth";
+import { createAgentClient } from "../../src/agent/client";
 import { canonicalJson, specHash } from "../../src/agent/spec";
 import { KEYS, ROOT, freePort, isRunning, json, runCli, show, startNode, waitFor, type LocalNode } from "../cli/helpers";
 
@@ -203,6 +204,15 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     expect(traversal.response.status).to.equal(400);
     expect(((await traversal.response.json()) as any).error.code).to.equal("BAD_PATH");
 
+    // The client library: the same result, verified against the chain's resultHash; any other hash is refused.
+    const agentClient = createAgentClient({ apiUrl, account: client, chainId: node.deployment.chainId, market: market() });
+    const verified = await agentClient.fetchResult(BigInt(jobId), completed.args.resultHash);
+    expect(verified.files.map((entry) => [entry.path, entry.data.toString()])).to.deep.equal([["out/result.txt", "hello on GPU 0"]]);
+    expect(verified.exit).to.include({ exitCode: 0 });
+    let mismatch: Error | undefined;
+    await agentClient.fetchResult(BigInt(jobId), keccak256(toHex("another result"))).catch((caught) => (mismatch = caught));
+    expect(mismatch?.message).to.match(/hashes to 0x[0-9a-f]{64}, not to the on-chain resultHash 0x[0-9a-f]{64}: do not use it; dispute the job/);
+
     const logs = agent.logs();
     expect(logs.filter((entry) => entry.msg === "transaction sent" && entry.jobId === jobId).map((entry) => entry.action)).to.deep.equal(["accept", "complete"]);
     expect(logs.some((entry) => entry.msg === "heartbeat")).to.equal(true);
@@ -233,8 +243,8 @@ describe("gpumesh agent: a real agent process against a local chain", function (
       });
     const forged = await signedFetch("POST", `/jobs/${jobId}/receipts`, { body: await receiptFor(stranger) });
     expect([forged.response.status, ((await forged.response.json()) as any).error.code]).to.deep.equal([422, "RECEIPT_INVALID"]);
-    const posted = await signedFetch("POST", `/jobs/${jobId}/receipts`, { body: await receiptFor(client) });
-    expect(posted.response.status).to.equal(202);
+    const posted = await createAgentClient({ apiUrl, account: client, chainId: node.deployment.chainId, market: market() }).sendReceipt(BigInt(jobId), servedUntil);
+    expect(BigInt(posted.servedUntil)).to.equal(servedUntil);
     const claim = await waitFor("a claim with the receipt", async () => {
       const logs = await eventsOf("event JobClaimed(uint256 indexed jobId, uint256 amount, uint256 claimed, uint64 receiptedUntil)", { jobId: BigInt(jobId) });
       return logs[0];
