@@ -23,6 +23,8 @@ import { openAgentState, type AgentJobRow, type AgentState } from "./state";
  */
 
 const jobCreatedEvent = jobMarketAbi.find((item) => item.type === "event" && item.name === "JobCreated") as AbiEvent;
+/** How long one input download may take. */
+const INPUT_TIMEOUT_MS = 120_000;
 /** Blocks per getLogs call: what public nodes accept. */
 const MAX_LOG_RANGE = 5_000n;
 
@@ -263,6 +265,36 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     if (sent) log.info({ msg: "claimed with receipt", jobId: job.job_id, servedUntil, claimable: claimable.toString() });
   }
 
+  /**
+   * Fetches the spec's inputs into work/inputs/<sha256> before the job is accepted (billing starts only once the
+   * workload can run); an input already there with the right hash is kept, so a restart fetches nothing twice.
+   * Returns why an input cannot be had, or null.
+   */
+  async function fetchInputs(job: AgentJobRow, spec: JobSpec): Promise<string | null> {
+    const dir = path.join(jobPaths(jobDir(job.job_id)).work, "inputs");
+    for (const [position, input] of (spec.inputs ?? []).entries()) {
+      const target = path.join(dir, input.sha256);
+      if (fs.existsSync(target) && sha256Hex(fs.readFileSync(target)) === input.sha256) continue;
+      let data: Buffer;
+      try {
+        const url = new URL(input.url);
+        if (url.protocol !== "https:" && url.protocol !== "http:") return `input ${position} is not an http(s) URL`;
+        const response = await fetch(url, { signal: AbortSignal.timeout(INPUT_TIMEOUT_MS), redirect: "follow" });
+        if (!response.ok) return `input ${position} answered HTTP ${response.status}`;
+        if (Number(response.headers.get("content-length") ?? 0) > config.runner.maxOutputBytes) return `input ${position} is larger than runner.maxOutputBytes`;
+        data = Buffer.from(await response.arrayBuffer());
+      } catch (error) {
+        return `input ${position} cannot be fetched (${(error as Error).name})`;
+      }
+      if (data.length > config.runner.maxOutputBytes) return `input ${position} is larger than runner.maxOutputBytes`;
+      if (sha256Hex(data) !== input.sha256) return `input ${position} does not match its sha256`;
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(target, data);
+      log.info({ msg: "input fetched", jobId: job.job_id, position, bytes: data.length, sha256: input.sha256 });
+    }
+    return null;
+  }
+
   /** One step of one job, by its local status; the chain's state is read first. */
   async function step(job: AgentJobRow, chainNow: number): Promise<void> {
     const raw = await readJob(job.job_id);
@@ -287,6 +319,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       case "preparing": {
         if (onChain !== "Created") return adoptChainState(job, raw, onChain);
         fs.mkdirSync(jobPaths(jobDir(job.job_id)).work, { recursive: true });
+        const inputFailure = await fetchInputs(job, JSON.parse(job.spec_json!) as JobSpec);
+        if (inputFailure) return decline(job, inputFailure);
         const sent = await send(job.job_id, "accept", { functionName: "acceptJob", args: [BigInt(job.job_id)] });
         const after = await readJob(job.job_id);
         if (chainState(after) === "Running") {

@@ -291,6 +291,37 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     await ok(asClient(["client", "cancel", jobId]));
   });
 
+  it("fetches the spec's inputs, checked against their sha256, before accepting; declines a job whose input does not match", async function () {
+    const content = Buffer.from("weights v1\n");
+    const sha256 = createHash("sha256").update(content).digest("hex");
+    const files = http.createServer((_request, response) => response.end(content));
+    await new Promise<void>((resolve) => files.listen(0, "127.0.0.1", () => resolve()));
+    const url = `http://127.0.0.1:${(files.address() as { port: number }).port}/weights.bin`;
+    try {
+      const spec = {
+        version: 1,
+        command: [process.execPath, "-e", `const fs=require('fs');fs.mkdirSync('out');fs.copyFileSync('inputs/${sha256}','out/copy.bin')`],
+        inputs: [{ url, sha256 }],
+        outputs: ["out/"],
+      };
+      const jobId = await createJob(spec);
+      await agentKnows(jobId);
+      expect((await signedFetch("POST", `/jobs/${jobId}/spec`, { body: JSON.stringify(spec) })).response.status).to.equal(202);
+      await waitForState(jobId, 3);
+      expect(await (await signedFetch("GET", `/jobs/${jobId}/result/files/out/copy.bin`)).response.text()).to.equal("weights v1\n");
+
+      const wrong = { ...spec, inputs: [{ url, sha256: "0".repeat(64) }] };
+      const wrongJob = await createJob(wrong);
+      await agentKnows(wrongJob);
+      expect((await signedFetch("POST", `/jobs/${wrongJob}/spec`, { body: JSON.stringify(wrong) })).response.status).to.equal(202);
+      await waitForState(wrongJob, 9, 30_000);
+      const declined = (await eventsOf("event JobDeclined(uint256 indexed jobId, address indexed provider, uint256 refund, bytes32 reason)", { jobId: BigInt(wrongJob) }))[0]!;
+      expect(declined.args.reason).to.equal(keccak256(toHex("input 0 does not match its sha256")));
+    } finally {
+      files.close();
+    }
+  });
+
   it("refuses a spec whose hash is not the job's specHash, and unsigned, stale, replayed or foreign requests, with JSON errors", async function () {
     const jobId = await createJob(specFor("promised", 0));
     await agentKnows(jobId);
@@ -454,7 +485,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
 
   it("settles its completed jobs once their dispute windows have passed", async function () {
     const completed = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).jobs.filter((job: { status: string }) => job.status === "finished" || job.status === "failed");
-    expect(completed.length).to.be.at.least(5);
+    expect(completed.length).to.be.at.least(6);
     await node.advance(24 * 3600 + 60);
     for (const job of completed) await waitForState(job.jobId, 5, 30_000);
     const txs = json(await ok(runCli(node, ["agent", "status", "--config", configFile, "--json"]))).transactions as Array<{ action: string; status: string; count: number }>;
