@@ -48,8 +48,10 @@ export async function startAgentDaemon(config: AgentConfig, log: Logger = create
     agent,
     apiUrl,
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Open log streams would otherwise hold the close forever.
       server.closeAllConnections();
+      await closed;
       await agent.stop();
       log.info({ msg: "agent stopped" });
     },

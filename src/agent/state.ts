@@ -141,6 +141,8 @@ export function openAgentState(options: { file: string; readonly?: boolean }): A
     },
     beginTx(jobId, action) {
       if (action === "heartbeat") {
+        // Heartbeats recur every few minutes: a day of them is history enough.
+        db.prepare("DELETE FROM agent_txs WHERE action = 'heartbeat' AND sent_at_ms < ?").run(Date.now() - 86_400_000);
         db.prepare("INSERT INTO agent_txs (job_id, action, status, sent_at_ms) VALUES (?, ?, 'sending', ?)").run(jobId, action, Date.now());
         return true;
       }

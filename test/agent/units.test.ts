@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -146,5 +147,17 @@ describe("agent: config, spec, state, GPUs and the process runner", function () 
     const done = await createDockerRunner().start({ jobDir: path.join(dir, "docker1"), image, argv: ["/bin/sh", "-c", "echo made > /work/out.txt"], env: {}, gpuIndexes: [], deadlineMs: Date.now() + 60_000, maxOutputBytes: 1 << 20 }).exited;
     expect(done).to.include({ exitCode: 0, reason: "exited" });
     expect(fs.readFileSync(path.join(dir, "docker1", "work", "out.txt"), "utf8")).to.equal("made\n");
+  });
+
+  it("gpumesh agent --help stays cheap: none of viem, pino, SQLite or prom-client is loaded", function () {
+    const root = path.join(__dirname, "..", "..");
+    const script = [
+      `process.argv = [process.argv[0], "bin/gpumesh.js", "agent", "--help"];`,
+      `process.on("exit", () => process.stderr.write(JSON.stringify(Object.keys(require.cache).filter((file) => /viem|pino|better-sqlite3|prom-client/.test(file)))));`,
+      `require("./bin/gpumesh.js");`,
+    ].join("\n");
+    const result = spawnSync(process.execPath, ["-e", script], { cwd: root, encoding: "utf8" });
+    expect(result.stdout).to.contain("usage: gpumesh agent --config FILE");
+    expect(JSON.parse(result.stderr)).to.deep.equal([]);
   });
 });
