@@ -212,7 +212,12 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     handle.exited.then((exit) => {
       handles.delete(jobId);
       if (!state.store.db.open) return;
-      finishWorkload(jobId, exit);
+      try {
+        finishWorkload(jobId, exit);
+      } catch (error) {
+        // The next agent process collects it again: the job stays running in the state until then.
+        log.error({ msg: "cannot record the workload's end", jobId, error: (error as Error).message });
+      }
     });
   }
 

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { keccak256, parseAbiItem, toHex, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -284,6 +285,15 @@ describe("gpumesh agent: a real agent process against a local chain", function (
       expect(response.status, pathname).to.equal(status);
       expect(((await response.json()) as any).error.code, pathname).to.be.a("string");
     }
+    const raw = await new Promise<string>((resolve) => {
+      const socket = net.connect(Number(new URL(apiUrl).port), "127.0.0.1", () => socket.write("\x00\xffGARBAGE / HTTP/9\r\n\r\n"));
+      let answer = "";
+      socket.on("data", (chunk) => (answer += chunk));
+      socket.on("close", () => resolve(answer));
+      socket.on("error", () => resolve(answer));
+    });
+    expect(raw).to.match(/^HTTP\/1\.1 400/).and.to.contain('"code":"BAD_REQUEST"');
+
     const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
     expect(metrics).to.match(/gpumesh_agent_transactions_total\{action="accept",status="mined"\} [1-9]/);
     expect(metrics).to.match(/gpumesh_agent_heartbeats_total [1-9]/);

@@ -73,7 +73,10 @@ async function run(argv: string[]): Promise<number> {
   const { startAgentDaemon } = await import("../../agent/daemon");
   const { createLogger } = await import("../../internal/logger");
   const config = loadAgentConfig(configFile);
-  const daemon = await startAgentDaemon(config, createLogger({ level, name: "gpumesh-agent" }));
+  const log = createLogger({ level, name: "gpumesh-agent" });
+  // A daemon that strangers talk to: a failure nobody awaited is logged, never a crash that leaves jobs unattended.
+  process.on("unhandledRejection", (error) => log.error({ msg: "unhandled failure", error: (error as Error)?.message ?? String(error) }));
+  const daemon = await startAgentDaemon(config, log);
   await new Promise<void>((resolve) => {
     const shutdown = () => resolve();
     process.once("SIGINT", shutdown);
