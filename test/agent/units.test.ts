@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { buildTar, collectOutputs, parseTar, sha256Hex } from "../../src/agent/archive";
 import { loadAgentConfig } from "../../src/agent/config";
-import { parseNvidiaSmi } from "../../src/agent/gpus";
+import { detectGpus, parseNvidiaSmi } from "../../src/agent/gpus";
 import { createDockerRunner, dockerAvailable, dockerRunArgs } from "../../src/agent/docker-runner";
 import { createProcessRunner } from "../../src/agent/runner";
 import { canonicalJson, specHash, validateSpec } from "../../src/agent/spec";
@@ -49,6 +49,16 @@ describe("agent: config, spec, state, GPUs and the process runner", function () 
     expect(() => validateSpec({ version: 1, command: "node -e 1" })).to.throw(/spec command: must be a non-empty list of strings/);
     expect(() => validateSpec({ version: 1, command: ["node"], outputs: ["../etc"] })).to.throw(/spec outputs\[0\]/);
     expect(() => validateSpec({ version: 1, command: ["node"], env: { CUDA_VISIBLE_DEVICES: "0" } })).to.throw(/set by the agent/);
+  });
+
+  it("nvidia-smi: the inventory comes from it when the config says so; without it the error says what to declare", function () {
+    const fake = (() => "0, NVIDIA A100-SXM4-80GB, 81920\n") as never;
+    expect(detectGpus({ gpus: "nvidia-smi" }, fake)).to.deep.equal([{ index: 0, model: "NVIDIA A100-SXM4-80GB" }]);
+    expect(detectGpus({ gpus: [{ index: 3, model: "L4" }] })).to.deep.equal([{ index: 3, model: "L4" }]);
+    const missing = (() => {
+      throw Object.assign(new Error("spawn nvidia-smi ENOENT"), { code: "ENOENT" });
+    }) as never;
+    expect(() => detectGpus({ gpus: "nvidia-smi" }, missing)).to.throw('config gpus: "nvidia-smi" cannot be run here (ENOENT); declare the GPUs as [{ "index": 0, "model": "NAME" }]');
   });
 
   it("nvidia-smi: reads the CSV query into an inventory", function () {
