@@ -6,6 +6,7 @@ import type { PricePoint } from "../chart";
 import { Figure, Meter, Notice, PriceCandles, Section, TableBox } from "../components";
 import { amount, formatBps, formatDuration, integer, percent, shortAddress } from "../format";
 import { Link } from "../router";
+import { Energy } from "./energy";
 
 interface MarketData {
   _meta: { block: { number: number; timestamp: number } };
@@ -18,6 +19,7 @@ interface MarketData {
     volume: string;
     feesCollected: string;
     gpuHoursSold: number;
+    estimatedEmissionsKg: number;
     jobs: number;
     jobsByState: Array<{ state: string; count: number }>;
     gpusOffered: number;
@@ -44,14 +46,18 @@ interface CapacityRow {
   askMedian: string | null;
   /** Null until the indexer has recorded the deployment's stake rate. */
   gpusRentable: number | null;
+  /** GPU-weighted over the bucket's open offers; null when nothing is offered. */
+  avgCarbonIntensity: number | null;
+  avgRenewableBps: number | null;
 }
 
-const CAPACITY_FIELDS = "gpuModel region gpusOffered gpusLeased gpusAvailable gpusRentable utilization providers offers askFloor askMedian";
+const CAPACITY_FIELDS =
+  "gpuModel region gpusOffered gpusLeased gpusAvailable gpusRentable utilization providers offers askFloor askMedian avgCarbonIntensity avgRenewableBps";
 const MARKET_QUERY = /* GraphQL */ `
   query Market {
     _meta { block { number timestamp } }
     market {
-      providers activeProviders totalStaked totalLocked escrowed volume feesCollected gpuHoursSold jobs
+      providers activeProviders totalStaked totalLocked escrowed volume feesCollected gpuHoursSold estimatedEmissionsKg jobs
       jobsByState { state count }
       gpusOffered gpusLeased gpusAvailable gpusRentable utilization
     }
@@ -73,6 +79,7 @@ export function MarketPage(props: { payment: TokenUnits; stake: TokenUnits }) {
       <Headline market={data.market} byModel={data.byModel} payment={props.payment} stake={props.stake} />
       <Capacity byModel={data.byModel} byModelRegion={data.byModelRegion} payment={props.payment} />
       {models.length > 0 ? <Prices models={models} regions={data.byModelRegion} payment={props.payment} /> : null}
+      <Energy byModel={data.byModel} estimatedEmissionsKg={data.market.estimatedEmissionsKg} gpuHoursSold={data.market.gpuHoursSold} payment={props.payment} />
       <Offers models={models} regions={[...new Set(data.byModelRegion.map((row) => row.region!))].sort()} payment={props.payment} />
     </>
   );
@@ -255,7 +262,7 @@ const OFFERS_QUERY = /* GraphQL */ `
   }
 `;
 
-type OfferOrder = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT";
+type OfferOrder = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT" | "CARBON_INTENSITY" | "RENEWABLE_BPS";
 const PAGE_SIZE = 25;
 
 function Offers({ models, regions, payment }: { models: string[]; regions: string[]; payment: TokenUnits }) {
@@ -264,6 +271,8 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
   const [state, setState] = useState("OPEN");
   const [minFree, setMinFree] = useState("");
   const [maxPrice, setMaxPrice] = useState("");
+  const [maxCarbon, setMaxCarbon] = useState("");
+  const [minRenewable, setMinRenewable] = useState("");
   const [order, setOrder] = useState<{ by: OfferOrder; direction: "ASC" | "DESC" }>({ by: "PRICE", direction: "ASC" });
   const [shown, setShown] = useState(PAGE_SIZE);
 
@@ -276,12 +285,20 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
       priceError = (error as Error).message;
     }
   }
+  // A percentage, as the offers table shows it; the API takes basis points.
+  const renewablePercent = /^(\d+(?:\.\d{1,2})?)%?$/.exec(minRenewable)?.[1];
+  const minRenewableBps = renewablePercent !== undefined && Number(renewablePercent) <= 100 ? Math.round(Number(renewablePercent) * 100) : undefined;
+  const renewableError =
+    minRenewable === "" || minRenewableBps !== undefined ? null : `min renewable: "${minRenewable}" is not a percentage from 0 to 100 (at most 2 decimals)`;
+  const carbonError = maxCarbon === "" || /^\d+$/.test(maxCarbon) ? null : `max carbon: "${maxCarbon}" is not a whole number of gCO2e per kWh`;
   const where = {
     ...(model ? { gpuModel: model } : {}),
     ...(region ? { region } : {}),
     ...(state ? { state } : {}),
     ...(/^\d+$/.test(minFree) ? { minGpusAvailable: Number(minFree) } : {}),
     ...(maxPriceUnits !== undefined ? { maxPricePerGpuHour: maxPriceUnits } : {}),
+    ...(maxCarbon !== "" && carbonError === null ? { maxCarbonIntensity: Number(maxCarbon) } : {}),
+    ...(minRenewableBps !== undefined ? { minRenewableBps } : {}),
   };
   const { data, error } = usePolled<{ offers: { totalCount: number; items: OfferRow[] } }>(OFFERS_QUERY, {
     where,
@@ -339,8 +356,20 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
           <span class="label-text">Max price ({payment.symbol}/GPU-h)</span>
           <input name="maxPrice" inputMode="decimal" value={maxPrice} onInput={(event) => setMaxPrice(event.currentTarget.value)} size={8} aria-invalid={priceError !== null} />
         </label>
+        <label>
+          <span class="label-text">Max carbon (gCO2e/kWh)</span>
+          <input name="maxCarbonIntensity" inputMode="numeric" value={maxCarbon} onInput={(event) => setMaxCarbon(event.currentTarget.value.trim())} size={6} aria-invalid={carbonError !== null} />
+        </label>
+        <label>
+          <span class="label-text">Min renewable (%)</span>
+          <input name="minRenewable" inputMode="decimal" value={minRenewable} onInput={(event) => setMinRenewable(event.currentTarget.value.trim())} size={5} aria-invalid={renewableError !== null} />
+        </label>
       </form>
-      {priceError ? <Notice kind="error">{priceError}</Notice> : null}
+      {[priceError, carbonError, renewableError].filter(Boolean).map((message) => (
+        <Notice kind="error" key={message}>
+          {message}
+        </Notice>
+      ))}
       {error ? <Notice kind="error">{error}</Notice> : null}
       {!data ? (
         <p class="loading">Reading offers …</p>
@@ -358,7 +387,8 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
                   <th scope="col" class="num">Rentable</th>
                   {sortHeader("PRICE", "Price per GPU-h", true)}
                   <th scope="col">Duration</th>
-                  <th scope="col" class="num">Renewable</th>
+                  {sortHeader("CARBON_INTENSITY", "gCO2e/kWh", true)}
+                  {sortHeader("RENEWABLE_BPS", "Renewable", true)}
                   <th scope="col">State</th>
                 </tr>
               </thead>
@@ -383,7 +413,8 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
                     <td>
                       {formatDuration(offer.minDuration)} – {formatDuration(offer.maxDuration)}
                     </td>
-                    <td class="num">{formatBps(offer.renewableBps)}</td>
+                    <td class="num" data-testid="offer-carbon">{integer(offer.carbonIntensity)}</td>
+                    <td class="num" data-testid="offer-renewable">{formatBps(offer.renewableBps)}</td>
                     <td>{offer.state.toLowerCase()}</td>
                   </tr>
                 ))}
