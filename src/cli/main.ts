@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   provider: { summary: "register, stake, list offers and run jobs as a GPU provider", load: () => import("./commands/provider") },
   client: { summary: "find offers, rent GPUs, and manage your jobs as a client", load: () => import("./commands/client") },
   arbiter: { summary: "resolve disputes as the arbiter, or finalize stale ones (anyone)", load: () => import("./commands/arbiter") },
+  agent: { summary: "run the provider agent (accept, run, heartbeat, complete jobs), or show its status", load: () => import("./commands/agent") },
   market: { summary: "market capacity, prices and totals from the GraphQL API", load: () => import("./commands/market") },
 };
 

@@ -463,6 +463,23 @@ const Query: Record<string, Resolver<unknown, any>> = {
     return capacityBuckets(context, args.groupBy ?? "GPU_MODEL", filter);
   },
 
+  utilization(_parent, args: { interval?: Interval | null; from?: number | null; to?: number | null }, context) {
+    const interval = args.interval ?? "HOUR";
+    const seconds = INTERVAL_SECONDS[interval];
+    const from = parseTime(args.from, "from") ?? 0;
+    const to = parseTime(args.to, "to") ?? Number.MAX_SAFE_INTEGER;
+    if (from > to) throw badUserInput(`argument "from" (${from}) is after "to" (${to})`, "from");
+    return context.cached(`utilization:${interval}:${from}:${to}`, () =>
+      context.reads.utilizationBuckets({ interval, from: Math.floor(from / seconds) * seconds, to }).map((bucket) => ({
+        start: bucket.start,
+        end: bucket.start + seconds,
+        gpuHoursOffered: bucket.gpuSecondsOffered / 3600,
+        gpuHoursLeased: bucket.gpuSecondsLeased / 3600,
+        utilization: bucket.gpuSecondsOffered > 0 ? bucket.gpuSecondsLeased / bucket.gpuSecondsOffered : 0,
+      })),
+    );
+  },
+
   prices(
     _parent,
     args: { gpuModel: string; region?: string | null; interval?: Interval | null; from?: number | null; to?: number | null },

@@ -35,6 +35,12 @@ type Query {
   """
   prices(gpuModel: String!, region: String, interval: Interval = HOUR, from: Int, to: Int): [PricePoint!]!
   """
+  Utilization over time, network-wide: the open offers' GPU-hours and the leased ones in each interval, oldest first,
+  up to the indexed block's time (the last interval is partial). Intervals with nothing offered are absent. from/to
+  (unix seconds) keep the intervals that overlap [from, to].
+  """
+  utilization(interval: Interval = HOUR, from: Int, to: Int): [UtilizationPoint!]!
+  """
   Can the request be filled now (at the indexed block's time), and the cheapest way: one leg per offer, each a
   createJob. gpuModel is a model name; duration in seconds; without region, any region. Only offers that take the
   duration, meet the limits and whose providers' unlocked stake can lock the collateral count. spreadAcross K > 1
@@ -274,6 +280,18 @@ type PricePoint {
   vwap: BigInt
   "Lowest open ask at the bucket's end."
   askFloor: BigInt
+}
+
+type UtilizationPoint {
+  start: Int!
+  "start + the interval's length."
+  end: Int!
+  "GPU-hours of open offers in the interval (GPUs listed x time listed)."
+  gpuHoursOffered: Float!
+  "GPU-hours of those held by jobs (from creation to release, a job past its accept deadline released then)."
+  gpuHoursLeased: Float!
+  "gpuHoursLeased / gpuHoursOffered, 0..1."
+  utilization: Float!
 }
 
 type PageInfo {

@@ -749,6 +749,31 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
   };
 
   /**
+   * Counts the open offers' GPUs and the leased ones, as market_totals holds them now, from utilization_at to `until`
+   * into the hour and day buckets they overlap. The totals only change at events and at the clock's changes, which
+   * both accrue first: the integral is the same whichever blocks a batch fetched.
+   */
+  const accrueUtilization = (until: number) => {
+    const t = totals();
+    const from = t.utilization_at;
+    if (from !== null && until > from && (t.gpus_offered > 0 || t.gpus_leased > 0)) {
+      for (const interval of INTERVALS) {
+        const length = INTERVAL_SECONDS[interval];
+        for (let start = Math.floor(from / length) * length; start < until; start += length) {
+          const seconds = Math.min(until, start + length) - Math.max(from, start);
+          const key = [interval, start];
+          const row = tables.utilizationBuckets.get(key) ?? tables.utilizationBuckets.put({ interval, start });
+          tables.utilizationBuckets.update(key, {
+            gpu_seconds_offered: row.gpu_seconds_offered + t.gpus_offered * seconds,
+            gpu_seconds_leased: row.gpu_seconds_leased + t.gpus_leased * seconds,
+          });
+        }
+      }
+    }
+    if (from === null || until > from) updateTotals(() => ({ utilization_at: until }));
+  };
+
+  /**
    * What the clock changed by the block's timestamp, with no event: offers past expires_at become EXPIRED, and jobs
    * past their accept deadline become EXPIRED and free their GPUs (on chain they stay Created until someone calls
    * expireJob, whose JobExpired then only moves the money). Each change is dated at its own moment, not when a block
@@ -762,6 +787,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
       ...jobsDue.all(block.timestamp).map((row) => ({ ...row, kind: 1 })),
     ].sort((a, b) => a.at - b.at || a.kind - b.kind || a.id - b.id);
     for (const change of due) {
+      accrueUtilization(change.at);
       const moment: BlockContext = { ...block, timestamp: change.at };
       if (change.kind === 0) {
         const row = offer(change.id);
@@ -785,9 +811,11 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
       tables.jobs.flush();
       nextClockChangeAt = earliestClockChange.get() as number | null;
     }
-    if (nextClockChangeAt === null || block.timestamp < nextClockChangeAt) return;
-    applyClock(block);
-    nextClockChangeAt = earliestClockChange.get() as number | null;
+    if (nextClockChangeAt !== null && block.timestamp >= nextClockChangeAt) {
+      applyClock(block);
+      nextClockChangeAt = earliestClockChange.get() as number | null;
+    }
+    accrueUtilization(block.timestamp);
   };
 
   return {

@@ -643,6 +643,8 @@ export interface Reads {
   signsOfLife(provider: string, from: number, to: number): number[];
   /** The lower median of startedAt - createdAt over a provider's accepted jobs; null before the first. */
   medianSecondsToAccept(provider: string): number | null;
+  /** Utilization buckets of an interval with start in [from, to], oldest first (absent before schema version 8). */
+  utilizationBuckets(query: { interval: Interval; from: number; to: number }): Array<{ start: number; gpuSecondsOffered: number; gpuSecondsLeased: number }>;
   /** Per GPU model, sum of GPU-seconds x gCO2e/kWh of the jobs in market.gpuHoursSold (finished jobs). */
   soldCarbonGpuSeconds(): Map<string, bigint>;
   /** The deployment's stake units per payment unit; null before an indexer of this version recorded it. */
@@ -857,6 +859,17 @@ export function createReads(db: Database): Reads {
       const accepted = acceptedCountStatement.get(provider) as number;
       if (accepted === 0) return null;
       return secondsToAcceptStatement.get(provider, Math.floor((accepted - 1) / 2)) as number;
+    },
+    utilizationBuckets({ interval, from, to }) {
+      try {
+        // Prepared here: a database of schema version 7 or older has no such table.
+        const rows = prepare(
+          "SELECT start, gpu_seconds_offered, gpu_seconds_leased FROM utilization_buckets WHERE interval = ? AND start >= ? AND start <= ? ORDER BY start",
+        ).all(interval, from, to) as Array<{ start: number; gpu_seconds_offered: number; gpu_seconds_leased: number }>;
+        return rows.map((row) => ({ start: row.start, gpuSecondsOffered: row.gpu_seconds_offered, gpuSecondsLeased: row.gpu_seconds_leased }));
+      } catch {
+        return [];
+      }
     },
     soldCarbonGpuSeconds() {
       const sold = new Map<string, bigint>();

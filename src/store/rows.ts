@@ -201,6 +201,15 @@ export interface MarketTotalsRow {
   gpus_leased: number;
   dispute_bonds_held: string;
   current_terms_id: number;
+  utilization_at: number | null;
+}
+
+export interface UtilizationBucketRow {
+  [column: string]: string | number | null;
+  interval: PriceInterval;
+  start: number;
+  gpu_seconds_offered: number;
+  gpu_seconds_leased: number;
 }
 
 export interface EmissionsRow {

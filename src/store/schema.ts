@@ -14,6 +14,7 @@ import type {
   ProviderRow,
   StakeMovementRow,
   TermsRow,
+  UtilizationBucketRow,
 } from "./rows";
 
 /** Largest value of a signed 64-bit INTEGER: offers.price_sort saturates here. */
@@ -46,6 +47,7 @@ export interface Tables {
   marketTotals: Table<MarketTotalsRow>;
   jobStateCounts: Table<JobStateCountRow>;
   emissions: Table<EmissionsRow>;
+  utilizationBuckets: Table<UtilizationBucketRow>;
 }
 
 /** Tables derived from events: everything but checkpoint, blocks and undo_log. */
@@ -63,6 +65,7 @@ export const ENTITY_TABLES = [
   "market_totals",
   "job_state_counts",
   "emissions",
+  "utilization_buckets",
 ] as const;
 
 export function createTables(db: Db, journal: Journal): Tables & { all: Table<Row>[] } {
@@ -81,6 +84,7 @@ export function createTables(db: Db, journal: Journal): Tables & { all: Table<Ro
     marketTotals: createTable(db, "market_totals", journal),
     jobStateCounts: createTable(db, "job_state_counts", journal),
     emissions: createTable(db, "emissions", journal),
+    utilizationBuckets: createTable(db, "utilization_buckets", journal, { maxCachedRows: 1_000 }),
   };
   return { ...tables, all: Object.values(tables) as unknown as Table<Row>[] };
 }

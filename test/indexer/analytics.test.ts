@@ -212,8 +212,10 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
     try {
       const indexed = openStore({ file });
       await createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: indexed }).syncOnce();
-      // As a version-6 indexer left it: no emissions table.
-      indexed.db.exec("DROP TABLE emissions; PRAGMA user_version = 6;");
+      // As a version-6 indexer left it: no emissions (nor utilization) tables.
+      indexed.db.exec(
+        "DROP TABLE utilization_buckets; ALTER TABLE market_totals DROP COLUMN utilization_at; DROP TABLE emissions; PRAGMA user_version = 6;",
+      );
       indexed.close();
       const upgraded = openStore({ file });
       const emissions = (db: Store["db"]) => db.prepare("SELECT * FROM emissions ORDER BY gpu_model").all();
