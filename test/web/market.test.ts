@@ -199,6 +199,24 @@ describe("web app: market pages against a real chain", function () {
     await page.getByRole("alert").getByText(/not a whole number of gCO2e per kWh/).waitFor();
   });
 
+  it("draws utilization over time by hour and by day, its last point the API's", async function () {
+    const page = await open("/");
+    await page.getByTestId("utilization-chart").locator("canvas").first().waitFor();
+    for (const [interval, unit] of [["HOUR", "hour"], ["DAY", "day"]] as const) {
+      await page.getByRole("group", { name: "Utilization interval" }).getByRole("button", { name: unit, exact: true }).click();
+      const points = (await market.query(`{ utilization(interval: ${interval}) { start end gpuHoursOffered gpuHoursLeased utilization } }`)).utilization;
+      expect(points.length).to.be.above(0);
+      const last = points.at(-1);
+      // The market's jobs lease GPUs over several hours: the last hour is partly leased, not empty.
+      expect(last.gpuHoursLeased).to.be.above(0);
+      const expected =
+        `${points.length} ${unit}s with GPUs offered; this ${unit} so far (up to the indexed block): ${(last.utilization * 100).toFixed(1)}% leased, ` +
+        `${last.gpuHoursLeased.toFixed(1)} of ${last.gpuHoursOffered.toFixed(1)} GPU-hours`;
+      await page.getByTestId("utilization-summary").getByText(expected, { exact: true }).waitFor();
+    }
+    expect(await horizontalOverflow(page)).to.equal(0);
+  });
+
   it("moves the figures without a reload when the chain moves", async function () {
     const page = await open("/");
     const before = (await market.query("{ market { gpusOffered } }")).market.gpusOffered as number;

@@ -2,8 +2,8 @@ import { useMemo, useState } from "preact/hooks";
 import type { TokenUnits } from "../../../cli/lib/units";
 import { parseAmount } from "../../../cli/lib/units";
 import { usePolled } from "../api";
-import type { PricePoint } from "../chart";
-import { Figure, Meter, Notice, PriceCandles, Section, TableBox } from "../components";
+import type { PricePoint, UtilizationPoint } from "../chart";
+import { Figure, Meter, Notice, PriceCandles, Section, TableBox, UtilizationArea } from "../components";
 import { amount, formatBps, formatDuration, integer, percent, shortAddress } from "../format";
 import { Link } from "../router";
 import { Energy } from "./energy";
@@ -78,6 +78,7 @@ export function MarketPage(props: { payment: TokenUnits; stake: TokenUnits }) {
       {error ? <Notice kind="error">Live update failed: {error}</Notice> : null}
       <Headline market={data.market} byModel={data.byModel} payment={props.payment} stake={props.stake} />
       <Capacity byModel={data.byModel} byModelRegion={data.byModelRegion} payment={props.payment} />
+      <Utilization />
       {models.length > 0 ? <Prices models={models} regions={data.byModelRegion} payment={props.payment} /> : null}
       <Energy byModel={data.byModel} estimatedEmissionsKg={data.market.estimatedEmissionsKg} gpuHoursSold={data.market.gpuHoursSold} payment={props.payment} />
       <Offers models={models} regions={[...new Set(data.byModelRegion.map((row) => row.region!))].sort()} payment={props.payment} />
@@ -172,6 +173,46 @@ function Capacity({ byModel, byModelRegion, payment }: { byModel: CapacityRow[];
   );
 }
 
+type Interval = "HOUR" | "DAY";
+
+function IntervalSwitch(props: { label: string; value: Interval; onChange: (value: Interval) => void }) {
+  return (
+    <div class="toggle" role="group" aria-label={props.label}>
+      {(["HOUR", "DAY"] as const).map((value) => (
+        <button type="button" key={value} aria-pressed={props.value === value} onClick={() => props.onChange(value)}>
+          {value === "HOUR" ? "hour" : "day"}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+const UTILIZATION_QUERY = /* GraphQL */ `
+  query Utilization($interval: Interval) {
+    utilization(interval: $interval) { start end gpuHoursOffered gpuHoursLeased utilization }
+  }
+`;
+
+function Utilization() {
+  const [interval, setInterval] = useState<Interval>("HOUR");
+  const { data, error } = usePolled<{ utilization: UtilizationPoint[] }>(UTILIZATION_QUERY, { interval });
+  const points = useMemo(() => data?.utilization ?? [], [data]);
+  const last = points.at(-1);
+  const unit = interval === "HOUR" ? "hour" : "day";
+  return (
+    <Section title="Utilization over time" id="utilization-history" actions={<IntervalSwitch label="Utilization interval" value={interval} onChange={setInterval} />}>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      <UtilizationArea points={points} interval={interval} label={`Leased share of the offered GPU-hours per ${unit}`} />
+      <p class="caption" data-testid="utilization-summary">
+        {last
+          ? `${points.length} ${unit}s with GPUs offered; this ${unit} so far (up to the indexed block): ${percent(last.utilization)} leased, ` +
+            `${last.gpuHoursLeased.toFixed(1)} of ${last.gpuHoursOffered.toFixed(1)} GPU-hours`
+          : "Nothing offered yet."}
+      </p>
+    </Section>
+  );
+}
+
 const PRICES_QUERY = /* GraphQL */ `
   query Prices($gpuModel: String!, $region: String, $interval: Interval) {
     prices(gpuModel: $gpuModel, region: $region, interval: $interval) { start jobs gpuHours open high low close vwap askFloor }
@@ -181,7 +222,7 @@ const PRICES_QUERY = /* GraphQL */ `
 function Prices({ models, regions, payment }: { models: string[]; regions: CapacityRow[]; payment: TokenUnits }) {
   const [model, setModel] = useState(models[0]!);
   const [region, setRegion] = useState("");
-  const [interval, setInterval] = useState<"HOUR" | "DAY">("HOUR");
+  const [interval, setInterval] = useState<Interval>("HOUR");
   const chosenModel = models.includes(model) ? model : models[0]!;
   const modelRegions = regions.filter((row) => row.gpuModel === chosenModel).map((row) => row.region!);
   const variables = { gpuModel: chosenModel, region: region || null, interval };
@@ -211,13 +252,7 @@ function Prices({ models, regions, payment }: { models: string[]; regions: Capac
               ))}
             </select>
           </label>
-          <div class="toggle" role="group" aria-label="Candle interval">
-            {(["HOUR", "DAY"] as const).map((value) => (
-              <button type="button" key={value} aria-pressed={interval === value} onClick={() => setInterval(value)}>
-                {value === "HOUR" ? "hour" : "day"}
-              </button>
-            ))}
-          </div>
+          <IntervalSwitch label="Candle interval" value={interval} onChange={setInterval} />
         </>
       }
     >
