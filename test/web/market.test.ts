@@ -3,7 +3,7 @@ import { expect } from "chai";
 import type { Browser } from "playwright-core";
 import { formatBps } from "../../src/cli/lib/units";
 import { H100, MESH } from "../indexer/helpers/market";
-import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
+import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
 import { seriousAxeViolations } from "./helpers/audit";
 import { startWebMarket, type WebMarket } from "./helpers/market";
 
@@ -118,10 +118,12 @@ describe("web app: market pages against a real chain", function () {
       expect(await page.getByTestId("capacity-table").textContent()).to.contain("H100-SXM-80GB").and.contain("A100-SXM-80GB");
       // The candles are drawn on canvases once the chart chunk is in.
       await page.getByTestId("price-chart").locator("canvas").first().waitFor();
+      await page.getByTestId("utilization-chart").locator("canvas").first().waitFor();
       expect(await page.getByTestId("price-summary").textContent()).to.match(/with jobs; last close \d+\.\d{2} USDC/);
       expect(await page.getByTestId("offer-row").count()).to.equal(3);
       expect(await horizontalOverflow(page)).to.equal(0);
       await screenshot(page, "market", viewport);
+      if (viewport === "desktop") await readmeScreenshot(page, "market");
       expect(await seriousAxeViolations(page)).to.deep.equal([]);
     });
   }
