@@ -32,7 +32,7 @@ const ENERGY_QUERY = /* GraphQL */ `
   }
 `;
 
-export const carbonText = (gramsPerKwh: number | null) => (gramsPerKwh === null ? "—" : `${gramsPerKwh.toFixed(0)} g/kWh`);
+const carbonText = (gramsPerKwh: number | null) => (gramsPerKwh === null ? "—" : `${gramsPerKwh.toFixed(0)} g/kWh`);
 const renewableText = (bps: number | null) => (bps === null ? "—" : formatBps(Math.round(bps)));
 
 export function Energy(props: { byModel: EnergyBucket[]; estimatedEmissionsKg: number; gpuHoursSold: number; payment: TokenUnits }) {
