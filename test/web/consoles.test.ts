@@ -7,7 +7,7 @@ import { describeRevert } from "../../src/cli/lib/revert";
 import { formatAmount } from "../../src/cli/lib/units";
 import { MESH } from "../indexer/helpers/market";
 import { seriousAxeViolations } from "./helpers/audit";
-import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, screenshot, type WatchedPage } from "./helpers/browser";
+import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, type WatchedPage } from "./helpers/browser";
 import { startWebMarket, type WebMarket } from "./helpers/market";
 import { injectTestWallet, TEST_WALLETS, type TestWallet } from "./helpers/wallet";
 
@@ -220,6 +220,7 @@ describe("web app: provider and client consoles with a browser wallet", function
     expect(await page.getByTestId("plan-escrow").textContent()).to.equal(usdc(planned.escrow));
     expect(await horizontalOverflow(page)).to.equal(0);
     await screenshot(page, "client-console-plan", "desktop");
+    await readmeScreenshot(page, "client-console", page.locator("#ask"));
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await horizontalOverflow(page)).to.equal(0);
     await screenshot(page, "client-console-plan", "phone");
@@ -340,6 +341,7 @@ describe("web app: provider and client consoles with a browser wallet", function
     await row.getByText("closed").waitFor({ timeout: 20_000 });
     expect(await horizontalOverflow(page)).to.equal(0);
     await screenshot(page, "provider-console-offers-jobs", "desktop");
+    await readmeScreenshot(page, "provider-console", page.locator("#provider-stake"));
     await page.setViewportSize({ width: 390, height: 844 });
     expect(await horizontalOverflow(page)).to.equal(0);
     await screenshot(page, "provider-console-offers-jobs", "phone");

@@ -1,8 +1,9 @@
 import http from "node:http";
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
+import { formatBps } from "../../src/cli/lib/units";
 import { H100, MESH } from "../indexer/helpers/market";
-import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
+import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
 import { seriousAxeViolations } from "./helpers/audit";
 import { startWebMarket, type WebMarket } from "./helpers/market";
 
@@ -117,10 +118,12 @@ describe("web app: market pages against a real chain", function () {
       expect(await page.getByTestId("capacity-table").textContent()).to.contain("H100-SXM-80GB").and.contain("A100-SXM-80GB");
       // The candles are drawn on canvases once the chart chunk is in.
       await page.getByTestId("price-chart").locator("canvas").first().waitFor();
+      await page.getByTestId("utilization-chart").locator("canvas").first().waitFor();
       expect(await page.getByTestId("price-summary").textContent()).to.match(/with jobs; last close \d+\.\d{2} USDC/);
       expect(await page.getByTestId("offer-row").count()).to.equal(3);
       expect(await horizontalOverflow(page)).to.equal(0);
       await screenshot(page, "market", viewport);
+      if (viewport === "desktop") await readmeScreenshot(page, "market");
       expect(await seriousAxeViolations(page)).to.deep.equal([]);
     });
   }
@@ -141,6 +144,79 @@ describe("web app: market pages against a real chain", function () {
     expect(await prices()).to.deep.equal(["2.10 USDC"]);
     await page.getByLabel(/Max price/).fill("2.1234567");
     await page.getByRole("alert").getByText(/more than 6 decimals/).waitFor();
+  });
+
+  it("shows the energy view: each open offer's price against its carbon intensity, the API's GPU-weighted averages and emissions, at both widths", async function () {
+    const { market: stats, capacity, offers } = await market.query(
+      "{ market { estimatedEmissionsKg } capacity(groupBy: GPU_MODEL) { gpuModel avgCarbonIntensity avgRenewableBps } offers(where: { state: OPEN }, first: 1000) { items { id carbonIntensity pricePerGpuHour } } }",
+    );
+    for (const viewport of Object.keys(VIEWPORTS) as ViewportName[]) {
+      const page = await open("/", viewport);
+      const points = page.getByTestId("energy-point");
+      await points.nth(offers.items.length - 1).waitFor();
+      const plotted = await points.evaluateAll((circles) => circles.map((circle) => [circle.getAttribute("data-offer"), circle.getAttribute("data-carbon"), circle.getAttribute("data-price")].join()));
+      expect(plotted.sort()).to.deep.equal(offers.items.map((offer: any) => [offer.id, offer.carbonIntensity, offer.pricePerGpuHour].join()).sort());
+      expect(await page.getByTestId("energy-carbon").allTextContents()).to.deep.equal(capacity.map((bucket: any) => `${bucket.avgCarbonIntensity.toFixed(0)} g/kWh`));
+      expect(await page.getByTestId("energy-renewable").allTextContents()).to.deep.equal(capacity.map((bucket: any) => formatBps(Math.round(bucket.avgRenewableBps))));
+      // The two H100 offers: (16 x 60 + 8 x 380) / 24 gCO2e/kWh and (16 x 80% + 8 x 20%) / 24 renewable.
+      const h100 = capacity.find((bucket: any) => bucket.gpuModel === "H100-SXM-80GB");
+      expect([h100.avgCarbonIntensity, h100.avgRenewableBps]).to.deep.equal([(16 * 60 + 8 * 380) / 24, 6000]);
+      expect(await page.getByTestId("emissions").locator(".figure-value").textContent()).to.equal(`${stats.estimatedEmissionsKg.toFixed(1)} kg CO2e`);
+      expect(await horizontalOverflow(page)).to.equal(0);
+      await page.getByTestId("energy-scatter").screenshot({ path: (await screenshot(page, "market-energy", viewport)).replace(/\.png$/, "-scatter.png") });
+      expect(await seriousAxeViolations(page)).to.deep.equal([]);
+      const current = watched!;
+      watched = undefined;
+      await current.close();
+      expectNoProblems(current);
+    }
+  });
+
+  it("filters offers by max carbon intensity and min renewable share and sorts them by either, through the API", async function () {
+    const page = await open("/");
+    await page.getByTestId("offer-row").nth(2).waitFor();
+    const column = (testId: string) => page.getByTestId(testId).allTextContents();
+    const until = (testId: string, expected: string[]) =>
+      page.waitForFunction(
+        ([id, joined]) => [...(globalThis as any).document.querySelectorAll(`[data-testid="${id}"]`)].map((cell: any) => cell.textContent).join() === joined,
+        [testId, expected.join()] as const,
+      );
+    await page.getByRole("button", { name: /gCO2e\/kWh/ }).click();
+    await until("offer-carbon", ["60", "120", "380"]);
+    await page.getByRole("button", { name: /gCO2e\/kWh/ }).click();
+    await until("offer-carbon", ["380", "120", "60"]);
+    await page.getByRole("button", { name: /^Renewable/ }).click();
+    await until("offer-renewable", ["20%", "80%", "90%"]);
+    await page.getByLabel(/Max carbon/).fill("200");
+    await until("offer-carbon", ["60", "120"]);
+    await page.getByLabel(/Min renewable/).fill("85");
+    await until("offer-carbon", ["120"]);
+    expect(await column("offer-renewable")).to.deep.equal(["90%"]);
+    await page.getByLabel(/Max carbon/).fill("");
+    await page.getByLabel(/Min renewable/).fill("80%");
+    await until("offer-renewable", ["80%", "90%"]);
+    await page.getByLabel(/Min renewable/).fill("150");
+    await page.getByRole("alert").getByText(/not a percentage from 0 to 100/).waitFor();
+    await page.getByLabel(/Max carbon/).fill("low");
+    await page.getByRole("alert").getByText(/not a whole number of gCO2e per kWh/).waitFor();
+  });
+
+  it("draws utilization over time by hour and by day, its last point the API's", async function () {
+    const page = await open("/");
+    await page.getByTestId("utilization-chart").locator("canvas").first().waitFor();
+    for (const [interval, unit] of [["HOUR", "hour"], ["DAY", "day"]] as const) {
+      await page.getByRole("group", { name: "Utilization interval" }).getByRole("button", { name: unit, exact: true }).click();
+      const points = (await market.query(`{ utilization(interval: ${interval}) { start end gpuHoursOffered gpuHoursLeased utilization } }`)).utilization;
+      expect(points.length).to.be.above(0);
+      const last = points.at(-1);
+      // The market's jobs lease GPUs over several hours: the last hour is partly leased, not empty.
+      expect(last.gpuHoursLeased).to.be.above(0);
+      const expected =
+        `${points.length} ${unit}s with GPUs offered; this ${unit} so far (up to the indexed block): ${(last.utilization * 100).toFixed(1)}% leased, ` +
+        `${last.gpuHoursLeased.toFixed(1)} of ${last.gpuHoursOffered.toFixed(1)} GPU-hours`;
+      await page.getByTestId("utilization-summary").getByText(expected, { exact: true }).waitFor();
+    }
+    expect(await horizontalOverflow(page)).to.equal(0);
   });
 
   it("moves the figures without a reload when the chain moves", async function () {

@@ -237,6 +237,16 @@ export function resolvePort(text: string | undefined, flag: string, fallback: nu
   return Number(text);
 }
 
+/** `serve`'s optional --deployment and --rpc (else GPUMESH_DEPLOYMENT, GPUMESH_RPC_URL): only the web app uses them. */
+export function resolveServeWebOptions(
+  values: { deployment?: string; rpc?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): { deploymentFile?: string; rpcUrls: string[] } {
+  const rpc = values.rpc ?? env.GPUMESH_RPC_URL;
+  if (values.rpc === "") throw new UsageError("--rpc needs a URL");
+  return { deploymentFile: values.deployment || env.GPUMESH_DEPLOYMENT || undefined, rpcUrls: rpc ? [rpc] : [] };
+}
+
 export interface ServerOptions {
   dbFile: string;
   port: number;

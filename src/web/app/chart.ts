@@ -1,4 +1,4 @@
-import { CandlestickSeries, ColorType, createChart, LineSeries, type UTCTimestamp } from "lightweight-charts";
+import { AreaSeries, CandlestickSeries, ColorType, createChart, LineSeries, type UTCTimestamp } from "lightweight-charts";
 import type { TokenUnits } from "../../cli/lib/units";
 import { plotValue } from "./format";
 
@@ -12,14 +12,23 @@ export interface PricePoint {
   askFloor: string | null;
 }
 
-export interface PriceChart {
-  update(points: readonly PricePoint[]): void;
-  remove(): void;
+/** The API's utilization over one interval (oldest first; the last one runs up to the indexed block's time). */
+export interface UtilizationPoint {
+  start: number;
+  end: number;
+  gpuHoursOffered: number;
+  gpuHoursLeased: number;
+  utilization: number;
 }
 
-/** Candles of realized prices per GPU-hour and the ask floor at each bucket's end (TradingView lightweight-charts). */
-export function createPriceChart(element: HTMLElement, units: TokenUnits): PriceChart {
-  const chart = createChart(element, {
+export interface TimeChart<P> {
+  update(points: readonly P[]): void;
+  remove(): void;
+}
+export type PriceChart = TimeChart<PricePoint>;
+
+function createDarkChart(element: HTMLElement, priceFormatter: (value: number) => string) {
+  return createChart(element, {
     autoSize: true,
     layout: {
       background: { type: ColorType.Solid, color: "#0b1220" },
@@ -29,9 +38,14 @@ export function createPriceChart(element: HTMLElement, units: TokenUnits): Price
     grid: { vertLines: { color: "#1e293b" }, horzLines: { color: "#1e293b" } },
     timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#334155" },
     rightPriceScale: { borderColor: "#334155" },
-    // The axis shows what the table shows: the token's decimals, at most 4.
-    localization: { priceFormatter: (price: number) => price.toFixed(Math.min(units.decimals, 4)) },
+    localization: { priceFormatter },
   });
+}
+
+/** Candles of realized prices per GPU-hour and the ask floor at each bucket's end (TradingView lightweight-charts). */
+export function createPriceChart(element: HTMLElement, units: TokenUnits): PriceChart {
+  // The axis shows what the table shows: the token's decimals, at most 4.
+  const chart = createDarkChart(element, (price) => price.toFixed(Math.min(units.decimals, 4)));
   const candles = chart.addSeries(CandlestickSeries, {
     upColor: "#22c55e",
     downColor: "#f87171",
@@ -66,3 +80,29 @@ export function createPriceChart(element: HTMLElement, units: TokenUnits): Price
   };
 }
 
+
+/** The leased share of the offered GPU-hours per interval, in percent. */
+export function createUtilizationChart(element: HTMLElement): TimeChart<UtilizationPoint> {
+  const chart = createDarkChart(element, (percent) => `${percent.toFixed(0)}%`);
+  const area = chart.addSeries(AreaSeries, {
+    lineColor: "#38bdf8",
+    topColor: "rgba(56, 189, 248, 0.4)",
+    bottomColor: "rgba(56, 189, 248, 0.02)",
+    lineWidth: 2,
+    title: "utilization",
+    autoscaleInfoProvider: () => ({ priceRange: { minValue: 0, maxValue: 100 } }),
+  });
+  // 0 to 100 % fills the pane: no margin above the top.
+  area.priceScale().applyOptions({ scaleMargins: { top: 0.05, bottom: 0.05 } });
+  let fitted = false;
+  return {
+    update(points) {
+      area.setData(points.map((point) => ({ time: point.start as UTCTimestamp, value: point.utilization * 100 })));
+      if (!fitted && points.length > 0) {
+        chart.timeScale().fitContent();
+        fitted = true;
+      }
+    },
+    remove: () => chart.remove(),
+  };
+}

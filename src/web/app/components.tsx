@@ -1,7 +1,7 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import type { TokenUnits } from "../../cli/lib/units";
-import type { PriceChart, PricePoint } from "./chart";
+import type { PricePoint, TimeChart, UtilizationPoint } from "./chart";
 
 export function Section(props: { title: string; id?: string; actions?: ComponentChildren; children: ComponentChildren }) {
   const headingId = `${props.id ?? props.title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-heading`;
@@ -52,17 +52,26 @@ export function Notice(props: { kind?: "error" | "info"; children: ComponentChil
   );
 }
 
-/** The chart library loads in its own chunk, after the figures are on screen. */
-export function PriceCandles(props: { points: readonly PricePoint[]; units: TokenUnits; label: string }) {
+/** A lightweight-charts chart: the library loads in its own chunk, after the figures are on screen. */
+function TimeChartBox<P>(props: {
+  points: readonly P[];
+  create: (charts: typeof import("./chart"), element: HTMLElement) => TimeChart<P>;
+  /** Whatever the chart is made from besides its points: a change makes it anew. */
+  setup: unknown;
+  label: string;
+  testId: string;
+}) {
   const element = useRef<HTMLDivElement>(null);
-  const chart = useRef<PriceChart | null>(null);
+  const chart = useRef<TimeChart<P> | null>(null);
   const latest = useRef(props.points);
   latest.current = props.points;
+  const create = useRef(props.create);
+  create.current = props.create;
   useEffect(() => {
     let disposed = false;
-    void import("./chart").then(({ createPriceChart }) => {
+    void import("./chart").then((charts) => {
       if (disposed || !element.current) return;
-      chart.current = createPriceChart(element.current, props.units);
+      chart.current = create.current(charts, element.current);
       chart.current.update(latest.current);
     });
     return () => {
@@ -70,11 +79,36 @@ export function PriceCandles(props: { points: readonly PricePoint[]; units: Toke
       chart.current?.remove();
       chart.current = null;
     };
-  }, [props.units]);
+  }, [props.setup]);
   useEffect(() => chart.current?.update(props.points), [props.points]);
   return (
     <figure class="chart-figure" aria-label={props.label}>
-      <div class="chart" ref={element} data-testid="price-chart" />
+      <div class="chart" ref={element} data-testid={props.testId} />
     </figure>
+  );
+}
+
+export function PriceCandles(props: { points: readonly PricePoint[]; units: TokenUnits; label: string }) {
+  return (
+    <TimeChartBox
+      points={props.points}
+      setup={props.units}
+      create={(charts, element) => charts.createPriceChart(element, props.units)}
+      label={props.label}
+      testId="price-chart"
+    />
+  );
+}
+
+/** `interval` makes the chart anew, so that it fits the other interval's points. */
+export function UtilizationArea(props: { points: readonly UtilizationPoint[]; interval: string; label: string }) {
+  return (
+    <TimeChartBox
+      points={props.points}
+      setup={props.interval}
+      create={(charts, element) => charts.createUtilizationChart(element)}
+      label={props.label}
+      testId="utilization-chart"
+    />
   );
 }

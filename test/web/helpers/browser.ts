@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 
 /** Debian's chromium (`apt-get install -y chromium`): nothing downloads a browser here. */
 export const CHROMIUM = process.env.GPUMESH_CHROMIUM ?? "/usr/bin/chromium";
@@ -60,6 +60,31 @@ export async function screenshot(page: Page, name: string, viewport: ViewportNam
   fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}-${viewport}.png`);
   await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** The README's pictures (docs/screenshots/, committed): rewritten only when GPUMESH_README_SCREENSHOTS is set. */
+export const README_SCREENSHOT_DIR = path.join(__dirname, "..", "..", "..", "docs", "screenshots");
+const README_VIEWPORT = { width: 1280, height: 800 };
+
+/**
+ * Saves <name>.png of one 1280x800 screen, scrolled to `top` when given: into docs/screenshots/ with
+ * GPUMESH_README_SCREENSHOTS=1, else beside the other screenshots as readme-<name>.png (so a plain run leaves the
+ * committed pictures alone). Restores the page's viewport.
+ */
+export async function readmeScreenshot(page: Page, name: string, top?: Locator): Promise<string> {
+  const refresh = Boolean(process.env.GPUMESH_README_SCREENSHOTS);
+  const dir = refresh ? README_SCREENSHOT_DIR : SCREENSHOT_DIR;
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, refresh ? `${name}.png` : `readme-${name}.png`);
+  const viewport = page.viewportSize();
+  await page.setViewportSize(README_VIEWPORT);
+  if (top) await top.evaluate((element) => element.scrollIntoView({ block: "start" }));
+  else await page.evaluate(() => (globalThis as any).scrollTo(0, 0));
+  // Charts follow their box's new size on the next frame.
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: file });
+  if (viewport) await page.setViewportSize(viewport);
   return file;
 }
 

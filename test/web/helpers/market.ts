@@ -43,8 +43,9 @@ export async function startWebMarket(): Promise<WebMarket> {
     const now = await m.latestTimestamp();
     const year = now + 365 * 86400;
     const offers = [
-      await m.createOffer(p1, { gpuModel: H100, gpus: 16, pricePerGpuHour: 2_450_000n, region: "eu-west", expiresAt: year }),
-      await m.createOffer(p2, { gpuModel: H100, gpus: 8, pricePerGpuHour: 2_100_000n, region: "us-east", expiresAt: year }),
+      // Carbon intensity and renewable share differ between the offers: the energy view and filters have something to show.
+      await m.createOffer(p1, { gpuModel: H100, gpus: 16, pricePerGpuHour: 2_450_000n, region: "eu-west", expiresAt: year, carbonIntensity: 60, renewableBps: 8000 }),
+      await m.createOffer(p2, { gpuModel: H100, gpus: 8, pricePerGpuHour: 2_100_000n, region: "us-east", expiresAt: year, carbonIntensity: 380, renewableBps: 2000 }),
       await m.createOffer(p2, { gpuModel: A100, gpus: 32, pricePerGpuHour: 1_300_000n, region: "us-east", expiresAt: year, renewableBps: 9000 }),
     ];
     const jobs: bigint[] = [];

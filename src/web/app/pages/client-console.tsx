@@ -53,7 +53,7 @@ export default function ClientConsole(props: ConsoleProps) {
       <h1 class="page-title">Client console</h1>
       <WalletPanel wallet={wallet} state={state} />
       {!props.config.deployment ? (
-        <Notice kind="error">This server knows no deployment: the console needs the contracts' addresses (`gpumesh start` or `gpumesh run`).</Notice>
+        <Notice kind="error">This server knows no deployment: the console needs the contracts' addresses (`gpumesh start`, `gpumesh run`, or `gpumesh serve --deployment FILE`).</Notice>
       ) : isReady(wallet, state) ? (
         <Rent {...props} wallet={wallet} address={state.address!} />
       ) : null}

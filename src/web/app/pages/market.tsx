@@ -2,10 +2,11 @@ import { useMemo, useState } from "preact/hooks";
 import type { TokenUnits } from "../../../cli/lib/units";
 import { parseAmount } from "../../../cli/lib/units";
 import { usePolled } from "../api";
-import type { PricePoint } from "../chart";
-import { Figure, Meter, Notice, PriceCandles, Section, TableBox } from "../components";
+import type { PricePoint, UtilizationPoint } from "../chart";
+import { Figure, Meter, Notice, PriceCandles, Section, TableBox, UtilizationArea } from "../components";
 import { amount, formatBps, formatDuration, integer, percent, shortAddress } from "../format";
 import { Link } from "../router";
+import { Energy } from "./energy";
 
 interface MarketData {
   _meta: { block: { number: number; timestamp: number } };
@@ -18,6 +19,7 @@ interface MarketData {
     volume: string;
     feesCollected: string;
     gpuHoursSold: number;
+    estimatedEmissionsKg: number;
     jobs: number;
     jobsByState: Array<{ state: string; count: number }>;
     gpusOffered: number;
@@ -44,14 +46,18 @@ interface CapacityRow {
   askMedian: string | null;
   /** Null until the indexer has recorded the deployment's stake rate. */
   gpusRentable: number | null;
+  /** GPU-weighted over the bucket's open offers; null when nothing is offered. */
+  avgCarbonIntensity: number | null;
+  avgRenewableBps: number | null;
 }
 
-const CAPACITY_FIELDS = "gpuModel region gpusOffered gpusLeased gpusAvailable gpusRentable utilization providers offers askFloor askMedian";
+const CAPACITY_FIELDS =
+  "gpuModel region gpusOffered gpusLeased gpusAvailable gpusRentable utilization providers offers askFloor askMedian avgCarbonIntensity avgRenewableBps";
 const MARKET_QUERY = /* GraphQL */ `
   query Market {
     _meta { block { number timestamp } }
     market {
-      providers activeProviders totalStaked totalLocked escrowed volume feesCollected gpuHoursSold jobs
+      providers activeProviders totalStaked totalLocked escrowed volume feesCollected gpuHoursSold estimatedEmissionsKg jobs
       jobsByState { state count }
       gpusOffered gpusLeased gpusAvailable gpusRentable utilization
     }
@@ -72,7 +78,9 @@ export function MarketPage(props: { payment: TokenUnits; stake: TokenUnits }) {
       {error ? <Notice kind="error">Live update failed: {error}</Notice> : null}
       <Headline market={data.market} byModel={data.byModel} payment={props.payment} stake={props.stake} />
       <Capacity byModel={data.byModel} byModelRegion={data.byModelRegion} payment={props.payment} />
+      <Utilization />
       {models.length > 0 ? <Prices models={models} regions={data.byModelRegion} payment={props.payment} /> : null}
+      <Energy byModel={data.byModel} estimatedEmissionsKg={data.market.estimatedEmissionsKg} gpuHoursSold={data.market.gpuHoursSold} payment={props.payment} />
       <Offers models={models} regions={[...new Set(data.byModelRegion.map((row) => row.region!))].sort()} payment={props.payment} />
     </>
   );
@@ -165,6 +173,46 @@ function Capacity({ byModel, byModelRegion, payment }: { byModel: CapacityRow[];
   );
 }
 
+type Interval = "HOUR" | "DAY";
+
+function IntervalSwitch(props: { label: string; value: Interval; onChange: (value: Interval) => void }) {
+  return (
+    <div class="toggle" role="group" aria-label={props.label}>
+      {(["HOUR", "DAY"] as const).map((value) => (
+        <button type="button" key={value} aria-pressed={props.value === value} onClick={() => props.onChange(value)}>
+          {value === "HOUR" ? "hour" : "day"}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+const UTILIZATION_QUERY = /* GraphQL */ `
+  query Utilization($interval: Interval) {
+    utilization(interval: $interval) { start end gpuHoursOffered gpuHoursLeased utilization }
+  }
+`;
+
+function Utilization() {
+  const [interval, setInterval] = useState<Interval>("HOUR");
+  const { data, error } = usePolled<{ utilization: UtilizationPoint[] }>(UTILIZATION_QUERY, { interval });
+  const points = useMemo(() => data?.utilization ?? [], [data]);
+  const last = points.at(-1);
+  const unit = interval === "HOUR" ? "hour" : "day";
+  return (
+    <Section title="Utilization over time" id="utilization-history" actions={<IntervalSwitch label="Utilization interval" value={interval} onChange={setInterval} />}>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      <UtilizationArea points={points} interval={interval} label={`Leased share of the offered GPU-hours per ${unit}`} />
+      <p class="caption" data-testid="utilization-summary">
+        {last
+          ? `${points.length} ${unit}s with GPUs offered; this ${unit} so far (up to the indexed block): ${percent(last.utilization)} leased, ` +
+            `${last.gpuHoursLeased.toFixed(1)} of ${last.gpuHoursOffered.toFixed(1)} GPU-hours`
+          : "Nothing offered yet."}
+      </p>
+    </Section>
+  );
+}
+
 const PRICES_QUERY = /* GraphQL */ `
   query Prices($gpuModel: String!, $region: String, $interval: Interval) {
     prices(gpuModel: $gpuModel, region: $region, interval: $interval) { start jobs gpuHours open high low close vwap askFloor }
@@ -174,7 +222,7 @@ const PRICES_QUERY = /* GraphQL */ `
 function Prices({ models, regions, payment }: { models: string[]; regions: CapacityRow[]; payment: TokenUnits }) {
   const [model, setModel] = useState(models[0]!);
   const [region, setRegion] = useState("");
-  const [interval, setInterval] = useState<"HOUR" | "DAY">("HOUR");
+  const [interval, setInterval] = useState<Interval>("HOUR");
   const chosenModel = models.includes(model) ? model : models[0]!;
   const modelRegions = regions.filter((row) => row.gpuModel === chosenModel).map((row) => row.region!);
   const variables = { gpuModel: chosenModel, region: region || null, interval };
@@ -204,13 +252,7 @@ function Prices({ models, regions, payment }: { models: string[]; regions: Capac
               ))}
             </select>
           </label>
-          <div class="toggle" role="group" aria-label="Candle interval">
-            {(["HOUR", "DAY"] as const).map((value) => (
-              <button type="button" key={value} aria-pressed={interval === value} onClick={() => setInterval(value)}>
-                {value === "HOUR" ? "hour" : "day"}
-              </button>
-            ))}
-          </div>
+          <IntervalSwitch label="Candle interval" value={interval} onChange={setInterval} />
         </>
       }
     >
@@ -255,7 +297,7 @@ const OFFERS_QUERY = /* GraphQL */ `
   }
 `;
 
-type OfferOrder = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT";
+type OfferOrder = "ID" | "PRICE" | "GPUS_AVAILABLE" | "CREATED_AT" | "CARBON_INTENSITY" | "RENEWABLE_BPS";
 const PAGE_SIZE = 25;
 
 function Offers({ models, regions, payment }: { models: string[]; regions: string[]; payment: TokenUnits }) {
@@ -264,6 +306,8 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
   const [state, setState] = useState("OPEN");
   const [minFree, setMinFree] = useState("");
   const [maxPrice, setMaxPrice] = useState("");
+  const [maxCarbon, setMaxCarbon] = useState("");
+  const [minRenewable, setMinRenewable] = useState("");
   const [order, setOrder] = useState<{ by: OfferOrder; direction: "ASC" | "DESC" }>({ by: "PRICE", direction: "ASC" });
   const [shown, setShown] = useState(PAGE_SIZE);
 
@@ -276,12 +320,20 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
       priceError = (error as Error).message;
     }
   }
+  // A percentage, as the offers table shows it; the API takes basis points.
+  const renewablePercent = /^(\d+(?:\.\d{1,2})?)%?$/.exec(minRenewable)?.[1];
+  const minRenewableBps = renewablePercent !== undefined && Number(renewablePercent) <= 100 ? Math.round(Number(renewablePercent) * 100) : undefined;
+  const renewableError =
+    minRenewable === "" || minRenewableBps !== undefined ? null : `min renewable: "${minRenewable}" is not a percentage from 0 to 100 (at most 2 decimals)`;
+  const carbonError = maxCarbon === "" || /^\d+$/.test(maxCarbon) ? null : `max carbon: "${maxCarbon}" is not a whole number of gCO2e per kWh`;
   const where = {
     ...(model ? { gpuModel: model } : {}),
     ...(region ? { region } : {}),
     ...(state ? { state } : {}),
     ...(/^\d+$/.test(minFree) ? { minGpusAvailable: Number(minFree) } : {}),
     ...(maxPriceUnits !== undefined ? { maxPricePerGpuHour: maxPriceUnits } : {}),
+    ...(maxCarbon !== "" && carbonError === null ? { maxCarbonIntensity: Number(maxCarbon) } : {}),
+    ...(minRenewableBps !== undefined ? { minRenewableBps } : {}),
   };
   const { data, error } = usePolled<{ offers: { totalCount: number; items: OfferRow[] } }>(OFFERS_QUERY, {
     where,
@@ -339,8 +391,20 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
           <span class="label-text">Max price ({payment.symbol}/GPU-h)</span>
           <input name="maxPrice" inputMode="decimal" value={maxPrice} onInput={(event) => setMaxPrice(event.currentTarget.value)} size={8} aria-invalid={priceError !== null} />
         </label>
+        <label>
+          <span class="label-text">Max carbon (gCO2e/kWh)</span>
+          <input name="maxCarbonIntensity" inputMode="numeric" value={maxCarbon} onInput={(event) => setMaxCarbon(event.currentTarget.value.trim())} size={6} aria-invalid={carbonError !== null} />
+        </label>
+        <label>
+          <span class="label-text">Min renewable (%)</span>
+          <input name="minRenewable" inputMode="decimal" value={minRenewable} onInput={(event) => setMinRenewable(event.currentTarget.value.trim())} size={5} aria-invalid={renewableError !== null} />
+        </label>
       </form>
-      {priceError ? <Notice kind="error">{priceError}</Notice> : null}
+      {[priceError, carbonError, renewableError].filter(Boolean).map((message) => (
+        <Notice kind="error" key={message}>
+          {message}
+        </Notice>
+      ))}
       {error ? <Notice kind="error">{error}</Notice> : null}
       {!data ? (
         <p class="loading">Reading offers …</p>
@@ -358,7 +422,8 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
                   <th scope="col" class="num">Rentable</th>
                   {sortHeader("PRICE", "Price per GPU-h", true)}
                   <th scope="col">Duration</th>
-                  <th scope="col" class="num">Renewable</th>
+                  {sortHeader("CARBON_INTENSITY", "gCO2e/kWh", true)}
+                  {sortHeader("RENEWABLE_BPS", "Renewable", true)}
                   <th scope="col">State</th>
                 </tr>
               </thead>
@@ -383,7 +448,8 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
                     <td>
                       {formatDuration(offer.minDuration)} – {formatDuration(offer.maxDuration)}
                     </td>
-                    <td class="num">{formatBps(offer.renewableBps)}</td>
+                    <td class="num" data-testid="offer-carbon">{integer(offer.carbonIntensity)}</td>
+                    <td class="num" data-testid="offer-renewable">{formatBps(offer.renewableBps)}</td>
                     <td>{offer.state.toLowerCase()}</td>
                   </tr>
                 ))}
