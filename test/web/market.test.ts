@@ -201,6 +201,22 @@ describe("web app: market pages against a real chain", function () {
     await page.getByRole("alert").getByText(/not a whole number of gCO2e per kWh/).waitFor();
   });
 
+  it("filters offers by their provider's reliability, through the API", async function () {
+    const page = await open("/");
+    await page.getByTestId("offer-row").first().waitFor();
+    const { providers } = await market.query("{ providers(orderBy: RELIABILITY, orderDirection: DESC) { items { reliability } } }");
+    // The best provider's score: the offers of the others (if they score less) leave the table.
+    const best = providers.items[0].reliability as number;
+    const { offers } = await market.query(`{ offers(where: { state: OPEN, minProviderReliability: ${best} }, orderBy: PRICE) { items { id } } }`);
+    await page.getByLabel(/Min provider reliability/).fill(String(best));
+    await page.waitForFunction(
+      (expected) => [...(globalThis as any).document.querySelectorAll('[data-testid="offer-row"] th a')].map((a: any) => a.textContent).join() === expected,
+      offers.items.map((offer: { id: string }) => `#${offer.id}`).join(),
+    );
+    await page.getByLabel(/Min provider reliability/).fill("1.5");
+    await page.getByRole("alert").getByText(/not a score from 0 to 1/).waitFor();
+  });
+
   it("draws utilization over time by hour and by day, its last point the API's", async function () {
     const page = await open("/");
     await page.getByTestId("utilization-chart").locator("canvas").first().waitFor();

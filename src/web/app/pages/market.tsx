@@ -308,6 +308,7 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
   const [maxPrice, setMaxPrice] = useState("");
   const [maxCarbon, setMaxCarbon] = useState("");
   const [minRenewable, setMinRenewable] = useState("");
+  const [minReliability, setMinReliability] = useState("");
   const [order, setOrder] = useState<{ by: OfferOrder; direction: "ASC" | "DESC" }>({ by: "PRICE", direction: "ASC" });
   const [shown, setShown] = useState(PAGE_SIZE);
 
@@ -326,6 +327,10 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
   const renewableError =
     minRenewable === "" || minRenewableBps !== undefined ? null : `min renewable: "${minRenewable}" is not a percentage from 0 to 100 (at most 2 decimals)`;
   const carbonError = maxCarbon === "" || /^\d+$/.test(maxCarbon) ? null : `max carbon: "${maxCarbon}" is not a whole number of gCO2e per kWh`;
+  // The API scores providers 0..1 (Provider.reliability) and checks the bound itself.
+  const reliabilityValue = /^(0(\.\d{1,6})?|1(\.0{1,6})?)$/.test(minReliability) ? Number(minReliability) : undefined;
+  const reliabilityError =
+    minReliability === "" || reliabilityValue !== undefined ? null : `min reliability: "${minReliability}" is not a score from 0 to 1 (at most 6 decimals)`;
   const where = {
     ...(model ? { gpuModel: model } : {}),
     ...(region ? { region } : {}),
@@ -334,6 +339,7 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
     ...(maxPriceUnits !== undefined ? { maxPricePerGpuHour: maxPriceUnits } : {}),
     ...(maxCarbon !== "" && carbonError === null ? { maxCarbonIntensity: Number(maxCarbon) } : {}),
     ...(minRenewableBps !== undefined ? { minRenewableBps } : {}),
+    ...(reliabilityValue !== undefined ? { minProviderReliability: reliabilityValue } : {}),
   };
   const { data, error } = usePolled<{ offers: { totalCount: number; items: OfferRow[] } }>(OFFERS_QUERY, {
     where,
@@ -399,8 +405,12 @@ function Offers({ models, regions, payment }: { models: string[]; regions: strin
           <span class="label-text">Min renewable (%)</span>
           <input name="minRenewable" inputMode="decimal" value={minRenewable} onInput={(event) => setMinRenewable(event.currentTarget.value.trim())} size={5} aria-invalid={renewableError !== null} />
         </label>
+        <label>
+          <span class="label-text">Min provider reliability (0..1)</span>
+          <input name="minProviderReliability" inputMode="decimal" value={minReliability} onInput={(event) => setMinReliability(event.currentTarget.value.trim())} size={5} aria-invalid={reliabilityError !== null} />
+        </label>
       </form>
-      {[priceError, carbonError, renewableError].filter(Boolean).map((message) => (
+      {[priceError, carbonError, renewableError, reliabilityError].filter(Boolean).map((message) => (
         <Notice kind="error" key={message}>
           {message}
         </Notice>
