@@ -4,7 +4,7 @@ import { parseEventLogs } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { jobMarketAbi } from "../../src/chain/abis";
 import { describeRevert } from "../../src/cli/lib/revert";
-import { formatAmount } from "../../src/cli/lib/units";
+import { formatAmount, formatTime } from "../../src/cli/lib/units";
 import { MESH } from "../indexer/helpers/market";
 import { seriousAxeViolations } from "./helpers/audit";
 import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, type WatchedPage } from "./helpers/browser";
@@ -320,6 +320,12 @@ describe("web app: provider and client consoles with a browser wallet", function
     await job.getByRole("button", { name: "claim" }).click();
     await txConfirmed(new RegExp(`claim job #${jobId}`));
     expect((await market.m.read<{ claimed: bigint }>("market", "getJob", [jobId])).claimed > 0n).to.equal(true);
+    // The console's liveness and earnings: the claim is the latest sign of life and the claimed pay is earned.
+    await market.caughtUp();
+    const { provider: health } = await market.query(`{ provider(id: "${wallet.address.toLowerCase()}") { lastHeartbeatAt earned } }`);
+    expect(BigInt(health.earned) > 0n).to.equal(true);
+    await page.getByTestId("provider-earned").getByText(formatAmount(BigInt(health.earned), payment), { exact: true }).waitFor({ timeout: 20_000 });
+    await page.getByTestId("provider-last-heartbeat").getByText(formatTime(health.lastHeartbeatAt), { exact: true }).waitFor({ timeout: 20_000 });
     await job.getByRole("button", { name: "complete" }).click();
     await txConfirmed(new RegExp(`complete job #${jobId}`));
     await job.and(page.locator('[data-state="COMPLETED"]')).waitFor({ timeout: 20_000 });

@@ -2,8 +2,9 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { erc20Abi, type Address } from "viem";
 import { devStablecoinAbi, jobMarketAbi, providerStakingAbi } from "../../../chain/abis";
 import { parsePositiveAmount } from "../../../cli/lib/units";
+import { usePolled } from "../api";
 import { Notice, Section } from "../components";
-import { formatAmount, formatTime } from "../format";
+import { amount, formatAmount, formatDuration, formatTime, reliabilityText } from "../format";
 import { Link } from "../router";
 import { explain, walletPermit } from "../wallet/tx";
 import { errorContextOf, isReady, TxStatusLine, useTransactions, useWallet, WalletPanel, type ConsoleProps } from "../wallet/ui";
@@ -236,6 +237,7 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
       </Section>
       {account?.registered ? (
         <>
+          <ProviderHealth address={props.address} payment={props.payment} />
           <ProviderOffers {...props} tx={tx} />
           <ConsoleJobs {...props} role="provider" tx={tx} />
           <p class="caption">
@@ -250,5 +252,56 @@ function ProviderActions(props: ConsoleProps & { wallet: Wallet; address: Addres
         <TxStatusLine status={tx.status} />
       </div>
     </>
+  );
+}
+
+const HEALTH_QUERY = /* GraphQL */ `
+  query ProviderHealth($id: ID!) {
+    _meta { block { timestamp } }
+    provider(id: $id) { lastHeartbeatAt earned reliability }
+    terms { livenessTimeout }
+  }
+`;
+
+/** The provider's signs of life and earnings, as the indexer has them at its latest block. */
+function ProviderHealth(props: { address: Address; payment: ConsoleProps["payment"] }) {
+  const { data } = usePolled<{
+    _meta: { block: { timestamp: number } };
+    provider: { lastHeartbeatAt: number | null; earned: string; reliability: number } | null;
+    terms: Array<{ livenessTimeout: number }>;
+  }>(HEALTH_QUERY, { id: props.address.toLowerCase() });
+  if (!data?.provider) return null;
+  const { provider } = data;
+  const now = data._meta.block.timestamp;
+  const timeout = data.terms.at(-1)?.livenessTimeout ?? 0;
+  const silentFor = provider.lastHeartbeatAt === null ? null : Math.max(0, now - provider.lastHeartbeatAt);
+  return (
+    <Section title="Liveness and earnings" id="provider-health">
+      <dl class="facts">
+        <div>
+          <dt>Last sign of life</dt>
+          <dd data-testid="provider-last-heartbeat">{provider.lastHeartbeatAt === null ? "none yet" : formatTime(provider.lastHeartbeatAt)}</dd>
+        </div>
+        <div>
+          <dt>Silent for</dt>
+          <dd data-testid="provider-silent-for">
+            {silentFor === null ? "—" : formatDuration(silentFor)}
+            {silentFor !== null && timeout > 0 && silentFor > timeout ? " (past the liveness timeout: running jobs can be reported dark)" : ""}
+          </dd>
+        </div>
+        <div>
+          <dt>Liveness timeout</dt>
+          <dd>{formatDuration(timeout)}</dd>
+        </div>
+        <div>
+          <dt>Earned</dt>
+          <dd data-testid="provider-earned">{amount(provider.earned, props.payment)}</dd>
+        </div>
+        <div>
+          <dt>Reliability</dt>
+          <dd>{reliabilityText(provider.reliability)}</dd>
+        </div>
+      </dl>
+    </Section>
   );
 }
