@@ -58,17 +58,11 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startAnvil(): Promise<Anvil> {
-  const port = await freePort();
-  const child = spawn(
-    path.join(ROOT, "node_modules", ".bin", "anvil"),
-    ["--host", "127.0.0.1", "--port", String(port), "--silent", "--accounts", String(1 + PROVIDERS + CLIENTS),
-      "--gas-limit", "4000000000", "--disable-code-size-limit", "--balance", "1000000"],
-    { stdio: "ignore" },
-  );
+/** Waits up to `attempts` x 100 ms for a JSON-RPC node on `port` spawned as `child`; kills it when it never answers. */
+async function nodeReady(child: ChildProcess, port: number, name: string, attempts: number): Promise<Anvil> {
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < attempts; i++) {
     try {
       const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
       if (response.ok) return { url, child, stop: async () => { child.kill("SIGTERM"); await exited; } };
@@ -78,7 +72,18 @@ export async function startAnvil(): Promise<Anvil> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   child.kill("SIGKILL");
-  throw new Error("anvil did not start");
+  throw new Error(`${name} did not start`);
+}
+
+export async function startAnvil(): Promise<Anvil> {
+  const port = await freePort();
+  const child = spawn(
+    path.join(ROOT, "node_modules", ".bin", "anvil"),
+    ["--host", "127.0.0.1", "--port", String(port), "--silent", "--accounts", String(1 + PROVIDERS + CLIENTS),
+      "--gas-limit", "4000000000", "--disable-code-size-limit", "--balance", "1000000"],
+    { stdio: "ignore" },
+  );
+  return nodeReady(child, port, "anvil", 200);
 }
 
 /** A Hardhat node (scripts/bench-hardhat.config.ts) on a free loopback port. */
@@ -88,19 +93,7 @@ async function startHardhatNode(): Promise<Anvil> {
     cwd: ROOT,
     stdio: "ignore",
   });
-  const url = `http://127.0.0.1:${port}`;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  for (let i = 0; i < 600; i++) {
-    try {
-      const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
-      if (response.ok) return { url, child, stop: async () => { child.kill("SIGTERM"); await exited; } };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill("SIGKILL");
-  throw new Error("the Hardhat node did not start");
+  return nodeReady(child, port, "the Hardhat node", 600);
 }
 
 // ------------------------------------------------------------------ event generation

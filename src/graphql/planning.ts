@@ -25,15 +25,25 @@ export function backedGpus(pricePerGpuHour: bigint, free: number, seconds: numbe
   return low;
 }
 
+/** Items by key, each list in the items' order. */
+export function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
 /**
  * Rentable GPUs of a set of offers: each provider's unlocked stake is shared by its offers, and backs the GPUs that
  * need the least collateral first (cheapest price x minimum duration), as many as it can.
  */
 export function rentableGpus(offers: readonly RentableOfferRecord[], terms: PlanningTerms): number {
-  const byProvider = new Map<string, RentableOfferRecord[]>();
-  for (const offer of offers) byProvider.set(offer.provider, [...(byProvider.get(offer.provider) ?? []), offer]);
   let total = 0;
-  for (const list of byProvider.values()) {
+  for (const list of groupBy(offers, (offer) => offer.provider).values()) {
     let unlocked = list[0].providerUnlocked;
     const cheapestFirst = [...list].sort((a, b) => {
       const [x, y] = [a.pricePerGpuHour * BigInt(a.minDuration), b.pricePerGpuHour * BigInt(b.minDuration)];
@@ -187,10 +197,8 @@ export function planQuote(offers: readonly RentableOfferRecord[], request: Quote
     legs = cheapestLegs(candidates, gpus, duration, terms, unlocked);
   } else {
     // Each provider's best offer for each share size, then the cheapest providers take the shares, largest first.
-    const byProvider = new Map<string, RentableOfferRecord[]>();
-    for (const offer of candidates) byProvider.set(offer.provider, [...(byProvider.get(offer.provider) ?? []), offer]);
     const wanted = shares(gpus, request.spreadAcross);
-    const options = [...byProvider.values()].map((list) => {
+    const options = [...groupBy(candidates, (offer) => offer.provider).values()].map((list) => {
       const full = cheapestLegs(list, wanted[0], duration, terms, new Map());
       const supply = full.reduce((sum, leg) => sum + leg.gpus, 0);
       const cost = full.reduce((sum, leg) => sum + leg.cost, 0n);

@@ -22,7 +22,7 @@ import type {
   TermsRecord,
 } from "../store/reads";
 import { INTERVAL_SECONDS, sortKeyTypes } from "../store/reads";
-import { backedGpus, planQuote, rentableGpus, type PlanningTerms, type QuoteShortfall } from "./planning";
+import { backedGpus, groupBy, planQuote, rentableGpus, type PlanningTerms, type QuoteShortfall } from "./planning";
 import type { GraphqlContext, GpuModelIndex } from "./context";
 import {
   BigIntScalar,
@@ -264,21 +264,11 @@ function capacityBuckets(
     const models = context.models();
     const groupKey = (gpuModelId: string | null, region: string | null) =>
       grouping === "GPU_MODEL" ? `${gpuModelId}` : grouping === "REGION" ? `${region}` : `${gpuModelId}|${region}`;
-    const asksByGroup = new Map<string, OpenAskRecord[]>();
-    for (const ask of context.reads.openAsks(filter)) {
-      const key = groupKey(ask.gpuModelId, ask.region);
-      const group = asksByGroup.get(key);
-      if (group) group.push(ask);
-      else asksByGroup.set(key, [ask]);
-    }
+    const asksByGroup = groupBy(context.reads.openAsks(filter), (ask) => groupKey(ask.gpuModelId, ask.region));
     const terms = planningTerms(context);
-    const rentableByGroup = new Map<string, ReturnType<GraphqlContext["reads"]["rentableOffers"]>>();
-    if (terms) {
-      for (const offer of context.reads.rentableOffers({ ...filter, at: indexedAt(context) })) {
-        const key = groupKey(offer.gpuModelId, offer.region);
-        rentableByGroup.set(key, [...(rentableByGroup.get(key) ?? []), offer]);
-      }
-    }
+    const rentableByGroup = terms
+      ? groupBy(context.reads.rentableOffers({ ...filter, at: indexedAt(context) }), (offer) => groupKey(offer.gpuModelId, offer.region))
+      : new Map<string, never[]>();
     return context.reads
       .capacity(grouping, filter)
       .map((row): CapacityBucket => {

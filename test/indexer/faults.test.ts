@@ -1,42 +1,20 @@
 import { expect } from "chai";
-import { encodeFunctionData, type Address, type Hex } from "viem";
-import { jobMarketAbi } from "../../src/chain/abis";
 import { createBloomFilter } from "../../src/chain/bloom";
 import { GpuMeshError } from "../../src/internal/errors";
 import { jobStateName } from "../../src/protocol";
 import { openStore, type Db, type Store } from "../../src/store/db";
-import { createIndexer, type IndexerOptions } from "../../src/sync/indexer";
+import { createIndexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
 import { dumpTables } from "./helpers/dump";
-import { H100, MESH, USDC, setUpMarket, type MarketSession } from "./helpers/market";
+import { H100, MESH, USDC, marketTx, setUpMarket, type MarketSession } from "./helpers/market";
 import { startFaultProxy } from "./helpers/proxy";
-
-/** A transaction for anvil_reorg: [request, offset of the new block that includes it]. */
-function marketTx(m: MarketSession, from: Address, functionName: string, args: readonly unknown[], blockOffset: number) {
-  const data = encodeFunctionData({ abi: jobMarketAbi, functionName, args } as never) as Hex;
-  return [{ from, to: m.deployment.contracts.JobMarket.address, data, gas: "0x1e8480" }, blockOffset] as const;
-}
+import { syncToHead } from "./helpers/sync";
 
 const reorgCount = (db: Db) => (db.prepare("SELECT reorgs FROM checkpoint").get() as { reorgs: number }).reorgs;
 const jobState = (db: Db, id: bigint) => (db.prepare("SELECT state FROM jobs WHERE id = ?").get(Number(id)) as { state: string }).state;
 /** The undo journal without its sequence numbers, in a canonical order. */
 const undoJournal = (db: Db) =>
   db.prepare("SELECT block_number, table_name, row_key, old_row FROM undo_log ORDER BY block_number, table_name, row_key").all();
-
-/** Runs syncOnce until caught up, retrying what the indexer's own loop retries; returns the retryable errors seen. */
-async function syncToHead(options: IndexerOptions, attempts = 30): Promise<string[]> {
-  const indexer = createIndexer(options);
-  const errors: string[] = [];
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    try {
-      if ((await indexer.syncOnce()).caughtUp) return errors;
-    } catch (error) {
-      if (!(error instanceof GpuMeshError) || !error.retryable) throw error;
-      errors.push(error.message);
-    }
-  }
-  throw new Error(`did not catch up; errors: ${errors.join("; ")}`);
-}
 
 async function freshDump(anvil: Anvil, m: MarketSession) {
   const fresh = openStore({ file: ":memory:" });
@@ -183,7 +161,7 @@ describe("indexer: faults that used to leave it silently wrong", function () {
       // The backend catches up; the jobs are accepted.
       proxy.rules.logsLagBlocks = 0;
       for (const job of jobs) await m.send(p1, "market", "acceptJob", [job]);
-      await syncToHead(options);
+      await syncToHead(options, 30);
       expect(dumpTables(store.db)).to.deep.equal(await freshDump(anvil, m));
     } finally {
       await proxy.close();
@@ -223,7 +201,7 @@ describe("indexer: faults that used to leave it silently wrong", function () {
     await m.send(c1, "market", "extendJob", [job, 600, 2n ** 255n]);
     await m.testClient.mine({ blocks: 1 });
     await createIndexer(bigOptions).syncOnce();
-    await syncToHead(smallOptions);
+    await syncToHead(smallOptions, 30);
     const floor = (db: Db) =>
       (db.prepare("SELECT ask_floor FROM price_buckets WHERE region = 'eu-west' AND interval = 'HOUR' AND start = ?").get(hour) as { ask_floor: string }).ask_floor;
     expect(floor(big.db)).to.equal("1500000");
@@ -262,7 +240,7 @@ describe("indexer: faults that used to leave it silently wrong", function () {
     await m.testClient.setNextBlockTimestamp({ timestamp: BigInt(hour + 2400) });
     await m.testClient.mine({ blocks: 1 });
     await createIndexer(bigOptions).syncOnce();
-    await syncToHead(smallOptions);
+    await syncToHead(smallOptions, 30);
     expect(jobStateName(Number((await m.read<{ state: number }>("market", "getJob", [job])).state)), "on chain").to.equal("CREATED");
     expect(all(big.db, `SELECT id, state FROM offers ORDER BY id`)).to.deep.equal([
       { id: Number(cheap), state: "EXPIRED" },

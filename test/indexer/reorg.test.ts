@@ -1,18 +1,11 @@
 import { expect } from "chai";
-import { encodeFunctionData, type Address, type Hex } from "viem";
-import { jobMarketAbi } from "../../src/chain/abis";
+import type { Address } from "viem";
 import { GpuMeshError } from "../../src/internal/errors";
 import { openStore, type Store } from "../../src/store/db";
 import { createIndexer, type Indexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
 import { dumpTables } from "./helpers/dump";
-import { A100, H100, MESH, SPEC_HASH, USDC, setUpMarket, type MarketSession } from "./helpers/market";
-
-/** A transaction for anvil_reorg: [request, offset of the new block that includes it]. */
-function marketTx(m: MarketSession, from: Address, functionName: string, args: readonly unknown[], blockOffset: number) {
-  const data = encodeFunctionData({ abi: jobMarketAbi, functionName, args } as never) as Hex;
-  return [{ from, to: m.deployment.contracts.JobMarket.address, data, gas: "0x1e8480" }, blockOffset] as const;
-}
+import { A100, H100, MESH, SPEC_HASH, USDC, marketTx, setUpMarket, type MarketSession } from "./helpers/market";
 
 describe("indexer: chain reorganisations (anvil_reorg)", function () {
   let anvil: Anvil;

@@ -2,27 +2,14 @@ import { Writable } from "node:stream";
 import { expect } from "chai";
 import pino from "pino";
 import { classifyRpcError, createChainClient, RpcError } from "../../src/chain/client";
-import { GpuMeshError } from "../../src/internal/errors";
 import { openStore, type Store } from "../../src/store/db";
-import { createIndexer, type IndexerOptions } from "../../src/sync/indexer";
+import { createIndexer } from "../../src/sync/indexer";
 import { freePort, startAnvil, type Anvil } from "./helpers/anvil";
 import { dumpTables } from "./helpers/dump";
 import { generateActivity } from "./helpers/load";
 import { setUpMarket, type MarketSession } from "./helpers/market";
 import { startFaultProxy, type FaultProxy } from "./helpers/proxy";
-
-/** Keeps calling syncOnce until caught up, retrying what the indexer's own loop would retry. */
-async function syncToHead(options: IndexerOptions): Promise<ReturnType<ReturnType<typeof createIndexer>["status"]["snapshot"]>> {
-  const indexer = createIndexer(options);
-  for (let attempt = 0; attempt < 50; attempt++) {
-    try {
-      if ((await indexer.syncOnce()).caughtUp) return indexer.status.snapshot();
-    } catch (error) {
-      if (!(error instanceof GpuMeshError) || !error.retryable) throw error;
-    }
-  }
-  throw new Error("did not catch up");
-}
+import { syncToHead } from "./helpers/sync";
 
 describe("indexer: RPC failures", function () {
   let anvil: Anvil;

@@ -5,6 +5,7 @@ import {
   createPublicClient,
   createTestClient,
   createWalletClient,
+  encodeFunctionData,
   http,
   keccak256,
   toHex,
@@ -58,6 +59,12 @@ export interface OfferInput {
 }
 
 export type MarketSession = Awaited<ReturnType<typeof setUpMarket>>;
+
+/** A JobMarket transaction for anvil_reorg: [request, offset of the new block that includes it]. */
+export function marketTx(m: MarketSession, from: Address, functionName: string, args: readonly unknown[], blockOffset: number) {
+  const data = encodeFunctionData({ abi: jobMarketAbi, functionName, args } as never) as Hex;
+  return [{ from, to: m.deployment.contracts.JobMarket.address, data, gas: "0x1e8480" }, blockOffset] as const;
+}
 
 /** Deploys GPU Mesh on an anvil and returns typed-enough helpers to drive it from anvil's unlocked accounts. */
 export async function setUpMarket(url: string, options: { dir?: string } = {}) {
