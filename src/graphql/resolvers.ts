@@ -398,9 +398,11 @@ const Query: Record<string, Resolver<unknown, any>> = {
       minRenewableBps?: number | null;
       minReliability?: number | null;
       spreadAcross?: number | null;
+      excludeProviders?: string[] | null;
     },
     context,
   ) {
+    const excluded = new Set((args.excludeProviders ?? []).map((address) => parseAddress(address, "excludeProviders")));
     const gpuModelId = modelIdByName(context.models(), args.gpuModel, "gpuModel");
     const gpus = atLeast(args.gpus, 1, "gpus");
     const duration = atLeast(args.duration, 1, "duration");
@@ -410,7 +412,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
     }
     const terms = planningTerms(context);
     const at = indexedAt(context);
-    const offers = terms ? context.reads.rentableOffers({ gpuModelId, region: args.region ?? undefined, at }) : [];
+    const offers = terms ? context.reads.rentableOffers({ gpuModelId, region: args.region ?? undefined, at }).filter((offer) => !excluded.has(offer.provider)) : [];
     const quote = planQuote(
       offers,
       {

@@ -59,6 +59,8 @@ type Query {
     "0..1, against Provider.reliability."
     minReliability: Float
     spreadAcross: Int = 1
+    "Providers to leave out, e.g. one that went dark on this workload (client run --failover)."
+    excludeProviders: [ID!]
   ): Quote!
   "A provider by address."
   provider(id: ID!): Provider

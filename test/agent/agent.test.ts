@@ -13,18 +13,13 @@ import { RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES } from "../../src/protocol";
 import { signAgentRequest } from "../../src/agent/auth";
 import { createAgentClient } from "../../src/agent/client";
 import { canonicalJson, specHash } from "../../src/agent/spec";
+import { startAgentProcess, type AgentProcess } from "./helpers";
 import { KEYS, ROOT, freePort, isRunning, json, runCli, show, startNode, waitFor, type LocalNode } from "../cli/helpers";
 
 const PROVIDER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const CLIENT = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
 const client = privateKeyToAccount(KEYS[2]);
 const stranger = privateKeyToAccount(KEYS[3]);
-
-interface AgentProcess {
-  child: ChildProcess;
-  logs: () => Array<Record<string, any>>;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
 
 /** Real agent processes (`gpumesh agent --config FILE`, the compiled CLI) against anvil, with a client signing its requests. */
 describe("gpumesh agent: a real agent process against a local chain", function () {
@@ -44,39 +39,7 @@ describe("gpumesh agent: a real agent process against a local chain", function (
   const asClient = (args: string[]) => runCli(node, args, { GPUMESH_PRIVATE_KEY: KEYS[2] });
   const market = () => node.deployment.contracts.JobMarket.address;
 
-  function startAgent(): Promise<AgentProcess> {
-    const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("GPUMESH_")));
-    const child = spawn(process.execPath, [path.join(ROOT, "bin/gpumesh.js"), "agent", "--config", configFile], {
-      cwd: ROOT,
-      env: { ...base, GPUMESH_PRIVATE_KEY: KEYS[1] },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr!.on("data", (chunk) => (stderr += chunk));
-    child.stdout!.resume();
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    const handle: AgentProcess = {
-      child,
-      logs: () =>
-        stderr
-          .split("\n")
-          .filter((line) => line.startsWith("{"))
-          .map((line) => JSON.parse(line)),
-      async stop(signal = "SIGTERM") {
-        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-        await exited;
-      },
-    };
-    return waitFor(
-      "the agent's API",
-      async () => {
-        if (child.exitCode !== null) throw new Error(`agent exited ${child.exitCode}: ${stderr}`);
-        const response = await fetch(`${apiUrl}/health`).catch(() => undefined);
-        return response?.ok ? handle : undefined;
-      },
-      30_000,
-    );
-  }
+  const startAgent = () => startAgentProcess(configFile, apiUrl, KEYS[1]);
 
   async function signedFetch(method: "GET" | "POST", pathname: string, options: { body?: string; account?: typeof client; timestamp?: bigint; headers?: Record<string, string>; accept?: string } = {}) {
     const jobId = BigInt(/^\/jobs\/(\d+)/.exec(pathname)![1]!);

@@ -1,4 +1,4 @@
-import { erc20Abi, hashTypedData, isAddress, type Address, type Hex } from "viem";
+import { hashTypedData, isAddress, type Address, type Hex } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { loadDeployment, type Deployment } from "../../chain/deployment";
 import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, SIGNER_OPTIONS, requireOption, resolveApiUrl, resolveChainOptions, signerHelp } from "../lib/args";
@@ -11,7 +11,9 @@ import { OPEN_JOB_STATES, RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES, jobMoney, type Jo
 import { graphqlRequest } from "../lib/graphql";
 import { jobSubcommand } from "../lib/job-command";
 import { createOutput, type Output } from "../lib/output";
-import { authorizePull, sendMarketPull } from "../lib/permit";
+import { run as clientRun, spec as clientSpec, logs as clientLogs, result as clientResult } from "./client-run";
+import { checkOffer, createJobOnChain, quoteOnChain } from "../lib/jobs";
+import { sendMarketPull } from "../lib/permit";
 import {
   readAllJobs,
   readAllOffers,
@@ -212,19 +214,6 @@ const createJobHelp = signerHelp(
   "  --no-permit           approve + createJob even when the token supports permit",
 );
 
-/** The checks createJob makes, done before signing anything, in the contract's words. */
-function checkOffer(context: SignerContext, offer: OfferView, gpus: number, duration: number, maxPrice: bigint, now: bigint): void {
-  const fail = (errorName: string, args: unknown[]) => {
-    throw new CliError(describeRevert(errorName, args, context.errorContext));
-  };
-  if (offer.closed) fail("JobMarketOfferClosed", [offer.id]);
-  if (BigInt(offer.expiresAt) <= now) fail("JobMarketOfferExpired", [offer.id, BigInt(offer.expiresAt)]);
-  if (offer.provider.toLowerCase() === context.account.address.toLowerCase()) fail("JobMarketSelfDealing", [context.account.address]);
-  if (gpus > offer.gpusAvailable) fail("JobMarketInsufficientCapacity", [gpus, offer.gpusAvailable]);
-  if (duration < offer.minDuration || duration > offer.maxDuration) fail("JobMarketDurationOutOfRange", [duration, offer.minDuration, offer.maxDuration]);
-  if (offer.pricePerGpuHour > maxPrice) fail("JobMarketPriceAboveMax", [offer.pricePerGpuHour, maxPrice]);
-}
-
 const createJob: Subcommand = {
   summary: "rent GPUs of an offer (escrows cost + fee)",
   help: createJobHelp,
@@ -258,9 +247,7 @@ const createJob: Subcommand = {
     const pay = (value: bigint) => formatAmount(value, context.payment);
     const [offer, now] = await Promise.all([readOffer(context, offerId), context.now()]);
     checkOffer(context, offer, gpus, duration, maxPrice, now);
-    const [cost, fee, escrow, collateral] = await readOrExplain(context, "quote", () =>
-      context.publicClient.readContract({ address: context.market, abi: jobMarketAbi, functionName: "quote", args: [offerId, gpus, duration] }),
-    );
+    const { cost, fee, escrow, collateral } = await quoteOnChain(context, offerId, gpus, duration);
     const maxEscrow = values["max-escrow"] === undefined ? escrow : parsePositiveAmount(values["max-escrow"], context.payment, "--max-escrow");
     if (maxEscrow < escrow) throw new CliError(describeRevert("JobMarketEscrowAboveMax", [escrow, maxEscrow], context.errorContext));
     const out = createOutput(Boolean(values.json));
@@ -272,45 +259,24 @@ const createJob: Subcommand = {
     if (!values.yes && process.stdin.isTTY && !values.json) {
       if (!(await confirm(`pay ${pay(escrow)} into escrow?`))) throw new CliError("cancelled: no job was created");
     }
-    const balance = await context.publicClient.readContract({
-      address: context.payment.address,
-      abi: erc20Abi,
-      functionName: "balanceOf",
-      args: [context.account.address],
-    });
-    if (balance < escrow) {
-      throw new CliError(describeRevert("ERC20InsufficientBalance", [context.account.address, balance, escrow], { ...context.errorContext, token: context.payment }));
-    }
-    const permit = await authorizePull(context, out, context.payment, context.market, maxEscrow, !values["no-permit"]);
-    const sent = await sendContractTransaction(context, out, {
-      label: permit ? "create job with permit" : "create job",
-      address: context.market,
-      abi: jobMarketAbi,
-      functionName: permit ? "createJobWithPermit" : "createJob",
-      args: permit
-        ? [context.account.address, offerId, gpus, duration, maxPrice, maxEscrow, specHash, permit]
-        : [offerId, gpus, duration, maxPrice, maxEscrow, specHash],
-      token: context.payment,
-    });
-    const event = eventOf(sent, "JobCreated");
-    const jobId = event.jobId as bigint;
-    const acceptDeadline = Number(event.acceptDeadline);
-    out.line(`job #${jobId} created: ${pay(event.escrow as bigint)} in escrow; the provider must accept by ${formatTime(acceptDeadline)}`);
+    const created = await createJobOnChain(context, out, { offerId, gpus, duration, maxPrice, maxEscrow, specHash, usePermit: !values["no-permit"] });
+    const { jobId, acceptDeadline } = created;
+    out.line(`job #${jobId} created: ${pay(created.escrow)} in escrow; the provider must accept by ${formatTime(acceptDeadline)}`);
     out.result({
       jobId,
       state: "Created",
       offerId,
       gpus,
       duration,
-      pricePerGpuHour: event.pricePerGpuHour,
-      cost: event.cost,
-      fee: (event.escrow as bigint) - (event.cost as bigint),
-      escrow: event.escrow,
+      pricePerGpuHour: created.pricePerGpuHour,
+      cost: created.cost,
+      fee: created.escrow - created.cost,
+      escrow: created.escrow,
       maxEscrow,
-      collateral: event.collateral,
+      collateral: created.collateral,
       acceptDeadline,
       specHash,
-      permit: Boolean(permit),
+      permit: created.permit,
     });
   },
 };
@@ -621,6 +587,10 @@ const withdraw: Subcommand = {
 
 const subcommands: Record<string, Subcommand> = {
   offers,
+  run: clientRun,
+  spec: clientSpec,
+  logs: clientLogs,
+  result: clientResult,
   "create-job": createJob,
   status,
   jobs,
