@@ -15,7 +15,7 @@ async function graphql(url: string, query: string): Promise<any> {
 }
 
 describe("npm start: the whole market in one command", function () {
-  this.timeout(300_000);
+  this.timeout(600_000);
   let child: ChildProcess | null = null;
   let output = "";
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-start-"));
@@ -45,8 +45,13 @@ describe("npm start: the whole market in one command", function () {
         String(apiPort),
         "--history-hours",
         "8",
+        // 10 simulated minutes every 3 s, as by default: the agents' 30-minute accept windows last 9 s of real time.
         "--live-tick-ms",
-        "300",
+        "3000",
+        "--workload-every-ms",
+        "2000",
+        "--failover-every",
+        "2",
         "--db",
         path.join(dir, "market.db"),
       ],
@@ -81,6 +86,14 @@ describe("npm start: the whole market in one command", function () {
     expect(data.market.gpusOffered).to.be.greaterThan(0);
     const ready = await fetch(`http://127.0.0.1:${apiPort}/health`);
     expect(ready.status).to.equal(200);
+
+    // Real agents run real workloads: the first completes with a verified result; the second's agent is killed once
+    // its job runs, the job is reported dark, and the other agent finishes the work.
+    await waitFor("workload 1's verified result", async () => (/workload 1: job #\d+: completed; result 0x[0-9a-f]{64} verified/.test(output) ? true : undefined), 120_000);
+    await waitFor("workload 2's failover", async () => (/workload 2: job #\d+: completed; result 0x[0-9a-f]{64} verified/.test(output) ? true : undefined), 180_000);
+    expect(output).to.match(/workload 2: killing the agent of 0x[0-9a-fA-F]{40}/);
+    expect(output).to.match(/workload 2: job #\d+: dark; paid until .*, refund .* USDC, SLA credit/);
+    expect(output).to.match(/workload 2: failover: .* go to offer #\d+ of 0x/);
 
     child.kill("SIGINT");
     const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 60_000))]);

@@ -17,6 +17,10 @@ it into a fresh database served as GraphQL. Ctrl-C stops everything.
   --clients N             simulated clients (default 14)
   --history-hours N       simulated hours of market history before going live (default 36)
   --live-tick-ms N        real milliseconds between live simulation ticks of 10 simulated minutes (default 3000)
+  --agents N              providers run by real \`gpumesh agent\` processes, fed small workloads by
+                          \`gpumesh client run --failover\` (default 2; 0: none)
+  --workload-every-ms N   real milliseconds between those workloads (default 20000)
+  --failover-every N      kill the agent serving every Nth workload once its job runs (default 4; 0: never)
   --no-simulation         deploy and index only: an empty market for the CLI
   --db FILE               index database (default .gpumesh/market.db, recreated at every start)
   -h, --help              this help`;
@@ -30,6 +34,9 @@ const OPTIONS = {
   "history-hours": { type: "string" },
   "live-tick-ms": { type: "string" },
   "no-simulation": { type: "boolean" },
+  agents: { type: "string" },
+  "workload-every-ms": { type: "string" },
+  "failover-every": { type: "string" },
   db: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -40,6 +47,8 @@ const HARDHAT_CLI = path.join(ROOT, "node_modules", "hardhat", "internal", "cli"
 /** Index 0 deploys and governs; 1 to 19 (funded by the node) are left to the user; the simulation starts at 20. */
 const SHOWN_ACCOUNTS = 3;
 const SIMULATION_ACCOUNT_OFFSET = 20;
+/** After the simulation's at most 40 providers and 100 clients: the agents' providers, then their client. */
+const AGENT_ACCOUNT_OFFSET = 180;
 
 function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -123,6 +132,9 @@ async function run(argv: string[]): Promise<number> {
     historyHours: optionalInteger(values["history-hours"], "--history-hours", 0, 24 * 90) ?? 36,
     liveTickMs: optionalInteger(values["live-tick-ms"], "--live-tick-ms", 100) ?? 3_000,
     simulate: !values["no-simulation"],
+    agents: optionalInteger(values.agents, "--agents", 0, 8) ?? 2,
+    workloadEveryMs: optionalInteger(values["workload-every-ms"], "--workload-every-ms", 1000) ?? 20_000,
+    failoverEvery: optionalInteger(values["failover-every"], "--failover-every", 0) ?? 4,
     dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
   };
   // Under `npm start` (whose script execs us), npm is our parent: when it is killed, even by SIGKILL, stop everything
@@ -247,6 +259,28 @@ async function run(argv: string[]): Promise<number> {
     say(banner.join("\n"));
 
     const simulationStop = new AbortController();
+    let agentMarket: Promise<void> | null = null;
+    const startAgents = () => {
+      if (options.agents === 0) return;
+      agentMarket = import("../../sim/agents").then(({ runAgentMarket }) =>
+        runAgentMarket({
+          rpcUrl,
+          deploymentFile: deploymentPath,
+          apiUrl: `${service.server.url}/graphql`,
+          dir: path.join(path.dirname(options.dbFile), "agents"),
+          mnemonic: TEST_MNEMONIC,
+          accountOffset: AGENT_ACCOUNT_OFFSET,
+          agents: options.agents,
+          workloadEveryMs: options.workloadEveryMs,
+          // A failover needs a second agent to go to.
+          killEvery: options.agents > 1 ? options.failoverEvery : 0,
+          say,
+          signal: simulationStop.signal,
+        }),
+      );
+      // A failing agent market is reported; the rest of the local market goes on.
+      agentMarket.catch((error: unknown) => process.stderr.write(`gpumesh start: agents: ${(error as Error).message}\n`));
+    };
     const simulation = options.simulate
       ? runSimulation({
           rpcUrl,
@@ -258,15 +292,18 @@ async function run(argv: string[]): Promise<number> {
           accountOffset: SIMULATION_ACCOUNT_OFFSET,
           logger,
           live: { tickDelayMs: options.liveTickMs, signal: simulationStop.signal },
-          onHistoryDone: (result) =>
+          onHistoryDone: (result) => {
             say(
               `simulation: ${options.historyHours} h of history in place (${result.jobs} jobs, ${result.transactions} transactions); going live, one 10-minute tick every ${options.liveTickMs} ms`,
-            ),
+            );
+            startAgents();
+          },
         })
       : null;
     cleanup.push(async () => {
       simulationStop.abort();
       await simulation?.catch(() => undefined);
+      await (agentMarket as Promise<void> | null)?.catch(() => undefined);
     });
 
     const outcome = await Promise.race([

@@ -28,7 +28,7 @@ export function untilShutdownSignal(): Promise<NodeJS.Signals> {
 export function spawnNodeTiedToParent(
   script: string,
   args: string[],
-  options: Omit<SpawnOptions, "stdio"> & { stdio: [IOType, IOType, IOType] },
+  options: Omit<SpawnOptions, "stdio"> & { stdio: [IOType | number, IOType | number, IOType | number] },
 ): ChildProcess {
   const child = spawn(process.execPath, ["-r", EXIT_WITH_PARENT, script, ...args], { ...options, stdio: [...options.stdio, "ipc"] });
   // The channel is only a lifeline: it must not keep us alive after everything else is done.
