@@ -344,7 +344,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
           log.warn({ msg: "job ended on chain while its workload ran", jobId: job.job_id, state: onChain });
           return;
         }
-        if (!handles.has(job.job_id)) {
+        // The workload may have ended while this step read the chain: then its end is recorded already.
+        if (!handles.has(job.job_id) && state.job(job.job_id)?.status === "running") {
           // Restarted: await the workload an earlier agent process started (or learn that it vanished).
           if (job.pid === null || job.started_at_ms === null) return startWorkload(job, raw.startedAt);
           const spec = JSON.parse(job.spec_json!) as JobSpec;
@@ -418,7 +419,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     await discover();
     const chainNow = Number(await context.now());
     tickChainNow = chainNow;
-    for (const job of state.jobs(["waiting_spec", "preparing", "running", "finished", "failed"])) {
+    for (const listed of state.jobs(["waiting_spec", "preparing", "running", "finished", "failed"])) {
+      // Read again: an earlier step of this tick awaited the chain, and meanwhile a workload may have ended and
+      // moved its job on (a stale "running" row would take the ended workload for one that vanished).
+      const job = state.job(listed.job_id);
+      if (!job || job.status !== listed.status) continue;
       try {
         await step(job, chainNow);
       } catch (error) {

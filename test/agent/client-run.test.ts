@@ -174,6 +174,44 @@ describe("gpumesh client run: a workload handed to real agents, its result verif
     expect(stranger.stderr).to.contain("its agent answers only the client");
   });
 
+  it("--spread 2 from the chain (no API): one share per provider, each result verified; SIGINT ends a running job early", async function () {
+    const { file } = specFile("spread", "shared", 2_000);
+    const outDir = path.join(node.dir, "results-spread");
+    const spread = await ok(
+      runCli(node, ["client", "run", file, "--model", "h100", "--gpus", "2", "--duration", "1h", "--max-price", "3", "--spread", "2", "--chain", "--poll-interval-ms", "200", "--out", outDir, "--yes", "--json"], {
+        GPUMESH_PRIVATE_KEY: KEYS[2],
+      }),
+    );
+    const jobs = json(spread).jobs as Array<Record<string, any>>;
+    expect(jobs.map((job) => [job.provider, job.gpus, job.outcome]).sort()).to.deep.equal([
+      [PROVIDER_B, 1, "completed"],
+      [PROVIDER_A, 1, "completed"],
+    ].sort());
+    for (const job of jobs) expect(fs.readFileSync(path.join(outDir, `job-${job.jobId}`, "out/result.txt"), "utf8")).to.match(/^shared on GPU \d$/);
+
+    // Ctrl-C (SIGINT, no terminal: no question) once the job runs: it is ended early and paid for the time used.
+    const { file: longFile } = specFile("long", "long", 120_000);
+    const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("GPUMESH_")));
+    const child = spawn(process.execPath, [path.join(ROOT, "bin/gpumesh.js"), "client", "run", longFile, "--model", "h100", "--gpus", "1", "--duration", "1h", "--max-price", "3", "--chain", "--poll-interval-ms", "200", "--yes", "--json"], {
+      cwd: ROOT,
+      env: { ...base, GPUMESH_PRIVATE_KEY: KEYS[2], GPUMESH_RPC_URL: node.url, GPUMESH_DEPLOYMENT: node.deploymentFile },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    let stdout = "";
+    child.stderr!.on("data", (chunk) => (stderr += chunk));
+    child.stdout!.on("data", (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    await waitFor("the long job to run", async () => (/accepted after/.test(stderr) ? true : undefined), 60_000);
+    child.kill("SIGINT");
+    expect(await exited, stderr).to.equal(1);
+    const [record] = JSON.parse(stdout).jobs;
+    expect(record.outcome).to.equal("stopped");
+    const ended = await eventsOf("event JobEndedEarly(uint256 indexed jobId, uint64 endedAt, uint256 earned)", { jobId: BigInt(record.jobId) });
+    expect(ended).to.have.length(1);
+    expect(stderr).to.contain("the workload did not finish");
+  });
+
   it("--failover: the provider killed mid-job is reported dark within its liveness timeout, the client refunded with the SLA credit, and the rest finished on the next provider", async function () {
     await indexerCaughtUp();
     const { file } = specFile("failover", "resumed", 8_000);

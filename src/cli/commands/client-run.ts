@@ -178,7 +178,9 @@ export const run: Subcommand = {
       throw new CliError(`the workload did not finish: ${why}${values.failover ? "" : "; --failover places the rest on the next offer"}`);
     }
     if (failedExit && failedExit.outcome.kind === "completed") {
-      throw new CliError(`job #${failedExit.jobId}: the workload exited with code ${failedExit.outcome.exitCode} (its result is in ${failedExit.outcome.dir})`);
+      const exit = failedExit.outcome.result.exit ?? {};
+      const how = failedExit.outcome.exitCode === null ? `without an exit code (${JSON.stringify(exit)})` : `with code ${failedExit.outcome.exitCode}`;
+      throw new CliError(`job #${failedExit.jobId}: the workload ended ${how} (its result is in ${failedExit.outcome.dir})`);
     }
   },
 };
