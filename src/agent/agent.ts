@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { fetchInput } from "./inputs";
 import { keccak256, toHex, type AbiEvent, type Address, type Hex } from "viem";
 import { jobMarketAbi } from "../chain/abis";
 import { createSignerContext, type SignerContext } from "../cli/lib/context";
@@ -286,14 +287,9 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       if (fs.existsSync(target) && sha256Hex(fs.readFileSync(target)) === input.sha256) continue;
       let data: Buffer;
       try {
-        const url = new URL(input.url);
-        if (url.protocol !== "https:" && url.protocol !== "http:") return `input ${position} is not an http(s) URL`;
-        const response = await fetch(url, { signal: AbortSignal.timeout(INPUT_TIMEOUT_MS), redirect: "follow" });
-        if (!response.ok) return `input ${position} answered HTTP ${response.status}`;
-        if (Number(response.headers.get("content-length") ?? 0) > config.runner.maxOutputBytes) return `input ${position} is larger than runner.maxOutputBytes`;
-        data = Buffer.from(await response.arrayBuffer());
+        data = await fetchInput(input.url, { allowPrivate: config.policy.allowPrivateInputs, maxBytes: config.runner.maxOutputBytes, timeoutMs: INPUT_TIMEOUT_MS });
       } catch (error) {
-        return `input ${position} cannot be fetched (${(error as Error).name})`;
+        return `input ${position} cannot be fetched: ${(error as Error).message}`;
       }
       if (data.length > config.runner.maxOutputBytes) return `input ${position} is larger than runner.maxOutputBytes`;
       if (sha256Hex(data) !== input.sha256) return `input ${position} does not match its sha256`;

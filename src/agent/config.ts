@@ -25,6 +25,8 @@ export interface AgentConfig {
     allowedImages: string[];
     minPricePerGpuHour: bigint;
     denyClients: Address[];
+    /** Fetch spec inputs from loopback, private and link-local addresses too (off: a client could reach the provider's network). */
+    allowPrivateInputs: boolean;
   };
   /** Claim with the client's latest receipt once it would pay at least this much (payment-token base units). */
   claims: { minAmount: bigint };
@@ -60,6 +62,12 @@ function integerAt(value: unknown, key: string, fallback: number, min: number, m
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     fail(key, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
+  return value;
+}
+
+function booleanAt(value: unknown, key: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") fail(key, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -104,7 +112,7 @@ export function loadAgentConfig(file: string): AgentConfig {
 
   const wallet = objectAt(top.wallet, "wallet", ["keystore", "accountIndex"]);
   const api = objectAt(top.api, "api", ["host", "port", "publicUrl"]);
-  const policy = objectAt(top.policy, "policy", ["allowedCommands", "allowedImages", "minPricePerGpuHour", "denyClients"]);
+  const policy = objectAt(top.policy, "policy", ["allowedCommands", "allowedImages", "minPricePerGpuHour", "denyClients", "allowPrivateInputs"]);
   const runner = objectAt(top.runner, "runner", ["kind", "maxOutputBytes"]);
   const timing = objectAt(top.timing, "timing", ["pollIntervalMs", "heartbeatIntervalSeconds", "specWaitMarginSeconds"]);
 
@@ -153,6 +161,7 @@ export function loadAgentConfig(file: string): AgentConfig {
     policy: {
       allowedCommands: stringListAt(policy.allowedCommands, "policy.allowedCommands"),
       allowedImages: stringListAt(policy.allowedImages, "policy.allowedImages"),
+      allowPrivateInputs: booleanAt(policy.allowPrivateInputs, "policy.allowPrivateInputs"),
       minPricePerGpuHour: BigInt(minPrice),
       denyClients,
     },

@@ -117,7 +117,8 @@ describe("gpumesh agent: a real agent process against a local chain", function (
           { index: 0, model: "H100-SXM-80GB" },
           { index: 1, model: "H100-SXM-80GB" },
         ],
-        policy: { allowedCommands: [process.execPath], denyClients: [stranger.address] },
+        // The inputs test serves its files from 127.0.0.1, which the default policy refuses (units.test.ts proves that).
+        policy: { allowedCommands: [process.execPath], denyClients: [stranger.address], allowPrivateInputs: true },
         claims: { minAmount: "1" },
         timing: { pollIntervalMs: 200, heartbeatIntervalSeconds: 2 },
       }),

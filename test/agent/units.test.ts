@@ -10,6 +10,9 @@ import { createDockerRunner, dockerAvailable, dockerRunArgs } from "../../src/ag
 import { createProcessRunner } from "../../src/agent/runner";
 import { canonicalJson, specHash, validateSpec } from "../../src/agent/spec";
 import { openAgentState } from "../../src/agent/state";
+import { fetchInput, isPublicAddress } from "../../src/agent/inputs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 
 describe("agent: config, spec, state, GPUs and the process runner", function () {
   let dir: string;
@@ -23,6 +26,44 @@ describe("agent: config, spec, state, GPUs and the process runner", function () 
     fs.writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config));
     return file;
   };
+
+  it("inputs: loopback, private, link-local and mapped addresses are refused unless allowPrivateInputs, by name too", async function () {
+    for (const ip of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "::", "fd00::1", "fe80::1", "::ffff:127.0.0.1"]) {
+      expect(isPublicAddress(ip), ip).to.equal(false);
+    }
+    for (const ip of ["1.1.1.1", "8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8"]) expect(isPublicAddress(ip), ip).to.equal(true);
+
+    const server = http.createServer((request, response) => {
+      if (request.url === "/redirect") {
+        response.writeHead(302, { location: "/data" });
+        return response.end();
+      }
+      response.end("input bytes");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const options = { allowPrivate: false, maxBytes: 1024, timeoutMs: 5_000 };
+      const refusals = await Promise.all(
+        [`http://127.0.0.1:${port}/data`, `http://localhost:${port}/data`, "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"].map((url) =>
+          fetchInput(url, options).then(
+            () => "fetched",
+            (error: Error) => error.message,
+          ),
+        ),
+      );
+      expect(refusals[0]).to.contain("127.0.0.1 is a loopback, private or link-local address");
+      expect(refusals[1]).to.match(/localhost resolves to (127\.0\.0\.1|::1), a loopback/);
+      expect(refusals[2]).to.contain("169.254.169.254 is a loopback");
+      expect(refusals[3]).to.contain("file: URLs are not fetched");
+      const allowed = { ...options, allowPrivate: true };
+      expect((await fetchInput(`http://127.0.0.1:${port}/redirect`, allowed)).toString()).to.equal("input bytes");
+      const tooBig = await fetchInput(`http://127.0.0.1:${port}/data`, { ...allowed, maxBytes: 4 }).catch((error: Error) => error.message);
+      expect(tooBig).to.contain("larger than runner.maxOutputBytes");
+    } finally {
+      server.close();
+    }
+  });
 
   it("config: resolves paths against the config file and names a bad key", function () {
     const config = loadAgentConfig(writeConfig({ stateDir: "state", gpus: [{ index: 0, model: "H100" }], policy: { allowedCommands: ["node"] } }));
