@@ -88,6 +88,14 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
   let tickChainNow = 0;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let heartbeating: Promise<void> | null = null;
+  let txTail: Promise<unknown> = Promise.resolve();
+  const inTxLock = <T>(task: () => Promise<T>): Promise<T> => {
+    const run = txTail.then(task, task);
+    txTail = run.catch(() => undefined);
+    return run;
+  };
   let running: Promise<void> | null = null;
 
   const jobDir = (jobId: string) => path.join(config.stateDir, "jobs", jobId);
@@ -119,7 +127,8 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       },
     };
     try {
-      const sent = await sendContractTransaction(context, out, { ...call, label: action, address: context.market, abi: jobMarketAbi });
+      // One transaction at a time: the heartbeat timer and the job loop share the wallet's nonce sequence.
+      const sent = await inTxLock(() => sendContractTransaction(context, out, { ...call, label: action, address: context.market, abi: jobMarketAbi }));
       state.finishTx(jobId, action, { status: "mined" });
       metrics.transactions.inc({ action, status: "mined" });
       lastSignOfLifeMs = Date.now();
@@ -426,7 +435,6 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         log.error({ msg: "job step failed", jobId: job.job_id, status: job.status, error: describeError(error, context.errorContext) });
       }
     }
-    await heartbeatIfDue();
     metrics.observe(state, inventoryIndexes);
   }
 
@@ -448,10 +456,21 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     metrics,
     inventory,
     provider,
-    start: loop,
+    start() {
+      loop();
+      // Heartbeats on their own timer: a job step that waits (an input download, a receipt) never delays them.
+      heartbeatTimer = setInterval(() => {
+        if (stopped || heartbeating) return;
+        heartbeating = heartbeatIfDue()
+          .catch((error) => log.error({ msg: "heartbeat failed", error: describeError(error, context.errorContext), retryable: true }))
+          .finally(() => (heartbeating = null));
+      }, Math.min(config.timing.pollIntervalMs, 1000));
+    },
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(heartbeatTimer);
+      if (heartbeating) await heartbeating;
       if (running) await running;
       // Workloads keep running: the next agent process reattaches to them.
       state.close();

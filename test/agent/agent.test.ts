@@ -296,6 +296,38 @@ describe("gpumesh agent: a real agent process against a local chain", function (
     }
   });
 
+  it("keeps heartbeating while a slow input download holds a job's step", async function () {
+    const running = await createJob(specFor("long", 20_000));
+    await agentKnows(running);
+    await signedFetch("POST", `/jobs/${running}/spec`, { body: JSON.stringify(specFor("long", 20_000)) });
+    await waitForState(running, 2);
+    // The input server answers after 10 s; meanwhile the running job needs its heartbeats (every 2 s here).
+    const content = Buffer.from("slow weights\n");
+    const sha256 = createHash("sha256").update(content).digest("hex");
+    let asked = 0;
+    const files = http.createServer((_request, response) => {
+      asked = Date.now();
+      setTimeout(() => response.end(content), 10_000);
+    });
+    await new Promise<void>((resolve) => files.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(files.address() as { port: number }).port}/slow.bin`;
+      const slow = { version: 1, command: [process.execPath, "-e", "0"], inputs: [{ url, sha256 }], outputs: [] };
+      const slowJob = await createJob(slow);
+      await agentKnows(slowJob);
+      await signedFetch("POST", `/jobs/${slowJob}/spec`, { body: JSON.stringify(slow) });
+      await waitFor("the agent to ask for the input", async () => (asked ? true : undefined), 30_000);
+      const from = await node.publicClient.getBlockNumber();
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+      const heartbeats = (await eventsOf("event ProviderHeartbeat(address indexed provider, uint64 at)", { provider: PROVIDER })).filter((log) => log.blockNumber > from);
+      expect(heartbeats.length, "heartbeats during the 7 s the download held the step").to.be.at.least(2);
+      await waitForState(slowJob, 3, 60_000);
+    } finally {
+      files.close();
+    }
+    await waitForState(running, 3, 60_000);
+  });
+
   it("refuses a spec whose hash is not the job's specHash, and unsigned, stale, replayed or foreign requests, with JSON errors", async function () {
     const jobId = await createJob(specFor("promised", 0));
     await agentKnows(jobId);
