@@ -2,7 +2,7 @@ import { hashTypedData, isAddress, type Address, type Hex } from "viem";
 import { jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { loadDeployment, type Deployment } from "../../chain/deployment";
 import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, SIGNER_OPTIONS, requireOption, resolveApiUrl, resolveChainOptions, signerHelp } from "../lib/args";
-import { parseOrHelp, type Command, type Subcommand } from "../lib/command";
+import { parseOrHelp, runCommand, type Command, type Subcommand } from "../lib/command";
 import { hashOrText, parseHours, parseTimestamp, signerFromValues } from "../lib/common";
 import { createChainContext, type ChainContext, type SignerContext } from "../lib/context";
 import { CliError, UsageError } from "../lib/errors";
@@ -11,7 +11,6 @@ import { OPEN_JOB_STATES, RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES, jobMoney, type Jo
 import { graphqlRequest } from "../lib/graphql";
 import { jobSubcommand } from "../lib/job-command";
 import { createOutput, type Output } from "../lib/output";
-import { run as clientRun, spec as clientSpec, logs as clientLogs, result as clientResult } from "./client-run";
 import { checkOffer, createJobOnChain, quoteOnChain } from "../lib/jobs";
 import { sendMarketPull } from "../lib/permit";
 import {
@@ -585,12 +584,19 @@ const withdraw: Subcommand = {
   },
 };
 
+/** The delivery commands load the agent's client, the planner and the spec code only when they run. */
+const delivery = (name: "run" | "spec" | "logs" | "result", summary: string): Subcommand => ({
+  summary,
+  help: "",
+  run: async (argv) => runCommand(`client ${name}`, (await import("./client-run"))[name], argv),
+});
+
 const subcommands: Record<string, Subcommand> = {
   offers,
-  run: clientRun,
-  spec: clientSpec,
-  logs: clientLogs,
-  result: clientResult,
+  run: delivery("run", "run a workload on rented GPUs and get its verified result (with --failover)"),
+  spec: delivery("spec", "check a job spec file and print its specHash"),
+  logs: delivery("logs", "print a job's workload output from its agent"),
+  result: delivery("result", "download and verify a completed job's result"),
   "create-job": createJob,
   status,
   jobs,
