@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fetchInput } from "./inputs";
+import { repricedPrice } from "./repricing";
+import { readAllOffers } from "../cli/lib/reads";
 import { keccak256, toHex, type AbiEvent, type Address, type Hex } from "viem";
 import { jobMarketAbi } from "../chain/abis";
 import { createSignerContext, type SignerContext } from "../cli/lib/context";
@@ -420,6 +422,23 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     }
   }
 
+  let lastRepricedAt = 0;
+  /** config.repricing: moves the open offers' prices with their utilization, within the bounds, once per interval. */
+  async function repriceIfDue(chainNow: number): Promise<void> {
+    const rules = config.repricing;
+    if (!rules || chainNow - lastRepricedAt < rules.intervalSeconds) return;
+    lastRepricedAt = chainNow;
+    const offers = (await readAllOffers(context)).filter(
+      (offer) => offer.provider.toLowerCase() === provider.toLowerCase() && offer.state === "OPEN" && (!config.offers || config.offers.includes(offer.id)),
+    );
+    for (const offer of offers) {
+      const price = repricedPrice(offer.pricePerGpuHour, offer.gpus, offer.gpusLeased, rules);
+      if (price === null) continue;
+      const sent = await send("", `reprice:${offer.id}:${chainNow}`, { functionName: "updateOffer", args: [offer.id, offer.gpus, price, offer.expiresAt] });
+      if (sent) log.info({ msg: "offer repriced", offerId: offer.id.toString(), from: offer.pricePerGpuHour.toString(), to: price.toString(), gpus: offer.gpus, leased: offer.gpusLeased });
+    }
+  }
+
   async function tick(): Promise<void> {
     await discover();
     const chainNow = Number(await context.now());
@@ -435,6 +454,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
         log.error({ msg: "job step failed", jobId: job.job_id, status: job.status, error: describeError(error, context.errorContext) });
       }
     }
+    await repriceIfDue(chainNow);
     metrics.observe(state, inventoryIndexes);
   }
 

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { getAddress, isAddress, type Address } from "viem";
 import { ConfigError } from "../internal/errors";
+import type { RepricingRules } from "./repricing";
 
 /** A GPU the agent may hand to jobs: its index for CUDA_VISIBLE_DEVICES and, when known, its model. */
 export interface GpuDevice {
@@ -30,11 +31,13 @@ export interface AgentConfig {
   };
   /** Claim with the client's latest receipt once it would pay at least this much (payment-token base units). */
   claims: { minAmount: bigint };
+  /** Absent: the agent never changes its offers' prices. */
+  repricing?: RepricingRules;
   runner: { kind: "process" | "docker"; maxOutputBytes: number };
   timing: { pollIntervalMs: number; heartbeatIntervalSeconds?: number; specWaitMarginSeconds: number };
 }
 
-const TOP_KEYS = ["rpcUrl", "deployment", "stateDir", "wallet", "api", "gpus", "offers", "policy", "claims", "runner", "timing"];
+const TOP_KEYS = ["rpcUrl", "deployment", "stateDir", "wallet", "api", "gpus", "offers", "policy", "claims", "repricing", "runner", "timing"];
 
 type Json = Record<string, unknown>;
 
@@ -117,6 +120,24 @@ export function loadAgentConfig(file: string): AgentConfig {
   const timing = objectAt(top.timing, "timing", ["pollIntervalMs", "heartbeatIntervalSeconds", "specWaitMarginSeconds"]);
 
   const claims = objectAt(top.claims, "claims", ["minAmount"]);
+  const amountAt = (value: unknown, key: string): bigint => {
+    if (typeof value !== "string" || !/^\d{1,78}$/.test(value)) fail(key, `must be a whole number of payment-token base units as a string, got ${JSON.stringify(value)}`);
+    return BigInt(value);
+  };
+  let repricing: RepricingRules | undefined;
+  if (top.repricing !== undefined) {
+    const rules = objectAt(top.repricing, "repricing", ["minPricePerGpuHour", "maxPricePerGpuHour", "targetUtilizationBps", "stepBps", "intervalSeconds"]);
+    repricing = {
+      minPricePerGpuHour: amountAt(rules.minPricePerGpuHour, "repricing.minPricePerGpuHour"),
+      maxPricePerGpuHour: amountAt(rules.maxPricePerGpuHour, "repricing.maxPricePerGpuHour"),
+      targetUtilizationBps: integerAt(rules.targetUtilizationBps, "repricing.targetUtilizationBps", 7_000, 1, 10_000),
+      stepBps: integerAt(rules.stepBps, "repricing.stepBps", 500, 1, 5_000),
+      intervalSeconds: integerAt(rules.intervalSeconds, "repricing.intervalSeconds", 3_600, 1, 30 * 86_400),
+    };
+    if (repricing.minPricePerGpuHour === 0n || repricing.minPricePerGpuHour > repricing.maxPricePerGpuHour) {
+      fail("repricing.minPricePerGpuHour", "must be more than 0 and at most repricing.maxPricePerGpuHour");
+    }
+  }
   const minClaim = claims.minAmount ?? "1000000";
   if (typeof minClaim !== "string" || !/^\d{1,78}$/.test(minClaim)) {
     fail("claims.minAmount", `must be a whole number of payment-token base units as a string, got ${JSON.stringify(minClaim)}`);
@@ -166,6 +187,7 @@ export function loadAgentConfig(file: string): AgentConfig {
       denyClients,
     },
     claims: { minAmount: BigInt(minClaim) },
+    repricing,
     runner: { kind, maxOutputBytes: integerAt(runner.maxOutputBytes, "runner.maxOutputBytes", 100 * 1024 * 1024, 1, 2 ** 40) },
     timing: {
       pollIntervalMs: integerAt(timing.pollIntervalMs, "timing.pollIntervalMs", 1000, 50, 600_000),

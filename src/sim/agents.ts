@@ -133,6 +133,8 @@ export async function runAgentMarket(options: AgentMarketOptions): Promise<void>
           ],
           policy: { allowedCommands: [process.execPath] },
           claims: { minAmount: "1000000" },
+          // Prices follow utilization between 2.00 and 3.00 USDC per GPU-hour (6 decimals), once a simulated hour.
+          repricing: { minPricePerGpuHour: "2000000", maxPricePerGpuHour: "3000000", intervalSeconds: 3600 },
           timing: { pollIntervalMs: 1000 },
         },
         null,

@@ -11,6 +11,7 @@ import { createProcessRunner } from "../../src/agent/runner";
 import { canonicalJson, specHash, validateSpec } from "../../src/agent/spec";
 import { openAgentState } from "../../src/agent/state";
 import { fetchInput, isPublicAddress } from "../../src/agent/inputs";
+import { repricedPrice } from "../../src/agent/repricing";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -63,6 +64,25 @@ describe("agent: config, spec, state, GPUs and the process runner", function () 
     } finally {
       server.close();
     }
+  });
+
+  it("repricing: up by the step at or above the target utilization, down below it, never past the bounds", function () {
+    const rules = { minPricePerGpuHour: 1_500_000n, maxPricePerGpuHour: 3_000_000n, targetUtilizationBps: 7_000, stepBps: 500, intervalSeconds: 3600 };
+    expect(repricedPrice(2_000_000n, 8, 6, rules), "75 % leased").to.equal(2_100_000n);
+    expect(repricedPrice(2_000_000n, 8, 5, rules), "62.5 % leased").to.equal(1_900_000n);
+    expect(repricedPrice(2_950_000n, 8, 8, rules), "capped").to.equal(3_000_000n);
+    expect(repricedPrice(3_000_000n, 8, 8, rules), "at the cap: no transaction").to.equal(null);
+    expect(repricedPrice(1_520_000n, 8, 0, rules), "floored").to.equal(1_500_000n);
+    expect(repricedPrice(1_500_000n, 8, 0, rules), "at the floor").to.equal(null);
+    expect(repricedPrice(5n, 1, 1, rules), "a step that rounds to 0 still moves up, then is bounded").to.equal(1_500_000n);
+    const base = { rpcUrl: "http://127.0.0.1:8545", deployment: "d.json", stateDir: "s", gpus: [{ index: 0, model: "H100-SXM-80GB" }] };
+    expect(loadAgentConfig(writeConfig({ ...base, repricing: { minPricePerGpuHour: "1500000", maxPricePerGpuHour: "3000000" } })).repricing).to.deep.equal({
+      ...rules,
+    });
+    expect(() => loadAgentConfig(writeConfig({ ...base, repricing: { minPricePerGpuHour: "4000000", maxPricePerGpuHour: "3000000" } }))).to.throw(
+      "config repricing.minPricePerGpuHour: must be more than 0 and at most repricing.maxPricePerGpuHour",
+    );
+    expect(() => loadAgentConfig(writeConfig({ ...base, repricing: { minPricePerGpuHour: 1, maxPricePerGpuHour: "3000000" } }))).to.throw("config repricing.minPricePerGpuHour: must be a whole number");
   });
 
   it("config: resolves paths against the config file and names a bad key", function () {
