@@ -347,8 +347,14 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
       }
       case "running": {
         if (onChain !== "Running") {
-          handles.get(job.job_id)?.stop("stopped");
           log.warn({ msg: "job ended on chain while its workload ran", jobId: job.job_id, state: onChain });
+          if (!handles.has(job.job_id)) {
+            // Ended while no agent ran (reported dark, say): without a handle nothing would ever stop the workload,
+            // free its GPUs or stop its heartbeats. Reattach to stop it, or leave the job at once if it is gone.
+            if (job.pid === null || job.started_at_ms === null) return adoptChainState(job, raw, onChain);
+            follow(job.job_id, runner.reattach(job.pid, { jobDir: jobDir(job.job_id), deadlineMs: Date.now(), maxOutputBytes: config.runner.maxOutputBytes }, job.started_at_ms));
+          }
+          handles.get(job.job_id)?.stop("stopped");
           return;
         }
         // The workload may have ended while this step read the chain: then its end is recorded already.

@@ -260,5 +260,14 @@ describe("gpumesh client run: a workload handed to real agents, its result verif
     expect(resumed.duration, "the second job buys only the time the first did not serve").to.equal(dark.secondsLeft);
     expect(resumed.offerId).to.equal(providers.b.offer);
     expect(fs.readFileSync(path.join(outDir, `job-${resumed.jobId}`, "out/result.txt"), "utf8")).to.equal("resumed on GPU 0");
+
+    // A restarted: the job that went dark while it was down is left, its GPU freed and its heartbeats stopped.
+    providers.a.agent = await startAgentProcess(providers.a.configFile, `http://127.0.0.1:${providers.a.port}`, providers.a.key);
+    const status = await waitFor("agent A to leave the dark job", async () => {
+      const shown = json(await runCli(node, ["agent", "status", "--config", providers.a.configFile, "--json"]));
+      const row = (shown.jobs as Array<Record<string, any>>).find((job) => job.jobId === dark.jobId);
+      return row?.status === "gone" ? shown : undefined;
+    }, 30_000);
+    expect(status.gpuAssignments, "no GPU held for the dark job").to.deep.equal([]);
   });
 });
