@@ -6,12 +6,13 @@ import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from "graphql-yoga";
 import type { Registry } from "prom-client";
 import type { Logger } from "../internal/logger";
-import { createReads, type Reads } from "../store/reads";
+import { createHistory } from "../store/history";
+import { createReads } from "../store/reads";
 import { writerAlive } from "../store/writer-lock";
 import {
   createLoaders,
   createResultCache,
-  type GpuModelIndex,
+  modelIndex,
   type GraphqlContext,
   type IndexerStatus,
   type StatusProvider,
@@ -33,6 +34,7 @@ import {
 import { createApiMetrics, type ApiMetrics } from "./metrics";
 import { createResponseCache, type CachedResponse } from "./response-cache";
 import { resolvers } from "./resolvers";
+import { applyTimeTravel } from "./time-travel";
 import { typeDefs } from "./schema";
 import { createWebHandler, type WebHandlerOptions } from "../web/static";
 
@@ -114,15 +116,11 @@ function readBody(request: http.IncomingMessage): Promise<Buffer | null> {
   });
 }
 
-function modelIndex(reads: Reads): GpuModelIndex {
-  const list = reads.gpuModels();
-  return { list, byId: new Map(list.map((m) => [m.id, m])), byName: new Map(list.map((m) => [m.name, m])) };
-}
-
 /** The GraphQL API over a store: schema, per-request loaders, limits, error masking, health and metrics routes. */
 export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
   const { db, status, logger } = options;
   const reads = createReads(db);
+  const history = createHistory(db, reads);
   const results = createResultCache();
   const responses = createResponseCache(reads);
   const metrics = createApiMetrics({ reads, status, registries: options.registries });
@@ -196,6 +194,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
   };
 
   const schema = createSchema<GraphqlContext & YogaInitialContext>({ typeDefs, resolvers });
+  applyTimeTravel(schema);
   applyExecutionBudget(schema);
 
   const yoga = createYoga<ServerContext, GraphqlContext>({
@@ -223,6 +222,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
         models: () => cached("models", () => modelIndex(reads)),
         status,
         chainId: options.chainId,
+        history,
       };
     },
   });

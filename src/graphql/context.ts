@@ -1,5 +1,6 @@
 import DataLoader from "dataloader";
 import type { BudgetedContext } from "./budget";
+import type { BlockAsOf, History } from "../store/history";
 import type { GpuModelRecord, JobRecord, KeyedRecord, OfferRecord, ProviderRecord, Reads } from "../store/reads";
 
 /** What the indexer running in the same process reports; absent when serving a database another process writes. */
@@ -29,6 +30,11 @@ export interface GpuModelIndex {
 export interface ResultCache {
   /** `version` is the database version the request started at (Reads.dataVersion). */
   get<T>(version: string, key: string, compute: () => T): T;
+}
+
+export function modelIndex(reads: Reads): GpuModelIndex {
+  const list = reads.gpuModels();
+  return { list, byId: new Map(list.map((m) => [m.id, m])), byName: new Map(list.map((m) => [m.name, m])) };
 }
 
 const MAX_CACHED_RESULTS = 2000;
@@ -116,4 +122,36 @@ export interface GraphqlContext extends BudgetedContext {
   status?: StatusProvider;
   /** Chain id to report before the first block is indexed. */
   chainId?: number;
+  /** Which blocks the store can answer as of, and its reads as of one (time travel). */
+  history: History;
+  /** Set in a context that answers as of a block: the block, and the clock of every answer in it. */
+  asOf?: BlockAsOf;
+}
+
+/** The contexts of one request's blocks, by the request's own context. */
+const blockContexts = new WeakMap<GraphqlContext, Map<number, GraphqlContext>>();
+
+/**
+ * The request's context as of `block`: the same request (its budget and status) with reads, loaders, results and
+ * the GPU catalog as of the block. One per block per request, so that its loaders batch.
+ */
+export function contextAt(context: GraphqlContext, block: BlockAsOf): GraphqlContext {
+  const root = (context.asOf ? Object.getPrototypeOf(context) : context) as GraphqlContext;
+  let byBlock = blockContexts.get(root);
+  if (!byBlock) blockContexts.set(root, (byBlock = new Map()));
+  let scoped = byBlock.get(block.number);
+  if (!scoped) {
+    const reads = root.history.at(block);
+    const cached = <T>(key: string, compute: () => T): T => root.cached(`@${block.number}:${key}`, compute);
+    // The prototype is the request's context: the budget the execution adds to it later is seen here too.
+    scoped = Object.assign(Object.create(root) as GraphqlContext, {
+      asOf: block,
+      reads,
+      loaders: createLoaders(reads),
+      cached,
+      models: () => cached("models", () => modelIndex(reads)),
+    });
+    byBlock.set(block.number, scoped);
+  }
+  return scoped;
 }

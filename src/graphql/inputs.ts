@@ -9,8 +9,8 @@ import type { SortKey } from "../store/reads";
 export const MAX_PAGE_SIZE = 1000;
 export const DEFAULT_PAGE_SIZE = 50;
 
-export function badUserInput(message: string, argument?: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT", ...(argument ? { argument } : {}) } });
+export function badUserInput(message: string, argument?: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT", ...(argument ? { argument } : {}), ...extensions } });
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;

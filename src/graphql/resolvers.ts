@@ -24,6 +24,7 @@ import type {
 import { INTERVAL_SECONDS, sortKeyTypes } from "../store/reads";
 import { backedGpus, groupBy, planQuote, rentableGpus, type PlanningTerms, type QuoteShortfall } from "./planning";
 import type { GraphqlContext, GpuModelIndex } from "./context";
+import { answerAsOf, type BlockInput } from "./time-travel";
 import {
   BigIntScalar,
   badUserInput,
@@ -249,7 +250,7 @@ export interface CapacityBucket {
 function planningTerms(context: GraphqlContext): PlanningTerms | null {
   return context.cached("planningTerms", () => {
     const stakePerPaymentUnit = context.reads.stakePerPaymentUnit();
-    const current = termsById(context).byId.get(context.reads.marketTotals().currentTermsId);
+    const current = currentTerms(context);
     if (stakePerPaymentUnit === null || !current) return null;
     return { parameters: current, stakePerPaymentUnit };
   });
@@ -326,6 +327,42 @@ function jobsOfParent(
     );
 }
 
+/** Network-wide totals in `context` (now, or as of its block). */
+function marketStats(context: GraphqlContext) {
+  return context.cached("market", () => {
+    const totals = context.reads.marketTotals();
+    const counts = new Map(context.reads.jobStateCounts().map((row) => [row.state, row.count]));
+    const jobsByState = JOB_STATES.map((state) => ({ state, count: counts.get(state) ?? 0 }));
+    return {
+      providers: totals.providers,
+      activeProviders: context.reads.activeProviderCount(),
+      totalStaked: totals.totalStaked,
+      totalLocked: totals.totalLocked,
+      totalUnbonding: totals.totalUnbonding,
+      totalSlashed: totals.totalSlashed,
+      escrowed: totals.escrowed,
+      disputeBondsHeld: totals.disputeBondsHeld,
+      volume: totals.volume,
+      feesCollected: totals.feesCollected,
+      gpuHoursSold: totals.gpuSecondsSold / 3600,
+      gpusRentable: (() => {
+        const terms = planningTerms(context);
+        return terms ? saturated(rentableGpus(context.reads.rentableOffers({ at: indexedAt(context) }), terms)) : null;
+      })(),
+      estimatedEmissionsKg: [...context.reads.soldCarbonGpuSeconds()].reduce(
+        (sum, [gpuModelId, carbon]) => sum + emissionsKg(carbon, gpuPowerWatts(modelOf(context, gpuModelId).name)),
+        0,
+      ),
+      jobsByState,
+      jobs: jobsByState.reduce((sum, row) => sum + row.count, 0),
+      gpusOffered: saturated(totals.gpusOffered),
+      gpusLeased: saturated(totals.gpusLeased),
+      gpusAvailable: saturated(totals.gpusOffered - totals.gpusLeased),
+      utilization: totals.gpusOffered > 0 ? totals.gpusLeased / totals.gpusOffered : 0,
+    };
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Resolvers
 // ---------------------------------------------------------------------------------------------------------------
@@ -347,40 +384,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
     };
   },
 
-  market(_parent, _args, context) {
-    return context.cached("market", () => {
-      const totals = context.reads.marketTotals();
-      const counts = new Map(context.reads.jobStateCounts().map((row) => [row.state, row.count]));
-      const jobsByState = JOB_STATES.map((state) => ({ state, count: counts.get(state) ?? 0 }));
-      return {
-        providers: totals.providers,
-        activeProviders: context.reads.activeProviderCount(),
-        totalStaked: totals.totalStaked,
-        totalLocked: totals.totalLocked,
-        totalUnbonding: totals.totalUnbonding,
-        totalSlashed: totals.totalSlashed,
-        escrowed: totals.escrowed,
-        disputeBondsHeld: totals.disputeBondsHeld,
-        volume: totals.volume,
-        feesCollected: totals.feesCollected,
-        gpuHoursSold: totals.gpuSecondsSold / 3600,
-        gpusRentable: (() => {
-          const terms = planningTerms(context);
-          return terms ? saturated(rentableGpus(context.reads.rentableOffers({ at: indexedAt(context) }), terms)) : null;
-        })(),
-        estimatedEmissionsKg: [...context.reads.soldCarbonGpuSeconds()].reduce(
-          (sum, [gpuModelId, carbon]) => sum + emissionsKg(carbon, gpuPowerWatts(modelOf(context, gpuModelId).name)),
-          0,
-        ),
-        jobsByState,
-        jobs: jobsByState.reduce((sum, row) => sum + row.count, 0),
-        gpusOffered: saturated(totals.gpusOffered),
-        gpusLeased: saturated(totals.gpusLeased),
-        gpusAvailable: saturated(totals.gpusOffered - totals.gpusLeased),
-        utilization: totals.gpusOffered > 0 ? totals.gpusLeased / totals.gpusOffered : 0,
-      };
-    });
-  },
+  market: (_parent, args: { block?: BlockInput | null }, context) => answerAsOf(context, args.block, marketStats),
 
   gpuModels: (_parent, _args, context) => context.models().list,
 
@@ -448,11 +452,16 @@ const Query: Record<string, Resolver<unknown, any>> = {
     };
   },
 
-  capacity(_parent, args: { groupBy?: CapacityGrouping | null; gpuModel?: string | null; region?: string | null }, context) {
+  capacity(
+    _parent,
+    args: { groupBy?: CapacityGrouping | null; gpuModel?: string | null; region?: string | null; block?: BlockInput | null },
+    context,
+  ) {
     const filter: { gpuModelId?: string; region?: string } = {};
+    // The model is named in the catalog as it is now (a model listed later than the block has no capacity then).
     if (given(args.gpuModel)) filter.gpuModelId = modelIdByName(context.models(), args.gpuModel, "gpuModel");
     if (given(args.region)) filter.region = args.region;
-    return capacityBuckets(context, args.groupBy ?? "GPU_MODEL", filter);
+    return answerAsOf(context, args.block, (scoped) => capacityBuckets(scoped, args.groupBy ?? "GPU_MODEL", filter));
   },
 
   utilization(_parent, args: { interval?: Interval | null; from?: number | null; to?: number | null }, context) {
@@ -503,21 +512,30 @@ const Query: Record<string, Resolver<unknown, any>> = {
     );
   },
 
-  provider: (_parent, args: { id: string }, context) => context.loaders.provider.load(parseAddress(args.id, "id")),
+  provider(_parent, args: { id: string; block?: BlockInput | null }, context) {
+    const address = parseAddress(args.id, "id");
+    return answerAsOf(context, args.block, (scoped) => scoped.loaders.provider.load(address));
+  },
 
   providers(_parent, args: PageArguments<ProviderFilterInput, ProviderOrderBy>, context) {
     const page = parsePage("provider", args, providerWhere(args.where), "ADDRESS");
     return toPage(context.reads.providers(pageQuery(page)), page, () => context.reads.countProviders(page.where));
   },
 
-  offer: (_parent, args: { id: string }, context) => context.loaders.offer.load(parseEntityId(args.id, "id")),
+  offer(_parent, args: { id: string; block?: BlockInput | null }, context) {
+    const id = parseEntityId(args.id, "id");
+    return answerAsOf(context, args.block, (scoped) => scoped.loaders.offer.load(id));
+  },
 
   offers(_parent, args: PageArguments<OfferFilterInput, OfferOrderBy>, context) {
     const page = parsePage("offer", args, offerWhere(args.where, context), "ID");
     return toPage(context.reads.offers(pageQuery(page)), page, () => context.reads.countOffers(page.where));
   },
 
-  job: (_parent, args: { id: string }, context) => context.loaders.job.load(parseEntityId(args.id, "id")),
+  job(_parent, args: { id: string; block?: BlockInput | null }, context) {
+    const id = parseEntityId(args.id, "id");
+    return answerAsOf(context, args.block, (scoped) => scoped.loaders.job.load(id));
+  },
 
   jobs(_parent, args: PageArguments<JobFilterInput, JobOrderBy>, context) {
     const page = parsePage("job", args, jobWhere(args.where, context), "ID");
@@ -528,6 +546,15 @@ const Query: Record<string, Resolver<unknown, any>> = {
 
   terms: (_parent, _args, context) => termsById(context).list,
 };
+
+/**
+ * The terms in force: the latest snapshot (market_totals.current_terms_id is the highest termsId published, and every
+ * published one has its row), read without the market's totals, which as of a block are a scan.
+ */
+function currentTerms(context: GraphqlContext): TermsRecord | undefined {
+  const { list } = termsById(context);
+  return list[list.length - 1];
+}
 
 /** The market's parameter snapshots: a handful of rows, read once per database version. */
 function termsById(context: GraphqlContext): { list: TermsRecord[]; byId: Map<number, TermsRecord> } {
@@ -556,8 +583,7 @@ const Provider: Record<string, Resolver<ProviderRecord, any>> = {
     const window = atLeast(args.window ?? 86_400, 1, "window");
     const end = indexedAt(context);
     const start = end - window;
-    const terms = termsById(context).byId.get(context.reads.marketTotals().currentTermsId);
-    const timeout = terms?.livenessTimeout ?? 0;
+    const timeout = currentTerms(context)?.livenessTimeout ?? 0;
     // Each sign of life covers the liveness timeout after it; the share of the window covered is the uptime.
     let covered = 0;
     let coveredUntil = start;
@@ -674,8 +700,11 @@ const Job: Record<string, Resolver<JobRecord>> = {
   },
 };
 
-/** The indexed block's time: "now" for everything that changes with the clock and no event (API.md). */
-const indexedAt = (context: GraphqlContext) => context.reads.checkpoint()?.blockTimestamp ?? 0;
+/**
+ * The indexed block's time, or the time of the block a time-travel answer is as of: "now" for everything that changes
+ * with the clock and no event (API.md).
+ */
+const indexedAt = (context: GraphqlContext) => context.asOf?.timestamp ?? context.reads.checkpoint()?.blockTimestamp ?? 0;
 
 /** JobLib.earnedAt: pay for the time from the start to `timestamp`, never past the duration. */
 function earnedAt(job: JobRecord, timestamp: number): bigint {

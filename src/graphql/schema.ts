@@ -16,17 +16,17 @@ scalar BigInt
 type Query {
   "Indexing progress."
   _meta: Meta!
-  "Network-wide totals, now."
-  market: MarketStats!
+  "Network-wide totals, now (or as of block)."
+  market(block: BlockInput): MarketStats!
   "Every GPU model of the catalog, listed or delisted, by name."
   gpuModels: [GpuModel!]!
   "One GPU model by name (as in the catalog, e.g. H100-SXM-80GB)."
   gpuModel(name: String!): GpuModel
   """
-  Open capacity now, grouped by GPU model, region or both. gpuModel (a model name) and region narrow the groups;
-  an unknown model name is an error.
+  Open capacity now (or as of block), grouped by GPU model, region or both. gpuModel (a model name) and region
+  narrow the groups; an unknown model name is an error.
   """
-  capacity(groupBy: CapacityGroup = GPU_MODEL, gpuModel: String, region: String): [CapacityBucket!]!
+  capacity(groupBy: CapacityGroup = GPU_MODEL, gpuModel: String, region: String, block: BlockInput): [CapacityBucket!]!
   """
   Realized prices of jobs created in each interval, oldest first; intervals in which no job was created are absent
   (their ask floor included).
@@ -62,17 +62,31 @@ type Query {
     "Providers to leave out, e.g. one that went dark on this workload (client run --failover)."
     excludeProviders: [ID!]
   ): Quote!
-  "A provider by address."
-  provider(id: ID!): Provider
+  "A provider by address (as of block: null when it had not registered yet)."
+  provider(id: ID!, block: BlockInput): Provider
   providers(where: ProviderFilter, orderBy: ProviderOrderBy = ADDRESS, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): ProviderPage!
-  offer(id: ID!): Offer
+  "An offer by id (as of block: null when it did not exist yet)."
+  offer(id: ID!, block: BlockInput): Offer
   offers(where: OfferFilter, orderBy: OfferOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): OfferPage!
-  job(id: ID!): Job
+  "A job by id (as of block: null when it did not exist yet)."
+  job(id: ID!, block: BlockInput): Job
   jobs(where: JobFilter, orderBy: JobOrderBy = ID, orderDirection: OrderDirection = ASC, first: Int = 50, after: String): JobPage!
   "Any address as a client or payer of jobs (and its provider record, if it is one)."
   account(id: ID!): Account!
   "Every parameter snapshot of the market, oldest first; jobs follow the one in force when they were created."
   terms: [Terms!]!
+}
+
+"""
+Time travel: answer as of a block, like The Graph's time-travel queries. Exactly one of number (a block number, from
+the deployment's start block to the indexed head) or at (unix seconds: the last indexed block whose timestamp is at or
+before it; a time after the indexed head's answers as of the head). The whole answer is as of that block, nested
+fields included, and what changes with the clock (expiry, rentable GPUs, job health, uptime) is computed at the
+block's timestamp. A block the store cannot answer is an error naming block.number or block.at.
+"""
+input BlockInput {
+  number: Int
+  at: Int
 }
 
 type Meta {

@@ -21,6 +21,11 @@ export interface EventHandlers {
   endBlock(block: BlockContext): void;
   /** Writes the ask floors still pending (call before flushing the tables). */
   endBatch(): void;
+  /**
+   * The earliest moment at or before `until` at which the clock changes something (an offer's expiry, a job's accept
+   * deadline passing), or null when nothing changes by then: the writer applies the first block that reaches it.
+   */
+  clockChangeDue(until: number): number | null;
   /** Forgets in-memory state after a failed transaction or a rollback. */
   reset(): void;
 }
@@ -244,6 +249,8 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     if (earned <= 0n) return;
     const gpuSeconds = gpuSecondsUsed(jobRow, usedUntil);
     updateTotals((t) => ({ gpu_seconds_sold: t.gpu_seconds_sold + gpuSeconds }));
+    // A job's clock stops once: what it counted, for the GPU-hours sold as of any block.
+    tables.jobs.update(jobRow.id, { gpu_seconds_sold: gpuSeconds });
     const carbon = BigInt(gpuSeconds) * BigInt(offer(jobRow.offer_id).carbon_intensity);
     const row = tables.emissions.get(jobRow.gpu_model);
     if (row) tables.emissions.update(jobRow.gpu_model, { carbon_gpu_seconds: add(row.carbon_gpu_seconds, carbon) });
@@ -825,6 +832,14 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
       if (block.journaled && pendingFloors.size > 0) flushAllPendingFloors();
     },
     endBatch: flushAllPendingFloors,
+    clockChangeDue(until) {
+      if (nextClockChangeAt === null || (nextClockChangeAt !== undefined && nextClockChangeAt > until)) return null;
+      // The bound may be below the truth (an offer closed since): read the exact moment.
+      tables.offers.flush();
+      tables.jobs.flush();
+      nextClockChangeAt = earliestClockChange.get() as number | null;
+      return nextClockChangeAt !== null && nextClockChangeAt <= until ? nextClockChangeAt : null;
+    },
     reset() {
       pendingFloors.clear();
       nextClockChangeAt = undefined;

@@ -342,7 +342,8 @@ interface TableSpec<Where, OrderBy extends string, Row, R> {
   /** The unique tie-breaker that ends every sort key. */
   id: SortColumn[];
   order: Record<OrderBy, SortColumn[]>;
-  conditions(where: Where, params: unknown[]): string[];
+  /** `from` names the source of another table a condition reads (see TableSource). */
+  conditions(where: Where, params: unknown[], from: TableSource): string[];
   map(row: Row): R;
 }
 
@@ -392,7 +393,7 @@ const OFFERS: TableSpec<OfferWhere, OfferOrderBy, OfferRow, OfferRecord> = {
   table: "offers",
   id: [{ sql: "id", type: "int" }],
   order: OFFER_ORDER,
-  conditions(where, params) {
+  conditions(where, params, from) {
     const conditions: string[] = [];
     if (where.provider !== undefined) conditions.push("provider = ?"), params.push(where.provider);
     if (where.gpuModelId !== undefined) conditions.push("gpu_model = ?"), params.push(where.gpuModelId);
@@ -404,7 +405,7 @@ const OFFERS: TableSpec<OfferWhere, OfferOrderBy, OfferRow, OfferRecord> = {
     if (where.maxCarbonIntensity !== undefined) conditions.push("carbon_intensity <= ?"), params.push(where.maxCarbonIntensity);
     if (where.minRenewableBps !== undefined) conditions.push("renewable_bps >= ?"), params.push(where.minRenewableBps);
     if (where.minProviderReliabilityPpm !== undefined) {
-      conditions.push(`provider IN (SELECT address FROM providers WHERE ${RELIABILITY_PPM_SQL} >= ?)`);
+      conditions.push(`provider IN (SELECT address FROM ${from("providers")} WHERE ${RELIABILITY_PPM_SQL} >= ?)`);
       params.push(where.minProviderReliabilityPpm);
     }
     if (where.maxPricePerGpuHour !== undefined) {
@@ -471,9 +472,9 @@ const HEARTBEATS: TableSpec<HeartbeatWhere, HeartbeatOrderBy, HeartbeatRow, Hear
 // ---------------------------------------------------------------------------------------------------------------
 
 /** A providers row as PROVIDER_COLUMNS selects it. */
-type ProviderReadRow = ProviderRow & { reliability_ppm: number };
+export type ProviderReadRow = ProviderRow & { reliability_ppm: number };
 
-function providerRecord(row: ProviderReadRow): ProviderRecord {
+export function providerRecord(row: ProviderReadRow): ProviderRecord {
   return {
     address: row.address,
     metadataUri: row.metadata_uri,
@@ -498,7 +499,7 @@ function providerRecord(row: ProviderReadRow): ProviderRecord {
   };
 }
 
-function offerRecord(row: OfferRow): OfferRecord {
+export function offerRecord(row: OfferRow): OfferRecord {
   return {
     id: row.id,
     provider: row.provider,
@@ -519,7 +520,7 @@ function offerRecord(row: OfferRow): OfferRecord {
   };
 }
 
-function jobRecord(row: JobRow): JobRecord {
+export function jobRecord(row: JobRow): JobRecord {
   return {
     id: row.id,
     offerId: row.offer_id,
@@ -580,14 +581,14 @@ function stakeMovementRecord(row: StakeMovementRow): StakeMovementRecord {
 }
 
 // Explicit column lists: offers.price_sort may exceed 2^53 and is never read into a JS number.
-const PROVIDER_COLUMNS =
+export const PROVIDER_COLUMNS =
   "address, metadata_uri, registered_at, staked, locked, unbonding, unbonding_ready_at, slashed, earned, " +
   "jobs_completed, jobs_disputed, active_offers, updated_at, last_heartbeat_at, jobs_accepted, jobs_declined, " +
   `jobs_expired, jobs_dark, jobs_lost_disputes, ${RELIABILITY_PPM_SQL} AS reliability_ppm`;
-const OFFER_COLUMNS =
+export const OFFER_COLUMNS =
   "id, provider, gpu_model, region, gpus, gpus_leased, price_per_gpu_hour, min_duration, max_duration, " +
   "carbon_intensity, renewable_bps, expires_at, state, created_at, created_block, updated_at";
-const JOB_COLUMNS =
+export const JOB_COLUMNS =
   "id, offer_id, client, provider, payer, gpu_model, region, gpus, price_per_gpu_hour, duration, cost, escrow, " +
   "spec_hash, state, created_at, created_block, accept_deadline, started_at, ended_at, completed_at, disputed_at, " +
   "finalized_at, ended_early, collateral, claimed, earned, provider_paid, refunded, fee, cancel_fee, slashed, " +
@@ -602,6 +603,58 @@ const COLUMNS: Record<string, string> = {
   jobs: JOB_COLUMNS,
   stake_movements: STAKE_MOVEMENT_COLUMNS,
 };
+
+/** The rentable offers' query over `offers` and `providers` (tables, or their rows as of a block), with @model, @region and @at. */
+export function rentableOffersSql(offers: string, providers: string): string {
+  return `SELECT o.id, o.provider, o.gpu_model, o.region, o.gpus - o.gpus_leased AS gpus_free, o.price_per_gpu_hour,
+            o.min_duration, o.max_duration, o.carbon_intensity, o.renewable_bps, p.staked, p.locked,
+            ${RELIABILITY_PPM_SQL.replace(/jobs_/g, "p.jobs_")} AS reliability_ppm
+     FROM ${offers} o JOIN ${providers} p ON p.address = o.provider
+     WHERE o.state = 'OPEN' AND o.expires_at > @at AND o.gpus > o.gpus_leased
+       AND (@model IS NULL OR o.gpu_model = @model) AND (@region IS NULL OR o.region = @region)`;
+}
+
+export interface RentableOfferRow {
+  id: number;
+  provider: string;
+  gpu_model: string;
+  region: string;
+  gpus_free: number;
+  price_per_gpu_hour: string;
+  min_duration: number;
+  max_duration: number;
+  carbon_intensity: number;
+  renewable_bps: number;
+  staked: string;
+  locked: string;
+  reliability_ppm: number;
+}
+
+export function rentableOfferRecord(row: RentableOfferRow): RentableOfferRecord {
+  return {
+    id: row.id,
+    provider: row.provider,
+    gpuModelId: row.gpu_model,
+    region: row.region,
+    gpusFree: row.gpus_free,
+    pricePerGpuHour: BigInt(row.price_per_gpu_hour),
+    minDuration: row.min_duration,
+    maxDuration: row.max_duration,
+    carbonIntensity: row.carbon_intensity,
+    renewableBps: row.renewable_bps,
+    providerUnlocked: BigInt(row.staked) - BigInt(row.locked),
+    providerReliabilityPpm: row.reliability_ppm,
+  };
+}
+
+/** A terms row (one column per PARAMETER_NAMES entry). */
+export function termsRecord(row: Record<string, number>): TermsRecord {
+  return {
+    termsId: row.terms_id!,
+    publishedAt: row.published_at!,
+    ...(Object.fromEntries(PARAMETER_NAMES.map((name) => [name, row[parameterColumn(name)]!])) as MarketParameters),
+  };
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The read functions
@@ -722,14 +775,7 @@ export function createReads(db: Database): Reads {
        ORDER BY seconds LIMIT 1 OFFSET ?`,
     )
     .pluck();
-  const rentableOffersStatement = db.prepare(
-    `SELECT o.id, o.provider, o.gpu_model, o.region, o.gpus - o.gpus_leased AS gpus_free, o.price_per_gpu_hour,
-            o.min_duration, o.max_duration, o.carbon_intensity, o.renewable_bps, p.staked, p.locked,
-            ${RELIABILITY_PPM_SQL.replace(/jobs_/g, "p.jobs_")} AS reliability_ppm
-     FROM offers o JOIN providers p ON p.address = o.provider
-     WHERE o.state = 'OPEN' AND o.expires_at > @at AND o.gpus > o.gpus_leased
-       AND (@model IS NULL OR o.gpu_model = @model) AND (@region IS NULL OR o.region = @region)`,
-  );
+  const rentableOffersStatement = db.prepare(rentableOffersSql("offers", "providers"));
   // From the capacity roll-up (CROSS JOIN keeps it the outer loop), one range of the offers (gpu_model, region,
   // state) index per pair: reads only the open offers of the pairs asked for.
   const openAsksStatement = db.prepare(
@@ -763,53 +809,6 @@ export function createReads(db: Database): Reads {
     }),
   ) as Record<CapacityGrouping, Statement>;
 
-  function page<Where, OrderBy extends string, Row, R>(
-    spec: TableSpec<Where, OrderBy, Row, R>,
-    query: PageQuery<Where, OrderBy>,
-    parent?: { column: string; value: string | number },
-  ): Array<KeyedRecord<R>> {
-    const params: unknown[] = [];
-    const conditions = spec.conditions(query.where, params);
-    if (parent) conditions.push(`${parent.column} = ?`), params.push(parent.value);
-    const keys = [...spec.order[query.orderBy], ...spec.id];
-    if (query.after) {
-      const operator = query.direction === "ASC" ? ">" : "<";
-      conditions.push(`(${keys.map((key) => key.sql).join(", ")}) ${operator} (${keys.map(() => "?").join(", ")})`);
-      params.push(...query.after);
-    }
-    const sql =
-      `SELECT ${COLUMNS[spec.table]}, ${keys.map((key, index) => `${key.sql} AS _k${index}`).join(", ")} ` +
-      `FROM ${spec.table}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""} ` +
-      `ORDER BY ${keys.map((key) => `${key.sql} ${query.direction}`).join(", ")} LIMIT ?`;
-    params.push(query.limit);
-    return (prepare(sql).all(...params) as Array<Row & Record<string, string | number>>).map((row) => ({
-      record: spec.map(row),
-      key: keys.map((_, index) => row[`_k${index}`]),
-    }));
-  }
-
-  function count<Where>(spec: TableSpec<Where, string, unknown, unknown>, where: Where): number {
-    const params: unknown[] = [];
-    const conditions = spec.conditions(where, params);
-    const sql = `SELECT count(*) AS n FROM ${spec.table}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}`;
-    return (prepare(sql).get(...params) as { n: number }).n;
-  }
-
-  function countByParent<Where, K extends string | number>(
-    spec: TableSpec<Where, string, unknown, unknown>,
-    where: Where,
-    column: string,
-    values: readonly K[],
-  ): Map<K, number> {
-    const params: unknown[] = [];
-    const conditions = spec.conditions(where, params);
-    conditions.push(`${column} IN (SELECT value FROM json_each(?))`);
-    params.push(JSON.stringify(values));
-    const sql = `SELECT ${column} AS parent, count(*) AS n FROM ${spec.table} WHERE ${conditions.join(" AND ")} GROUP BY ${column}`;
-    const rows = prepare(sql).all(...params) as Array<{ parent: K; n: number }>;
-    return new Map(rows.map((row) => [row.parent, row.n]));
-  }
-
   return {
     dataVersion() {
       return `${dataVersionStatement.get()}:${totalChangesStatement.get()}`;
@@ -822,35 +821,7 @@ export function createReads(db: Database): Reads {
       }
     },
     rentableOffers({ gpuModelId, region, at }) {
-      const rows = rentableOffersStatement.all({ model: gpuModelId ?? null, region: region ?? null, at }) as Array<{
-        id: number;
-        provider: string;
-        gpu_model: string;
-        region: string;
-        gpus_free: number;
-        price_per_gpu_hour: string;
-        min_duration: number;
-        max_duration: number;
-        carbon_intensity: number;
-        renewable_bps: number;
-        staked: string;
-        locked: string;
-        reliability_ppm: number;
-      }>;
-      return rows.map((row) => ({
-        id: row.id,
-        provider: row.provider,
-        gpuModelId: row.gpu_model,
-        region: row.region,
-        gpusFree: row.gpus_free,
-        pricePerGpuHour: BigInt(row.price_per_gpu_hour),
-        minDuration: row.min_duration,
-        maxDuration: row.max_duration,
-        carbonIntensity: row.carbon_intensity,
-        renewableBps: row.renewable_bps,
-        providerUnlocked: BigInt(row.staked) - BigInt(row.locked),
-        providerReliabilityPpm: row.reliability_ppm,
-      }));
+      return (rentableOffersStatement.all({ model: gpuModelId ?? null, region: region ?? null, at }) as RentableOfferRow[]).map(rentableOfferRecord);
     },
     signsOfLife(provider, from, to) {
       return signsOfLifeStatement.all({ provider, from, to }) as number[];
@@ -954,24 +925,9 @@ export function createReads(db: Database): Reads {
     jobsById(ids) {
       return (jobsByIdStatement.all(JSON.stringify(ids)) as JobRow[]).map(jobRecord);
     },
-    providers: (query) => page(PROVIDERS, query),
-    countProviders: (where) => count(PROVIDERS, where),
-    offers: (query, parent) => page(OFFERS, query, parent),
-    countOffers: (where) => count(OFFERS, where),
-    countOffersByParent: (where, column, values) => countByParent(OFFERS, where, column, values),
-    jobs: (query, parent) => page(JOBS, query, parent),
-    countJobs: (where) => count(JOBS, where),
-    countJobsByParent: (where, column, values) => countByParent(JOBS, where, column, values),
-    stakeMovements: (query) => page(STAKE_MOVEMENTS, query),
-    countStakeMovements: (where) => count(STAKE_MOVEMENTS, where),
-    heartbeats: (query) => page(HEARTBEATS, query),
-    countHeartbeats: (where) => count(HEARTBEATS, where),
+    ...createPageReads(prepare),
     terms() {
-      return (termsStatement.all() as Array<Record<string, number>>).map((row) => ({
-        termsId: row.terms_id!,
-        publishedAt: row.published_at!,
-        ...(Object.fromEntries(PARAMETER_NAMES.map((name) => [name, row[parameterColumn(name)]!])) as MarketParameters),
-      }));
+      return (termsStatement.all() as Array<Record<string, number>>).map(termsRecord);
     },
     capacity(grouping, filter) {
       const rows = capacityStatements[grouping].all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
@@ -1033,5 +989,92 @@ export function createReads(db: Database): Reads {
         askFloor: row.ask_floor,
       }));
     },
+  };
+}
+
+/**
+ * Where the page reads find a table's rows: the table's own name, or for time travel a subquery of its rows as of a
+ * block, aliased as the table (src/store/history.ts).
+ */
+export type TableSource = (table: string) => string;
+
+type PageReads = Pick<
+  Reads,
+  | "providers"
+  | "countProviders"
+  | "offers"
+  | "countOffers"
+  | "countOffersByParent"
+  | "jobs"
+  | "countJobs"
+  | "countJobsByParent"
+  | "stakeMovements"
+  | "countStakeMovements"
+  | "heartbeats"
+  | "countHeartbeats"
+>;
+
+/** The keyset pages and counts of Reads over the tables `from` names; statements come from `prepare` (cached by text). */
+export function createPageReads(prepare: (sql: string) => Statement, from: TableSource = (table) => table): PageReads {
+  function page<Where, OrderBy extends string, Row, R>(
+    spec: TableSpec<Where, OrderBy, Row, R>,
+    query: PageQuery<Where, OrderBy>,
+    parent?: { column: string; value: string | number },
+  ): Array<KeyedRecord<R>> {
+    const params: unknown[] = [];
+    const conditions = spec.conditions(query.where, params, from);
+    if (parent) conditions.push(`${parent.column} = ?`), params.push(parent.value);
+    const keys = [...spec.order[query.orderBy], ...spec.id];
+    if (query.after) {
+      const operator = query.direction === "ASC" ? ">" : "<";
+      conditions.push(`(${keys.map((key) => key.sql).join(", ")}) ${operator} (${keys.map(() => "?").join(", ")})`);
+      params.push(...query.after);
+    }
+    const sql =
+      `SELECT ${COLUMNS[spec.table]}, ${keys.map((key, index) => `${key.sql} AS _k${index}`).join(", ")} ` +
+      `FROM ${from(spec.table)}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""} ` +
+      `ORDER BY ${keys.map((key) => `${key.sql} ${query.direction}`).join(", ")} LIMIT ?`;
+    params.push(query.limit);
+    return (prepare(sql).all(...params) as Array<Row & Record<string, string | number>>).map((row) => ({
+      record: spec.map(row),
+      key: keys.map((_, index) => row[`_k${index}`]),
+    }));
+  }
+
+  function count<Where>(spec: TableSpec<Where, string, unknown, unknown>, where: Where): number {
+    const params: unknown[] = [];
+    const conditions = spec.conditions(where, params, from);
+    const sql = `SELECT count(*) AS n FROM ${from(spec.table)}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""}`;
+    return (prepare(sql).get(...params) as { n: number }).n;
+  }
+
+  function countByParent<Where, K extends string | number>(
+    spec: TableSpec<Where, string, unknown, unknown>,
+    where: Where,
+    column: string,
+    values: readonly K[],
+  ): Map<K, number> {
+    const params: unknown[] = [];
+    const conditions = spec.conditions(where, params, from);
+    conditions.push(`${column} IN (SELECT value FROM json_each(?))`);
+    params.push(JSON.stringify(values));
+    const sql = `SELECT ${column} AS parent, count(*) AS n FROM ${from(spec.table)} WHERE ${conditions.join(" AND ")} GROUP BY ${column}`;
+    const rows = prepare(sql).all(...params) as Array<{ parent: K; n: number }>;
+    return new Map(rows.map((row) => [row.parent, row.n]));
+  }
+
+  return {
+    providers: (query) => page(PROVIDERS, query),
+    countProviders: (where) => count(PROVIDERS, where),
+    offers: (query, parent) => page(OFFERS, query, parent),
+    countOffers: (where) => count(OFFERS, where),
+    countOffersByParent: (where, column, values) => countByParent(OFFERS, where, column, values),
+    jobs: (query, parent) => page(JOBS, query, parent),
+    countJobs: (where) => count(JOBS, where),
+    countJobsByParent: (where, column, values) => countByParent(JOBS, where, column, values),
+    stakeMovements: (query) => page(STAKE_MOVEMENTS, query),
+    countStakeMovements: (where) => count(STAKE_MOVEMENTS, where),
+    heartbeats: (query) => page(HEARTBEATS, query),
+    countHeartbeats: (where) => count(HEARTBEATS, where),
   };
 }

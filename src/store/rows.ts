@@ -119,6 +119,8 @@ export interface JobRow {
   resolve_deadline: number | null;
   bond_to_provider: number | null;
   stale_finalized: number;
+  /** GPU-seconds its stop counted in market_totals.gpu_seconds_sold (0 until the clock stops with pay). */
+  gpu_seconds_sold: number;
 }
 
 export interface HeartbeatRow {

@@ -33,6 +33,18 @@ export const DERIVED_COLUMNS: Record<string, Record<string, DerivedColumn>> = {
   },
 };
 
+/**
+ * The tables whose every version is kept (time travel, migrations/009_time_travel.sql): the entities the API answers
+ * from; market and capacity as of a block are aggregates over them.
+ */
+export const HISTORY_TABLES: Record<string, string> = {
+  gpu_models: "gpu_models_history",
+  providers: "providers_history",
+  offers: "offers_history",
+  jobs: "jobs_history",
+  terms: "terms_history",
+};
+
 export interface Tables {
   gpuModels: Table<GpuModelRow>;
   providers: Table<ProviderRow>;
@@ -50,7 +62,7 @@ export interface Tables {
   utilizationBuckets: Table<UtilizationBucketRow>;
 }
 
-/** Tables derived from events: everything but checkpoint, blocks and undo_log. */
+/** Tables derived from events: everything but checkpoint, blocks, block_times, history_start and undo_log. */
 export const ENTITY_TABLES = [
   "gpu_models",
   "providers",
@@ -66,18 +78,19 @@ export const ENTITY_TABLES = [
   "job_state_counts",
   "emissions",
   "utilization_buckets",
+  ...Object.values(HISTORY_TABLES),
 ] as const;
 
 export function createTables(db: Db, journal: Journal): Tables & { all: Table<Row>[] } {
   const tables: Tables = {
-    gpuModels: createTable(db, "gpu_models", journal),
-    providers: createTable(db, "providers", journal),
-    offers: createTable(db, "offers", journal, { derived: DERIVED_COLUMNS.offers }),
-    jobs: createTable(db, "jobs", journal),
+    gpuModels: createTable(db, "gpu_models", journal, { history: HISTORY_TABLES.gpu_models }),
+    providers: createTable(db, "providers", journal, { history: HISTORY_TABLES.providers }),
+    offers: createTable(db, "offers", journal, { derived: DERIVED_COLUMNS.offers, history: HISTORY_TABLES.offers }),
+    jobs: createTable(db, "jobs", journal, { history: HISTORY_TABLES.jobs }),
     // Append-only: nothing reads a movement back, so none stays in memory after a flush.
     stakeMovements: createTable(db, "stake_movements", journal, { maxCachedRows: 0, appendOnly: true }),
     heartbeats: createTable(db, "heartbeats", journal, { maxCachedRows: 0, appendOnly: true }),
-    terms: createTable(db, "terms", journal),
+    terms: createTable(db, "terms", journal, { history: HISTORY_TABLES.terms }),
     capacity: createTable(db, "capacity", journal),
     capacityProviders: createTable(db, "capacity_providers", journal),
     priceBuckets: createTable(db, "price_buckets", journal, { maxCachedRows: 5_000 }),

@@ -23,6 +23,11 @@ export interface UndoRecord {
 export interface Journal {
   blockNumber: number | null;
   records: UndoRecord[];
+  /**
+   * The block being applied, journaled or not: tables with a history date their row versions with it (null outside
+   * the writer's blocks: no versions).
+   */
+  versionBlock: number | null;
 }
 
 export interface Table<R extends Row> {
@@ -44,6 +49,13 @@ export interface Table<R extends Row> {
   readonly dirtyCount: number;
 }
 
+/** A row version of an earlier block of the batch, already replaced in memory (row null: the row was deleted). */
+interface ClosedVersion {
+  row: Row | null;
+  fromBlock: number;
+  toBlock: number;
+}
+
 interface Entry {
   key: readonly KeyValue[];
   row: Row | null;
@@ -52,6 +64,15 @@ interface Entry {
   /** Columns changed since the last flush of a row that is in the database; null when the whole row is rewritten. */
   changed: Set<string> | null;
   journaledBlock: number;
+  /** History only: the block of the in-memory row's version not yet written (-1: none). */
+  versionBlock: number;
+  /** History only: versions of earlier blocks since the last flush, oldest first. */
+  closed: ClosedVersion[];
+  /**
+   * History only: valid_from_block of the key's open version in the history table; null when it has none, undefined
+   * when it has one of unknown block (a row read from the database: every current row has an open version).
+   */
+  storedOpenFrom: number | null | undefined;
 }
 
 /** A column computed from others when a row is written (e.g. offers.price_sort, a 63-bit sort key of the price). */
@@ -67,6 +88,12 @@ export interface TableOptions {
   maxCachedRows?: number;
   /** Rows are only ever inserted under fresh keys and never read back: put skips the lookup of the old row. */
   appendOnly?: boolean;
+  /**
+   * A history table (migrations/009_time_travel.sql): the table's columns plus valid_from_block and valid_to_block,
+   * keyed by (the table's key, valid_from_block). Every flush writes the versions of the rows it writes: one per row
+   * per block that changed it (journal.versionBlock).
+   */
+  history?: string;
 }
 
 interface ColumnInfo {
@@ -107,6 +134,26 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
   const derivedEntries = Object.entries(derived);
   const derivedIndex = derivedEntries.map(([column]) => storedColumns.indexOf(column));
   const single = keyColumns.length === 1;
+  const history = options.history ? createHistoryWriter(db, options.history, name, storedColumns, keyColumns) : null;
+
+  /**
+   * Writes the entry's versions since the last flush: closes the open version already stored (at the first new
+   * version's block; a version of the same block is then replaced whole), and inserts each version, the last open.
+   */
+  const writeVersions = (entry: Entry) => {
+    const versions: ClosedVersion[] = [...entry.closed, { row: entry.row, fromBlock: entry.versionBlock, toBlock: -1 }];
+    const first = versions[0].fromBlock;
+    const open = entry.storedOpenFrom === undefined ? history!.openFrom(entry.key) : entry.storedOpenFrom;
+    if (open !== null && open !== first) history!.close(entry.key, open, first);
+    // A version of the same block is rewritten whole below, or removed when the block ended with no row.
+    else if (open !== null && versions[0].row === null) history!.remove(entry.key, open);
+    for (const version of versions) {
+      if (version.row !== null) history!.insert(fullRow(version.row), version.fromBlock, version.toBlock === -1 ? null : version.toBlock);
+    }
+    entry.storedOpenFrom = entry.row === null ? null : entry.versionBlock;
+    entry.closed = [];
+    entry.versionBlock = -1;
+  };
 
   const cache = new Map<KeyValue, Entry>();
   let dirty: Entry[] = [];
@@ -117,7 +164,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
     if (!entry) {
       const values = Array.isArray(key) ? (key as readonly KeyValue[]) : [key as KeyValue];
       const row = options.appendOnly ? null : ((selectOne.get(...values) as Row | undefined) ?? null);
-      entry = { key: values, row, inDb: row !== null, dirty: false, changed: null, journaledBlock: -1 };
+      entry = { key: values, row, inDb: row !== null, dirty: false, changed: null, journaledBlock: -1, versionBlock: -1, closed: [], storedOpenFrom: row === null ? null : undefined };
       cache.set(id, entry);
     }
     return entry;
@@ -133,6 +180,14 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
         oldRow: entry.row === null ? null : JSON.stringify(entry.row),
       });
       entry.journaledBlock = block;
+    }
+    const versionBlock = journal.versionBlock;
+    if (history && versionBlock !== null && entry.versionBlock !== versionBlock) {
+      // The row as the earlier block left it: update() changes it in place, so it is copied.
+      if (entry.versionBlock !== -1) {
+        entry.closed.push({ row: entry.row && { ...entry.row }, fromBlock: entry.versionBlock, toBlock: versionBlock });
+      }
+      entry.versionBlock = versionBlock;
     }
     if (!entry.dirty) {
       entry.dirty = true;
@@ -190,7 +245,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       let entry = cache.get(id);
       if (entry?.row) throw new Error(`${name}: row ${JSON.stringify(key)} already exists`);
       if (!entry) {
-        entry = { key, row: null, inDb: false, dirty: false, changed: null, journaledBlock: -1 };
+        entry = { key, row: null, inDb: false, dirty: false, changed: null, journaledBlock: -1, versionBlock: -1, closed: [], storedOpenFrom: null };
         cache.set(id, entry);
       }
       beforeWrite(entry);
@@ -228,6 +283,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
         entry.inDb = row !== null;
         entry.dirty = false;
         entry.changed = null;
+        if (history && entry.versionBlock !== -1) writeVersions(entry);
       }
       dirty = [];
       if (cache.size > maxCachedRows) cache.clear();
@@ -268,5 +324,100 @@ export function createRowRestorer(db: Db, derivedByTable: Record<string, Record<
       const derived = derivedByTable[table] ?? {};
       statement.insert.run(statement.columns.map((c) => (c in derived ? derived[c].compute(row) : (row[c] ?? null))));
     }
+  };
+}
+
+interface HistoryWriter {
+  insert(values: unknown[], fromBlock: number, toBlock: number | null): void;
+  /** valid_from_block of the key's open version, null when it has none. */
+  openFrom(key: readonly KeyValue[]): number | null;
+  close(key: readonly KeyValue[], fromBlock: number, toBlock: number): void;
+  remove(key: readonly KeyValue[], fromBlock: number): void;
+}
+
+/** Checks that `history` holds `columns` and the two bounds, nothing else (a migration that forgot one fails here). */
+function historyColumns(db: Db, history: string, table: string, columns: readonly string[]): void {
+  const have = (db.pragma(`table_info(${history})`) as ColumnInfo[]).map((c) => c.name).sort();
+  const want = [...columns, "valid_from_block", "valid_to_block"].sort();
+  if (have.join(",") !== want.join(",")) {
+    throw new Error(`history table ${history} does not match ${table}: it has (${have.join(", ")}), ${table} needs (${want.join(", ")})`);
+  }
+}
+
+function createHistoryWriter(db: Db, history: string, table: string, columns: readonly string[], keyColumns: readonly string[]): HistoryWriter {
+  historyColumns(db, history, table, columns);
+  const keyWhere = keyColumns.map((c) => `${c} = ?`).join(" AND ");
+  const all = [...columns, "valid_from_block", "valid_to_block"];
+  const insert = db.prepare(`INSERT OR REPLACE INTO ${history} (${all.join(", ")}) VALUES (${all.map(() => "?").join(", ")})`);
+  const openFrom = db
+    .prepare(`SELECT valid_from_block FROM ${history} WHERE ${keyWhere} AND valid_to_block IS NULL ORDER BY valid_from_block DESC LIMIT 1`)
+    .pluck();
+  const close = db.prepare(`UPDATE ${history} SET valid_to_block = ? WHERE ${keyWhere} AND valid_from_block = ?`);
+  const remove = db.prepare(`DELETE FROM ${history} WHERE ${keyWhere} AND valid_from_block = ?`);
+  return {
+    insert(values, fromBlock, toBlock) {
+      insert.run(...values, fromBlock, toBlock);
+    },
+    openFrom: (key) => (openFrom.get(...key) as number | undefined) ?? null,
+    close(key, fromBlock, toBlock) {
+      close.run(toBlock, ...key, fromBlock);
+    },
+    remove(key, fromBlock) {
+      remove.run(...key, fromBlock);
+    },
+  };
+}
+
+/**
+ * Rolls the history tables back to `blockNumber` with the keys of the undo records above it (every version above the
+ * finalized block has one: its row was written in a journaled block): the versions of later blocks go, and the one
+ * they replaced is open again. A database whose history starts above `blockNumber` (indexed before history was kept)
+ * starts it again at `blockNumber`, from the current rows as the rollback left them.
+ */
+export function createHistoryRestorer(db: Db, historyByTable: Record<string, string>) {
+  const statements = new Map<string, { keyColumns: string[]; remove: ReturnType<Db["prepare"]>; reopen: ReturnType<Db["prepare"]> }>();
+  const prepare = (table: string) => {
+    let entry = statements.get(table);
+    if (!entry) {
+      const history = historyByTable[table];
+      const keyColumns = (db.pragma(`table_info(${table})`) as ColumnInfo[]).filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name);
+      const keyWhere = keyColumns.map((c) => `${c} = @${c}`).join(" AND ");
+      entry = {
+        keyColumns,
+        remove: db.prepare(`DELETE FROM ${history} WHERE ${keyWhere} AND valid_from_block > @block`),
+        reopen: db.prepare(
+          `UPDATE ${history} SET valid_to_block = NULL WHERE ${keyWhere} AND valid_to_block > @block AND valid_from_block =
+             (SELECT max(valid_from_block) FROM ${history} WHERE ${keyWhere})`,
+        ),
+      };
+      statements.set(table, entry);
+    }
+    return entry;
+  };
+  const historyStart = db.prepare("SELECT block_number FROM history_start WHERE id = 1").pluck();
+  return {
+    /** Before any row is restored: a history that starts above the block cannot be rolled back, only restarted. */
+    restartsAbove(blockNumber: number): boolean {
+      const start = historyStart.get() as number | undefined;
+      return start !== undefined && start > blockNumber;
+    },
+    rollBack(table: string, rowKey: string, blockNumber: number) {
+      if (!(table in historyByTable)) return;
+      const statement = prepare(table);
+      const key = JSON.parse(rowKey) as Row;
+      const params: Record<string, unknown> = { block: blockNumber };
+      for (const column of statement.keyColumns) params[column] = key[column];
+      statement.remove.run(params);
+      statement.reopen.run(params);
+    },
+    /** Starts the history again at `blockNumber` from the current rows (after they were rolled back to it). */
+    restart(blockNumber: number) {
+      for (const [table, history] of Object.entries(historyByTable)) {
+        const columns = (db.pragma(`table_info(${table})`) as ColumnInfo[]).map((c) => c.name).join(", ");
+        db.prepare(`DELETE FROM ${history}`).run();
+        db.prepare(`INSERT INTO ${history} (${columns}, valid_from_block, valid_to_block) SELECT ${columns}, ?, NULL FROM ${table}`).run(blockNumber);
+      }
+      db.prepare("UPDATE history_start SET block_number = ? WHERE id = 1").run(blockNumber);
+    },
   };
 }

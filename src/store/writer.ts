@@ -3,8 +3,8 @@ import { ConfigError, GpuMeshError } from "../internal/errors";
 import type { Store } from "./db";
 import { createEventHandlers } from "./handlers";
 import type { CheckpointRow } from "./rows";
-import { createTables, DERIVED_COLUMNS } from "./schema";
-import { createRowRestorer, type Journal } from "./tables";
+import { createTables, DERIVED_COLUMNS, HISTORY_TABLES } from "./schema";
+import { createHistoryRestorer, createRowRestorer, type Journal } from "./tables";
 
 /** One block of a batch: its header and its events in log order. */
 export interface BlockToApply {
@@ -24,6 +24,14 @@ export interface ApplyBatchOptions {
    * streaming in while this one is written (nothing else writes to the database meanwhile).
    */
   yieldEveryMs?: number;
+  /**
+   * The first block in [fromBlock, beforeBlock) whose timestamp is at or after `timestamp`, or null when none is (then
+   * beforeBlock is the first). A batch skips the blocks of finalized history without events; when the clock changes
+   * something in such a stretch, the writer asks for the block where it happened and applies it too, so that the
+   * change's row versions are dated there whichever blocks a batch fetched. Without it, the change is dated at the
+   * next block of the batch.
+   */
+  findFirstBlockAt?: (timestamp: number, fromBlock: number, beforeBlock: number) => Promise<{ number: number; timestamp: number } | null>;
 }
 
 export interface StoredBlock {
@@ -63,10 +71,11 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
   const { store, chainId } = options;
   if (store.readonly) throw new ConfigError("the indexer needs a writable database");
   const { db } = store;
-  const journal: Journal = { blockNumber: null, records: [] };
+  const journal: Journal = { blockNumber: null, records: [], versionBlock: null };
   const tables = createTables(db, journal);
   const handlers = createEventHandlers(db, tables, journal);
   const restoreRow = createRowRestorer(db, DERIVED_COLUMNS);
+  const history = createHistoryRestorer(db, HISTORY_TABLES);
 
   const selectCheckpoint = db.prepare<[], CheckpointRow>(`SELECT * FROM checkpoint WHERE id = 1`);
   const writeCheckpoint = db.prepare(
@@ -79,6 +88,8 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
   const insertBlock = db.prepare(
     `INSERT OR REPLACE INTO blocks (number, hash, parent_hash, timestamp, events) VALUES (?, ?, ?, ?, ?)`,
   );
+  const insertBlockTime = db.prepare(`INSERT OR REPLACE INTO block_times (number, timestamp) VALUES (?, ?)`);
+  const deleteBlockTimesAbove = db.prepare(`DELETE FROM block_times WHERE number > ?`);
   const pruneUndo = db.prepare(`DELETE FROM undo_log WHERE block_number <= ?`);
   const pruneBlocks = db.prepare(`DELETE FROM blocks WHERE number < ?`);
   const selectBlock = db.prepare<[number], { number: number; hash: string; parent_hash: string; timestamp: number }>(
@@ -107,6 +118,7 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
     handlers.reset();
     journal.records = [];
     journal.blockNumber = null;
+    journal.versionBlock = null;
   };
 
   const begin = db.prepare("BEGIN IMMEDIATE");
@@ -115,7 +127,12 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
   const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
   let busy = false;
 
-  const writeBatch = async (blocks: BlockToApply[], finalizedBlock: number, yieldEveryMs: number): Promise<number> => {
+  const writeBatch = async (
+    blocks: BlockToApply[],
+    finalizedBlock: number,
+    yieldEveryMs: number,
+    findFirstBlockAt: ApplyBatchOptions["findFirstBlockAt"],
+  ): Promise<number> => {
     let events = 0;
     let sliceStarted = performance.now();
     const maybeYield = async () => {
@@ -124,10 +141,12 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
         sliceStarted = performance.now();
       }
     };
-    for (const block of blocks) {
+    const applyBlock = async (block: { number: number; timestamp: number; events: IndexedEvent[] }) => {
       const journaled = block.number > finalizedBlock;
       const context = { number: block.number, timestamp: block.timestamp, journaled };
       journal.blockNumber = journaled ? block.number : null;
+      journal.versionBlock = block.number;
+      insertBlockTime.run(block.number, block.timestamp);
       handlers.beginBlock(context);
       for (let i = 0; i < block.events.length; i++) {
         handlers.apply(block.events[i], context);
@@ -136,7 +155,24 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
       handlers.endBlock(context);
       events += block.events.length;
       await maybeYield();
+    };
+    const checkpoint = selectCheckpoint.get();
+    let previous = checkpoint && { number: checkpoint.block_number, timestamp: checkpoint.block_timestamp };
+    for (const block of blocks) {
+      // Blocks the batch skipped (finalized, without events) in which the clock changed something: each change is
+      // applied at the first block that reached it.
+      while (findFirstBlockAt && previous && block.number > previous.number + 1) {
+        const due = handlers.clockChangeDue(block.timestamp);
+        if (due === null) break;
+        const found = await findFirstBlockAt(due, previous.number + 1, block.number);
+        if (found === null) break;
+        await applyBlock({ number: found.number, timestamp: found.timestamp, events: [] });
+        previous = found;
+      }
+      await applyBlock(block);
+      previous = block;
     }
+    journal.versionBlock = null;
     handlers.endBatch();
     for (const table of tables.all) {
       table.flush();
@@ -159,7 +195,7 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
   return {
     chainId,
     checkpoint: () => selectCheckpoint.get(),
-    async applyBatch(blocks, { finalizedBlock, yieldEveryMs = 10 }) {
+    async applyBatch(blocks, { finalizedBlock, yieldEveryMs = 10, findFirstBlockAt }) {
       if (blocks.length === 0) return { events: 0 };
       if (busy) throw new GpuMeshError("a batch is already being written", { code: "WRITER_BUSY" });
       const checkpoint = selectCheckpoint.get();
@@ -172,7 +208,7 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
       busy = true;
       try {
         begin.run();
-        const events = await writeBatch(blocks, finalizedBlock, yieldEveryMs);
+        const events = await writeBatch(blocks, finalizedBlock, yieldEveryMs, findFirstBlockAt);
         commit.run();
         return { events };
       } catch (error) {
@@ -196,10 +232,24 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
                 code: "REORG_TOO_DEEP",
               });
             }
-            for (const record of selectUndo.all(blockNumber)) restoreRow(record.table_name, record.row_key, record.old_row);
+            const records = selectUndo.all(blockNumber);
+            for (const record of records) restoreRow(record.table_name, record.row_key, record.old_row);
+            if (history.restartsAbove(blockNumber)) {
+              history.restart(blockNumber);
+            } else {
+              const keys = new Set<string>();
+              for (const record of records) {
+                const id = `${record.table_name}\u0000${record.row_key}`;
+                if (keys.has(id)) continue;
+                keys.add(id);
+                history.rollBack(record.table_name, record.row_key, blockNumber);
+              }
+            }
             const undone = sumEventsAbove.get(blockNumber) as { blocks: number; events: number };
             deleteUndoAbove.run(blockNumber);
             deleteBlocksAbove.run(blockNumber);
+            deleteBlockTimesAbove.run(blockNumber);
+            insertBlockTime.run(base.number, base.timestamp);
             rewindCheckpoint.run(base.number, base.hash, base.timestamp, undone.events);
             return undone;
           })

@@ -278,6 +278,33 @@ export function createIndexer(options: IndexerOptions): Indexer {
     return { from, to, blocks: ordered, logs: fetched.logs.length };
   };
 
+  /**
+   * The first block in [fromBlock, beforeBlock) whose timestamp reaches `timestamp`, or null when none does: for the
+   * writer, which applies the block at which the clock changed something in a stretch the batch skipped. A search
+   * over headers, eight per round trip.
+   */
+  const findFirstBlockAt = async (timestamp: number, fromBlock: number, beforeBlock: number): Promise<BlockHeader | null> => {
+    let low = fromBlock;
+    let high = beforeBlock;
+    let found: BlockHeader | null = null;
+    // The answer is in [low, high], high meaning `found` (or beforeBlock while nothing was found).
+    while (low < high) {
+      const step = Math.ceil((high - low) / 8);
+      const probes: number[] = [];
+      for (let n = low; n < high; n += step) probes.push(n);
+      const headers = await client.getBlockHeaders(probes);
+      const index = headers.findIndex((header) => header.timestamp >= timestamp);
+      if (index === -1) {
+        low = probes[probes.length - 1] + 1;
+      } else {
+        high = probes[index];
+        found = headers[index];
+        if (index > 0) low = probes[index - 1] + 1;
+      }
+    }
+    return found;
+  };
+
   /** Walks back from the checkpoint to the newest stored block that is still canonical, and rolls back to it. */
   const rollBackReorg = async (head: number): Promise<number> => {
     const checkpoint = writer.checkpoint()!;
@@ -374,7 +401,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
       }
       const started = performance.now();
       const waitMs = started - waitStarted;
-      const { events } = await writer.applyBatch(batch.blocks, { finalizedBlock });
+      const { events } = await writer.applyBatch(batch.blocks, { finalizedBlock, findFirstBlockAt });
       const seconds = Math.max(1e-6, (performance.now() - started) / 1000);
       heapBudget.check();
       recordPass(head);

@@ -1,0 +1,325 @@
+import type { Database, Statement } from "better-sqlite3";
+import { OPEN_JOB_STATES } from "../protocol";
+import type { JobRow, OfferRow } from "./rows";
+import { HISTORY_TABLES } from "./schema";
+import {
+  createPageReads,
+  jobRecord,
+  JOB_COLUMNS,
+  offerRecord,
+  OFFER_COLUMNS,
+  providerRecord,
+  PROVIDER_COLUMNS,
+  rentableOfferRecord,
+  rentableOffersSql,
+  termsRecord,
+  type CapacityGrouping,
+  type ProviderReadRow,
+  type Reads,
+  type RentableOfferRow,
+  type TableSource,
+} from "./reads";
+
+/**
+ * Time travel's read side (README "Time travel"): which blocks the store can answer as of, and Reads whose every
+ * answer is as of one of them, from the history tables (migrations/009_time_travel.sql). Market and capacity are
+ * aggregates over the rows alive at the block; heartbeats and stake movements are the rows of blocks up to it.
+ */
+
+/** A block to answer as of, and the clock of the answer: its timestamp, or the last applied block's before it. */
+export interface BlockAsOf {
+  number: number;
+  timestamp: number;
+}
+
+export type BlockLookup =
+  | { found: true; block: BlockAsOf }
+  /** The database has no history tables (indexed by a version before time travel and served read-only). */
+  | { found: false; reason: "NO_HISTORY" }
+  | { found: false; reason: "NOT_INDEXED"; indexedBlock: number | null }
+  | { found: false; reason: "BEFORE_START"; startBlock: number }
+  | { found: false; reason: "BEFORE_HISTORY"; historyStart: number }
+  /** An `at` before the first applied block's timestamp. */
+  | { found: false; reason: "NO_BLOCK_AT"; first: BlockAsOf | null };
+
+export interface History {
+  byNumber(number: number): BlockLookup;
+  /** The last applied block whose timestamp is at or before `at`. */
+  byTime(at: number): BlockLookup;
+  /** Reads as of `block` (one from byNumber or byTime); what has no history (prices, utilization) is the current one. */
+  at(block: BlockAsOf): Reads;
+}
+
+const HISTORY = HISTORY_TABLES;
+/** Tables of one row per event, with the block it came in. */
+const PER_EVENT = new Set(["heartbeats", "stake_movements"]);
+
+/** The rows of `table` as of block `n` (an integer), as a FROM term named like the table. */
+function rowsAt(table: string, n: number): string {
+  if (table in HISTORY) {
+    return `(SELECT * FROM ${HISTORY[table]} WHERE valid_from_block <= ${n} AND (valid_to_block IS NULL OR valid_to_block > ${n})) AS ${table}`;
+  }
+  if (PER_EVENT.has(table)) return `(SELECT * FROM ${table} WHERE block_number <= ${n}) AS ${table}`;
+  return table;
+}
+
+/** The same with the block a statement parameter (@n), for statements prepared once. */
+const aliveAt = (table: string) =>
+  `(SELECT * FROM ${HISTORY[table]} WHERE valid_from_block <= @n AND (valid_to_block IS NULL OR valid_to_block > @n))`;
+
+const MAX_CACHED_STATEMENTS = 500;
+/** The open job states as an SQL list: the other jobs are over, their GPU-seconds sold (API.md MarketStats). */
+const OPEN_STATES_SQL = `(${[...OPEN_JOB_STATES].map((state) => `'${state}'`).join(", ")})`;
+
+export function createHistory(db: Database, base: Reads): History {
+  const hasHistory =
+    (db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('block_times', 'history_start')").pluck().get() as number) === 2;
+  if (!hasHistory) {
+    const none = (): BlockLookup => ({ found: false, reason: "NO_HISTORY" });
+    return {
+      byNumber: none,
+      byTime: none,
+      at: () => {
+        throw new Error("this database has no history");
+      },
+    };
+  }
+
+  // Page queries name the block in their text (one statement per block and shape): a bounded cache of them.
+  const statements = new Map<string, Statement>();
+  const prepare = (sql: string): Statement => {
+    let statement = statements.get(sql);
+    if (!statement) {
+      if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+
+  const startBlockStatement = db.prepare("SELECT start_block FROM deployment_identity WHERE id = 1").pluck();
+  const historyStartStatement = db.prepare("SELECT block_number FROM history_start WHERE id = 1").pluck();
+  const blockAtOrBefore = db.prepare<[number], BlockAsOf>(
+    "SELECT number, timestamp FROM block_times WHERE number <= ? ORDER BY number DESC LIMIT 1",
+  );
+  const firstBlock = db.prepare<[], BlockAsOf>("SELECT number, timestamp FROM block_times ORDER BY number LIMIT 1");
+
+  /** The latest version at or before @n of each key in @keys (a JSON array), if it is alive at @n. */
+  const latest = (table: string, key: string, columns: string) =>
+    db.prepare(
+      `SELECT ${columns} FROM (SELECT h.* FROM json_each(@keys) AS k CROSS JOIN ${HISTORY[table]} AS h
+         ON h.${key} = k.value AND h.valid_from_block =
+           (SELECT max(valid_from_block) FROM ${HISTORY[table]} WHERE ${key} = k.value AND valid_from_block <= @n)
+       WHERE h.valid_to_block IS NULL OR h.valid_to_block > @n) AS ${table}`,
+    );
+  const providersByAddress = latest("providers", "address", PROVIDER_COLUMNS);
+  const offersById = latest("offers", "id", OFFER_COLUMNS);
+  const jobsById = latest("jobs", "id", JOB_COLUMNS);
+
+  const providerRows = db.prepare(`SELECT staked, locked, unbonding, slashed, active_offers FROM ${aliveAt("providers")}`);
+  const jobMoney = db.prepare(
+    `SELECT state, escrow, claimed, provider_paid, fee, bond, finalized_at IS NULL AS unfinalized, gpu_seconds_sold FROM ${aliveAt("jobs")}`,
+  );
+  const offeredGpus = db.prepare(
+    `SELECT coalesce(sum(gpus), 0) AS offered, coalesce(sum(gpus_leased), 0) AS leased FROM ${aliveAt("offers")} WHERE state = 'OPEN'`,
+  );
+  const currentTermsId = db.prepare(`SELECT coalesce(max(terms_id), 0) FROM ${aliveAt("terms")}`).pluck();
+  const jobStateCounts = db.prepare(`SELECT state, count(*) AS count FROM ${aliveAt("jobs")} GROUP BY state`);
+  const gpuModels = db.prepare(`SELECT id, name, vram_gb, listed, listed_at FROM ${aliveAt("gpu_models")} ORDER BY name`);
+  const terms = db.prepare(`SELECT * FROM ${aliveAt("terms")} ORDER BY terms_id`);
+  const rentableOffers = db.prepare(rentableOffersSql(aliveAt("offers"), aliveAt("providers")));
+  const openAsks = db.prepare(
+    `SELECT gpu_model, region, price_per_gpu_hour, gpus - gpus_leased AS gpus_free FROM ${aliveAt("offers")}
+     WHERE state = 'OPEN' AND gpus > gpus_leased AND (@model IS NULL OR gpu_model = @model) AND (@region IS NULL OR region = @region)`,
+  );
+  // The capacity roll-ups (capacity, capacity_providers) are sums over the OPEN offers: here, over those alive at @n.
+  const capacity = Object.fromEntries(
+    (["GPU_MODEL", "REGION", "GPU_MODEL_REGION"] as const).map((grouping) => {
+      const model = grouping === "REGION" ? "NULL" : "gpu_model";
+      const region = grouping === "GPU_MODEL" ? "NULL" : "region";
+      const groupBy = grouping === "GPU_MODEL" ? "gpu_model" : grouping === "REGION" ? "region" : "gpu_model, region";
+      const statement = db.prepare(
+        `SELECT ${model} AS model, ${region} AS region, sum(gpus) AS gpus_offered, sum(gpus_leased) AS gpus_leased,
+                count(*) AS offers, count(DISTINCT provider) AS providers, sum(gpus * carbon_intensity) AS carbon_gpu_sum,
+                sum(gpus * renewable_bps) AS renewable_gpu_sum
+         FROM ${aliveAt("offers")} WHERE state = 'OPEN' AND (@model IS NULL OR gpu_model = @model) AND (@region IS NULL OR region = @region)
+         GROUP BY ${groupBy}`,
+      );
+      return [grouping, statement];
+    }),
+  ) as Record<CapacityGrouping, Statement>;
+  const signsOfLife = db
+    .prepare(
+      `SELECT at FROM (SELECT at FROM heartbeats WHERE provider = @provider AND at <= @from AND block_number <= @n ORDER BY at DESC LIMIT 1)
+       UNION ALL SELECT at FROM (SELECT at FROM heartbeats WHERE provider = @provider AND at > @from AND at <= @to AND block_number <= @n ORDER BY at)`,
+    )
+    .pluck();
+  const acceptedCount = db.prepare(`SELECT count(*) FROM ${aliveAt("jobs")} WHERE provider = @provider AND started_at IS NOT NULL`).pluck();
+  const secondsToAccept = db
+    .prepare(
+      `SELECT started_at - created_at AS seconds FROM ${aliveAt("jobs")} WHERE provider = @provider AND started_at IS NOT NULL
+       ORDER BY seconds LIMIT 1 OFFSET @offset`,
+    )
+    .pluck();
+  // An offer's carbon intensity never changes: the current row has it.
+  const soldCarbon = db.prepare(
+    `SELECT j.gpu_model, j.gpu_seconds_sold, o.carbon_intensity FROM ${aliveAt("jobs")} j JOIN offers o ON o.id = j.offer_id
+     WHERE j.gpu_seconds_sold > 0 AND j.state NOT IN ${OPEN_STATES_SQL}`,
+  );
+
+  const historyStart = () => (historyStartStatement.get() as number | undefined) ?? null;
+  const startBlock = () => {
+    try {
+      return (startBlockStatement.get() as number | undefined) ?? 0;
+    } catch {
+      return 0;
+    }
+  };
+
+  /** Checks that `number` (at most the head) has history; the block and the clock of the answer. */
+  const answerable = (number: number, indexedBlock: number): BlockLookup => {
+    const start = startBlock();
+    if (number < start) return { found: false, reason: "BEFORE_START", startBlock: start };
+    const since = historyStart();
+    if (since !== null && number < since) return { found: false, reason: "BEFORE_HISTORY", historyStart: since };
+    // Before the first applied block nothing had happened: no row is alive, and the clock reads nothing.
+    const clock = number === indexedBlock ? base.checkpoint()!.blockTimestamp : (blockAtOrBefore.get(number)?.timestamp ?? 0);
+    return { found: true, block: { number, timestamp: clock } };
+  };
+
+  const readsAt = (block: BlockAsOf): Reads => {
+    const n = block.number;
+    const from: TableSource = (table) => rowsAt(table, n);
+    const keysAt = (keys: readonly unknown[]) => ({ keys: JSON.stringify(keys), n });
+    return {
+      ...base,
+      ...createPageReads(prepare, from),
+      marketTotals() {
+        let providers = 0;
+        const sums = { staked: 0n, locked: 0n, unbonding: 0n, slashed: 0n, escrowed: 0n, volume: 0n, fees: 0n, bonds: 0n };
+        for (const row of providerRows.all({ n }) as Array<{ staked: string; locked: string; unbonding: string; slashed: string }>) {
+          providers += 1;
+          sums.staked += BigInt(row.staked);
+          sums.locked += BigInt(row.locked);
+          sums.unbonding += BigInt(row.unbonding);
+          sums.slashed += BigInt(row.slashed);
+        }
+        let gpuSecondsSold = 0;
+        const jobs = jobMoney.all({ n }) as Array<
+          Pick<JobRow, "state" | "escrow" | "claimed" | "provider_paid" | "fee" | "bond" | "gpu_seconds_sold"> & { unfinalized: number }
+        >;
+        for (const job of jobs) {
+          // As market_totals counts them: escrow until the job is finalized, bonds while disputed, fees when charged,
+          // and (API.md) the pay and GPU time of finished jobs only, cancel fees left out.
+          if (job.unfinalized) sums.escrowed += BigInt(job.escrow) - BigInt(job.claimed);
+          if (job.state === "DISPUTED") sums.bonds += BigInt(job.bond);
+          sums.fees += BigInt(job.fee);
+          if (!OPEN_JOB_STATES.has(job.state)) {
+            if (job.state !== "CANCELLED") sums.volume += BigInt(job.provider_paid);
+            gpuSecondsSold += job.gpu_seconds_sold;
+          }
+        }
+        const gpus = offeredGpus.get({ n }) as { offered: number; leased: number };
+        return {
+          providers,
+          totalStaked: sums.staked.toString(),
+          totalLocked: sums.locked.toString(),
+          totalUnbonding: sums.unbonding.toString(),
+          totalSlashed: sums.slashed.toString(),
+          escrowed: sums.escrowed.toString(),
+          volume: sums.volume.toString(),
+          feesCollected: sums.fees.toString(),
+          gpuSecondsSold,
+          gpusOffered: gpus.offered,
+          gpusLeased: gpus.leased,
+          disputeBondsHeld: sums.bonds.toString(),
+          currentTermsId: currentTermsId.get({ n }) as number,
+        };
+      },
+      jobStateCounts: () => jobStateCounts.all({ n }) as Array<{ state: string; count: number }>,
+      activeProviderCount: () => (providerRows.all({ n }) as Array<{ active_offers: number }>).filter((row) => row.active_offers > 0).length,
+      gpuModels: () =>
+        (gpuModels.all({ n }) as Array<{ id: string; name: string; vram_gb: number; listed: number; listed_at: number }>).map((row) => ({
+          id: row.id,
+          name: row.name,
+          vramGb: row.vram_gb,
+          listed: row.listed !== 0,
+          listedAt: row.listed_at,
+        })),
+      providersByAddress: (addresses) => (providersByAddress.all(keysAt(addresses)) as ProviderReadRow[]).map(providerRecord),
+      offersById: (ids) => (offersById.all(keysAt(ids)) as OfferRow[]).map(offerRecord),
+      jobsById: (ids) => (jobsById.all(keysAt(ids)) as JobRow[]).map(jobRecord),
+      terms: () => (terms.all({ n }) as Array<Record<string, number>>).map(termsRecord),
+      capacity(grouping, filter) {
+        const rows = capacity[grouping].all({ n, model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
+          model: string | null;
+          region: string | null;
+          gpus_offered: number;
+          gpus_leased: number;
+          offers: number;
+          providers: number;
+          carbon_gpu_sum: number;
+          renewable_gpu_sum: number;
+        }>;
+        return rows.map((row) => ({
+          gpuModelId: row.model,
+          region: row.region,
+          gpusOffered: row.gpus_offered,
+          gpusLeased: row.gpus_leased,
+          offers: row.offers,
+          providers: row.providers,
+          carbonGpuSum: row.carbon_gpu_sum,
+          renewableGpuSum: row.renewable_gpu_sum,
+        }));
+      },
+      openAsks(filter) {
+        const rows = openAsks.all({ n, model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
+          gpu_model: string;
+          region: string;
+          price_per_gpu_hour: string;
+          gpus_free: number;
+        }>;
+        return rows.map((row) => ({ gpuModelId: row.gpu_model, region: row.region, pricePerGpuHour: row.price_per_gpu_hour, gpusFree: row.gpus_free }));
+      },
+      rentableOffers: ({ gpuModelId, region, at }) =>
+        (rentableOffers.all({ n, model: gpuModelId ?? null, region: region ?? null, at }) as RentableOfferRow[]).map(rentableOfferRecord),
+      signsOfLife: (provider, from, to) => signsOfLife.all({ n, provider, from, to }) as number[],
+      medianSecondsToAccept(provider) {
+        const accepted = acceptedCount.get({ n, provider }) as number;
+        if (accepted === 0) return null;
+        return secondsToAccept.get({ n, provider, offset: Math.floor((accepted - 1) / 2) }) as number;
+      },
+      soldCarbonGpuSeconds() {
+        const sold = new Map<string, bigint>();
+        for (const row of soldCarbon.all({ n }) as Array<{ gpu_model: string; gpu_seconds_sold: number; carbon_intensity: number }>) {
+          sold.set(row.gpu_model, (sold.get(row.gpu_model) ?? 0n) + BigInt(row.gpu_seconds_sold) * BigInt(row.carbon_intensity));
+        }
+        return sold;
+      },
+    };
+  };
+
+  return {
+    byNumber(number) {
+      const checkpoint = base.checkpoint();
+      if (!checkpoint || number > checkpoint.blockNumber) return { found: false, reason: "NOT_INDEXED", indexedBlock: checkpoint?.blockNumber ?? null };
+      return answerable(number, checkpoint.blockNumber);
+    },
+    byTime(at) {
+      const checkpoint = base.checkpoint();
+      if (!checkpoint) return { found: false, reason: "NOT_INDEXED", indexedBlock: null };
+      const first = firstBlock.get() ?? null;
+      if (first === null || first.timestamp > at) return { found: false, reason: "NO_BLOCK_AT", first };
+      // Timestamps never decrease with the number: bisect the numbers for the last applied block at or before `at`.
+      let low = first.number;
+      let high = checkpoint.blockNumber;
+      while (low < high) {
+        const middle = Math.ceil((low + high) / 2);
+        if (blockAtOrBefore.get(middle)!.timestamp <= at) low = middle;
+        else high = middle - 1;
+      }
+      return answerable(blockAtOrBefore.get(low)!.number, checkpoint.blockNumber);
+    },
+    at: readsAt,
+  };
+}
