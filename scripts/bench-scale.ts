@@ -13,12 +13,11 @@
  * 2. Prints the generation's time and events/s, the database's size (its WAL checkpointed) and row counts.
  * 3. Starts `gpumesh serve --db FILE --deployment FILE` (the compiled CLI) on 127.0.0.1 and a free port, checks that
  *    every variant of each query answers data without errors, then measures each query for --seconds with autocannon
- *    in its own process (scripts/lib/scale-load.ts, --connections keep-alive connections), twice:
- *    - warm: the server between commits; every request differs (the whole-response cache never answers), the
- *      server's per-commit caches of derived results (capacity, price series, terms) may;
- *    - cold: the load process records an indexer pass (one commit) before every request, so nearly every answer is
- *      computed from the database with SQLite's page cache emptied, as right after an indexer's commit.
- *    The target is p99 <= 50 ms for each query in both.
+ *    in its own process (scripts/lib/scale-load.ts, --connections keep-alive connections) in each of REGIMES: from
+ *    clients repeating the same requests between commits (the whole-response cache answers) to a commit before every
+ *    request (every answer computed from the database, SQLite's page cache emptied). A baseline, `{ _meta }` (never
+ *    cached, reads one row), gives the floor of any request that runs GraphQL on this machine.
+ *    The target: p99 <= 50 ms for each query, reported per regime.
  * Writes bench/scale.json.
  */
 import { spawn } from "node:child_process";
@@ -379,6 +378,27 @@ async function checkQueries(endpoint: string, specs: QuerySpec[]): Promise<Recor
   return result;
 }
 
+/**
+ * How the clients and the indexer behave while a query is measured. At 32 closed-loop connections each request waits
+ * for the others queued before it on the server's one thread: p99 is about 32 x the server time per request.
+ */
+const REGIMES = {
+  cached: { distinct: false, commit: null, what: "clients repeat the same requests (the query's variants) and nothing commits: the whole-response cache answers" },
+  live: { distinct: false, commit: "second", what: "the same requests while an indexer passes (commits) every second, as one following a chain does: every cache starts over each second" },
+  distinct: { distinct: true, commit: null, what: "every request differs, nothing commits: each runs GraphQL; per-commit caches of derived results (capacity, price series, terms) may answer" },
+  cold: { distinct: true, commit: "request", what: "every request differs and the load process commits before each: answers computed from the database, SQLite's page cache emptied" },
+} as const;
+type Regime = keyof typeof REGIMES;
+
+const BASELINE: Pick<QuerySpec, "name" | "what" | "query" | "variants"> = {
+  name: "baseline",
+  what: "{ _meta { block { number } } }: never cached, one row read: the floor of a request that runs GraphQL",
+  query: "{ _meta { block { number } } }",
+  variants: [{}],
+};
+
+const failuresOf = (figures: LoadFigures) => figures.non2xx + figures.errors + figures.timeouts + figures.graphqlErrors;
+
 function runLoad(spec: LoadSpec): Promise<LoadFigures> {
   const specFile = path.join(os.tmpdir(), `gpumesh-scale-load-${process.pid}.json`);
   fs.writeFileSync(specFile, JSON.stringify(spec));
@@ -392,11 +412,7 @@ function runLoad(spec: LoadSpec): Promise<LoadFigures> {
     child.once("exit", (code) => {
       fs.rmSync(specFile, { force: true });
       if (code !== 0) return reject(new Error(`the load generator exited with ${code}`));
-      const figures = JSON.parse(out.trim().split("\n").pop()!) as LoadFigures;
-      if (figures.non2xx || figures.errors || figures.timeouts || figures.graphqlErrors) {
-        return reject(new Error(`the load saw failures: ${JSON.stringify(figures)}`));
-      }
-      resolve(figures);
+      resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadFigures);
     });
   });
 }
@@ -443,21 +459,40 @@ async function main() {
   const endpoint = `${server.url}/graphql`;
   const connections = Number(values.connections);
   const seconds = Number(values.seconds);
-  const results: Record<string, { what: string; variants: number; dropped: number; warm: LoadFigures; cold: LoadFigures }> = {};
+  const results: Record<string, { what: string; variants: number; dropped: number; regimes: Partial<Record<Regime, LoadFigures>> }> = {};
+  const met = (figures: LoadFigures) => figures.p99Ms <= TARGET_P99_MS && failuresOf(figures) === 0;
+  const print = (name: string, regime: string, figures: LoadFigures) =>
+    console.log(
+      `${name.padEnd(11)} ${regime.padEnd(8)}: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms, ${figures.requestsPerSecond} req/s ` +
+        `(${figures.requests} requests${figures.commits ? `, ${figures.commits} commits` : ""}` +
+        `${failuresOf(figures) ? `, ${failuresOf(figures)} FAILED (non-2xx ${figures.non2xx}, errors ${figures.errors}, timeouts ${figures.timeouts}, GraphQL errors ${figures.graphqlErrors})` : ""}) ` +
+        `${met(figures) ? "met" : "MISSED"}`,
+    );
   try {
     const specs = await buildQueries(endpoint);
     const checked = await checkQueries(endpoint, specs);
+    const load = (spec: Pick<QuerySpec, "query" | "variants">, regime: Regime) => {
+      const { distinct, commit } = REGIMES[regime];
+      return runLoad({
+        url: endpoint,
+        connections,
+        seconds,
+        warmupSeconds: WARMUP_SECONDS,
+        query: spec.query,
+        variants: spec.variants,
+        distinct,
+        commit: commit ? { db: market.dbFile, every: commit } : undefined,
+      });
+    };
+    const baseline = await load(BASELINE, "distinct");
+    results.baseline = { what: BASELINE.what, variants: 1, dropped: 0, regimes: { distinct: baseline } };
+    print(BASELINE.name, "distinct", baseline);
     for (const spec of specs) {
-      const load = (commitDb?: string) =>
-        runLoad({ url: endpoint, connections, seconds, warmupSeconds: WARMUP_SECONDS, query: spec.query, variants: spec.variants, commitDb });
-      const warm = await load();
-      const cold = await load(market.dbFile);
-      results[spec.name] = { what: spec.what, ...checked[spec.name]!, warm, cold };
-      for (const [regime, figures] of [["warm", warm], ["cold", cold]] as const) {
-        console.log(
-          `${spec.name.padEnd(11)} ${regime}: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms, ${figures.requestsPerSecond} req/s ` +
-            `(${figures.requests} requests${regime === "cold" ? `, ${figures.commits} commits` : ""}) ${figures.p99Ms <= TARGET_P99_MS ? "met" : "MISSED"}`,
-        );
+      results[spec.name] = { what: spec.what, ...checked[spec.name]!, regimes: {} };
+      for (const regime of Object.keys(REGIMES) as Regime[]) {
+        const figures = await load(spec, regime);
+        results[spec.name]!.regimes[regime] = figures;
+        print(spec.name, regime, figures);
       }
     }
   } finally {
@@ -487,20 +522,23 @@ async function main() {
     load: {
       server: "gpumesh serve (compiled CLI, its own process) on 127.0.0.1",
       loadGenerator: `autocannon in its own process, ${connections} keep-alive connections, ${seconds} s per query and regime after ${WARMUP_SECONDS} s of warm-up`,
-      regimes: {
-        warm: "every request differs (no whole-response cache hit); per-commit caches of derived results may answer",
-        cold: "the load process commits (an indexer pass) before every request: answers computed from the database, SQLite's page cache emptied",
-      },
+      regimes: Object.fromEntries(Object.entries(REGIMES).map(([name, regime]) => [name, regime.what])),
     },
     queries: results,
     targets: {
       p99Ms: TARGET_P99_MS,
-      met: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.warm.p99Ms <= TARGET_P99_MS && r.cold.p99Ms <= TARGET_P99_MS])),
+      met: Object.fromEntries(
+        Object.entries(results)
+          .filter(([name]) => name !== BASELINE.name)
+          .map(([name, r]) => [name, Object.fromEntries(Object.entries(r.regimes).map(([regime, figures]) => [regime, met(figures)]))]),
+      ),
     },
   };
   fs.mkdirSync(path.join(ROOT, "bench"), { recursive: true });
   fs.writeFileSync(path.join(ROOT, "bench", "scale.json"), JSON.stringify(report, null, 2) + "\n");
-  console.log(`p99 target <= ${TARGET_P99_MS} ms: ${Object.entries(report.targets.met).map(([name, met]) => `${name} ${met ? "met" : "MISSED"}`).join(", ")}`);
+  for (const [name, regimes] of Object.entries(report.targets.met)) {
+    console.log(`p99 <= ${TARGET_P99_MS} ms, ${name}: ${Object.entries(regimes).map(([regime, ok]) => `${regime} ${ok ? "met" : "MISSED"}`).join(", ")}`);
+  }
   console.log("wrote bench/scale.json");
 }
 

@@ -1,12 +1,12 @@
 /**
  * The scale benchmark's load generator, run as its own process (never in the server's or the benchmark's event loop):
  * `node -r ts-node/register/transpile-only scripts/lib/scale-load.ts SPEC.json`. autocannon keeps `connections`
- * keep-alive connections POSTing GraphQL for `seconds`; request i sends variant i mod n with an extra unused variable
- * `n: i`, so that no two bodies are equal and the server's whole-response cache never answers. A warm-up of
- * `warmupSeconds` under the same load comes first, unmeasured (the server's JIT, SQLite's and the OS's caches). With `commitDb`, the
- * process also holds the database's writer row, as a running indexer does, and records a pass (one commit) before every
- * request it sends: the server's caches of derived results and SQLite's page cache then start over for nearly every
- * request, as right after an indexer's commit. Prints one JSON line of figures.
+ * keep-alive connections POSTing GraphQL for `seconds`, after `warmupSeconds` of the same load unmeasured (the server's
+ * JIT, SQLite's and the OS's caches). Request i sends variant i mod n; with `distinct` it adds an unused variable
+ * `n: i`, so that no two bodies are equal and the server's whole-response cache never answers. With `commit`, the
+ * process holds the database's writer row, as a running indexer does, and records a pass (one commit) every second or
+ * before every request it sends: each commit starts the server's caches over (and SQLite's page cache), as an
+ * indexer's commit does. Prints one JSON line of figures.
  */
 import fs from "node:fs";
 import { openStore } from "../../src/store/db";
@@ -40,8 +40,9 @@ export interface LoadSpec {
   warmupSeconds: number;
   query: string;
   variants: Array<Record<string, unknown>>;
-  /** A database file to commit to before every request. */
-  commitDb?: string;
+  distinct: boolean;
+  /** The database to commit to, and when. */
+  commit?: { db: string; every: "second" | "request" };
 }
 
 export interface LoadFigures {
@@ -64,11 +65,11 @@ async function main(): Promise<void> {
   let commits = 0;
   let commit: () => void = () => undefined;
   let release: () => void = () => undefined;
-  if (spec.commitDb) {
-    const store = openStore({ file: spec.commitDb });
+  if (spec.commit) {
+    const store = openStore({ file: spec.commit.db });
     const lock = acquireWriterLock(store, 1000);
-    // recordPass is throttled to once a second; this is its statement, run before every request. An UPDATE that
-    // leaves the row as it was commits nothing, so seen_at moves by at least a millisecond each time.
+    // recordPass's statement (recordPass itself is throttled to once a second). An UPDATE that leaves the row as it
+    // was commits nothing, so seen_at moves by at least a millisecond each time.
     const pass = store.db.prepare("UPDATE indexer_writer SET seen_at = ? WHERE id = 1 AND pid = ?");
     let seenAt = 0;
     commit = () => {
@@ -76,11 +77,14 @@ async function main(): Promise<void> {
       pass.run(seenAt, process.pid);
       commits += 1;
     };
+    const timer = spec.commit.every === "second" ? setInterval(commit, 1000) : undefined;
     release = () => {
+      clearInterval(timer);
       lock.release();
       store.close();
     };
   }
+  const commitPerRequest = spec.commit?.every === "request";
   let sent = 0;
   let graphqlErrors = 0;
   const run = (seconds: number) =>
@@ -93,9 +97,10 @@ async function main(): Promise<void> {
           method: "POST",
           headers: { "content-type": "application/json" },
           setupRequest(request) {
-            const variables = { ...spec.variants[sent % spec.variants.length], n: sent };
+            const variant = spec.variants[sent % spec.variants.length];
+            const variables = spec.distinct ? { ...variant, n: sent } : variant;
             sent += 1;
-            commit();
+            if (commitPerRequest) commit();
             return { ...request, body: JSON.stringify({ query: spec.query, variables }) };
           },
           onResponse(status, body) {
