@@ -249,7 +249,7 @@ export interface CapacityBucket {
 function planningTerms(context: GraphqlContext): PlanningTerms | null {
   return context.cached("planningTerms", () => {
     const stakePerPaymentUnit = context.reads.stakePerPaymentUnit();
-    const current = termsById(context).byId.get(context.reads.marketTotals().currentTermsId);
+    const current = termsById(context).byId.get(context.reads.currentTermsId());
     if (stakePerPaymentUnit === null || !current) return null;
     return { parameters: current, stakePerPaymentUnit };
   });
@@ -554,7 +554,7 @@ const Provider: Record<string, Resolver<ProviderRecord, any>> = {
     const window = atLeast(args.window ?? 86_400, 1, "window");
     const end = indexedAt(context);
     const start = end - window;
-    const terms = termsById(context).byId.get(context.reads.marketTotals().currentTermsId);
+    const terms = termsById(context).byId.get(context.reads.currentTermsId());
     const timeout = terms?.livenessTimeout ?? 0;
     // Each sign of life covers the liveness timeout after it; the share of the window covered is the uptime.
     let covered = 0;
