@@ -397,6 +397,20 @@ const BASELINE: Pick<QuerySpec, "name" | "what" | "query" | "variants"> = {
   variants: [{}],
 };
 
+/**
+ * Waits until the server answers the baseline promptly again: requests of a run that timed out are still being
+ * answered after it ends (a closed connection does not stop their execution) and would slow the next run.
+ */
+async function drained(endpoint: string): Promise<void> {
+  const started = performance.now();
+  for (let prompt = 0; prompt < 3; ) {
+    const sent = performance.now();
+    await post(endpoint, BASELINE.query, {});
+    prompt = performance.now() - sent < 50 ? prompt + 1 : 0;
+    if (performance.now() - started > 300_000) throw new Error("the server is still busy 5 minutes after a run");
+  }
+}
+
 const failuresOf = (figures: LoadFigures) => figures.non2xx + figures.errors + figures.timeouts + figures.graphqlErrors;
 
 function runLoad(spec: LoadSpec): Promise<LoadFigures> {
@@ -471,8 +485,9 @@ async function main() {
   try {
     const specs = await buildQueries(endpoint);
     const checked = await checkQueries(endpoint, specs);
-    const load = (spec: Pick<QuerySpec, "query" | "variants">, regime: Regime) => {
+    const load = async (spec: Pick<QuerySpec, "query" | "variants">, regime: Regime) => {
       const { distinct, commit } = REGIMES[regime];
+      await drained(endpoint);
       return runLoad({
         url: endpoint,
         connections,
