@@ -667,6 +667,8 @@ export interface Reads {
   /** The process that writes this database, if one took it (absent from databases of schema version 4 or older). */
   writer(): WriterRow | undefined;
   marketTotals(): MarketTotalsRecord;
+  /** The parameter snapshot new jobs follow (marketTotals().currentTermsId without marketTotals' scans of the jobs). */
+  currentTermsId(): number;
   jobStateCounts(): Array<{ state: string; count: number }>;
   activeProviderCount(): number;
   gpuModels(): GpuModelRecord[];
@@ -724,6 +726,7 @@ export function createReads(db: Database): Reads {
     "SELECT chain_id, block_number, block_hash, block_timestamp, events_ingested, reorgs FROM checkpoint WHERE id = 1",
   );
   const marketTotalsStatement = db.prepare("SELECT * FROM market_totals WHERE id = 1");
+  const currentTermsIdStatement = db.prepare("SELECT current_terms_id FROM market_totals WHERE id = 1").pluck();
   // market_totals counts provider pay as it is paid and GPU time when a job's clock stops. The API's volume and
   // GPU-hours sold are of finished jobs only, without cancel fees: these read what the counters hold beyond that,
   // from the jobs_state index (open jobs, and the cancelled ones that paid a fee).
@@ -900,6 +903,9 @@ export function createReads(db: Database): Reads {
         disputeBondsHeld: String(row?.dispute_bonds_held ?? "0"),
         currentTermsId: Number(row?.current_terms_id ?? 0),
       };
+    },
+    currentTermsId() {
+      return Number(currentTermsIdStatement.get() ?? 0);
     },
     jobStateCounts() {
       return jobStateCountsStatement.all() as Array<{ state: string; count: number }>;
