@@ -19,7 +19,7 @@ CREATE TABLE gpu_models_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE providers_history (
   address TEXT NOT NULL, metadata_uri TEXT, registered_at INTEGER, staked TEXT, locked TEXT, unbonding TEXT,
@@ -29,7 +29,7 @@ CREATE TABLE providers_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (address, valid_from_block)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE offers_history (
   id INTEGER NOT NULL, provider TEXT, gpu_model TEXT, region TEXT, gpus INTEGER, gpus_leased INTEGER,
@@ -38,7 +38,7 @@ CREATE TABLE offers_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE jobs_history (
   id INTEGER NOT NULL, offer_id INTEGER, client TEXT, provider TEXT, payer TEXT, gpu_model TEXT, region TEXT,
@@ -52,7 +52,7 @@ CREATE TABLE jobs_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE terms_history (
   terms_id INTEGER NOT NULL, protocol_fee_bps INTEGER, cancel_fee_bps INTEGER, collateral_bps INTEGER,
@@ -62,7 +62,7 @@ CREATE TABLE terms_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (terms_id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 -- The timestamp of every block the indexer applied (every block inside the unfinalized window, every block with a
 -- GPU Mesh event, every batch's last block, the first block of each clock change): the clock of an answer as of a
