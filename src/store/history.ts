@@ -2,6 +2,7 @@ import type { Database, Statement } from "better-sqlite3";
 import { OPEN_JOB_STATES } from "../protocol";
 import type { JobRow, OfferRow } from "./rows";
 import { HISTORY_TABLES } from "./schema";
+import { historyColumns } from "./tables";
 import {
   createPageReads,
   jobRecord,
@@ -54,17 +55,8 @@ const HISTORY = HISTORY_TABLES;
 /** Tables of one row per event, with the block it came in. */
 const PER_EVENT = new Set(["heartbeats", "stake_movements"]);
 
-/** The rows of `table` as of block `n` (an integer), as a FROM term named like the table. */
-function rowsAt(table: string, n: number): string {
-  if (table in HISTORY) {
-    return `(SELECT * FROM ${HISTORY[table]} WHERE valid_from_block <= ${n} AND (valid_to_block IS NULL OR valid_to_block > ${n})) AS ${table}`;
-  }
-  if (PER_EVENT.has(table)) return `(SELECT * FROM ${table} WHERE block_number <= ${n}) AS ${table}`;
-  return table;
-}
-
-/** The same with the block a statement parameter (@n), for statements prepared once. */
-const aliveAt = (table: string) =>
+/** The versions of `table` alive at the block @n, only the columns its history keeps: for sums over them. */
+const keptAt = (table: string) =>
   `(SELECT * FROM ${HISTORY[table]} WHERE valid_from_block <= @n AND (valid_to_block IS NULL OR valid_to_block > @n))`;
 
 const MAX_CACHED_STATEMENTS = 500;
@@ -97,6 +89,35 @@ export function createHistory(db: Database, base: Reads): History {
     return statement;
   };
 
+  /**
+   * Each table's columns as a version has them: what its history keeps from the version (h), the rest from the current
+   * row (c), which keeps what a row was created with (src/store/tables.ts refuses to change it). The current row's key
+   * and parent columns (a job's provider, offer and client) let conditions on them use its indexes.
+   */
+  const versionColumns = Object.fromEntries(
+    Object.entries(HISTORY).map(([table, history]) => {
+      const kept = new Set(historyColumns(db, history, table));
+      const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).map((column) =>
+        kept.has(column.name) && column.pk === 0 ? `h.${column.name} AS ${column.name}` : `c.${column.name} AS ${column.name}`,
+      );
+      const key = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).find((column) => column.pk === 1)!.name;
+      return [table, { columns: columns.join(", "), key }];
+    }),
+  );
+  /** The whole rows of a table with history as of block `n` (an integer, or a parameter such as @n): a subquery. */
+  const versionsAt = (table: string, n: number | string): string => {
+    const { columns, key } = versionColumns[table];
+    const alive = `h.valid_from_block <= ${n} AND (h.valid_to_block IS NULL OR h.valid_to_block > ${n})`;
+    // CROSS JOIN keeps the current table the outer loop: its indexes, then each row's versions by key.
+    return `(SELECT ${columns} FROM ${table} AS c CROSS JOIN ${HISTORY[table]} AS h ON h.${key} = c.${key} WHERE ${alive})`;
+  };
+  /** Any table's rows as of block `n`, as a FROM term named like the table. */
+  const rowsAt = (table: string, n: number | string): string => {
+    if (table in HISTORY) return `${versionsAt(table, n)} AS ${table}`;
+    if (PER_EVENT.has(table)) return `(SELECT * FROM ${table} WHERE block_number <= ${n}) AS ${table}`;
+    return table;
+  };
+
   const startBlockStatement = db.prepare("SELECT start_block FROM deployment_identity WHERE id = 1").pluck();
   const historyStartStatement = db.prepare("SELECT block_number FROM history_start WHERE id = 1").pluck();
   const blockAtOrBefore = db.prepare<[number], BlockAsOf>(
@@ -104,32 +125,35 @@ export function createHistory(db: Database, base: Reads): History {
   );
   const firstBlock = db.prepare<[], BlockAsOf>("SELECT number, timestamp FROM block_times ORDER BY number LIMIT 1");
 
-  /** The latest version at or before @n of each key in @keys (a JSON array), if it is alive at @n. */
-  const latest = (table: string, key: string, columns: string) =>
-    db.prepare(
-      `SELECT ${columns} FROM (SELECT h.* FROM json_each(@keys) AS k CROSS JOIN ${HISTORY[table]} AS h
-         ON h.${key} = k.value AND h.valid_from_block =
-           (SELECT max(valid_from_block) FROM ${HISTORY[table]} WHERE ${key} = k.value AND valid_from_block <= @n)
+  /** The version alive at @n of each key in @keys (a JSON array): the latest at or before it, if it was not replaced. */
+  const latest = (table: string, columns: string) => {
+    const { columns: versioned, key } = versionColumns[table];
+    const history = HISTORY[table];
+    return db.prepare(
+      `SELECT ${columns} FROM (SELECT ${versioned} FROM json_each(@keys) AS k CROSS JOIN ${table} AS c ON c.${key} = k.value
+         CROSS JOIN ${history} AS h ON h.${key} = c.${key} AND h.valid_from_block =
+           (SELECT max(valid_from_block) FROM ${history} WHERE ${key} = c.${key} AND valid_from_block <= @n)
        WHERE h.valid_to_block IS NULL OR h.valid_to_block > @n) AS ${table}`,
     );
-  const providersByAddress = latest("providers", "address", PROVIDER_COLUMNS);
-  const offersById = latest("offers", "id", OFFER_COLUMNS);
-  const jobsById = latest("jobs", "id", JOB_COLUMNS);
+  };
+  const providersByAddress = latest("providers", PROVIDER_COLUMNS);
+  const offersById = latest("offers", OFFER_COLUMNS);
+  const jobsById = latest("jobs", JOB_COLUMNS);
 
-  const providerRows = db.prepare(`SELECT staked, locked, unbonding, slashed, active_offers FROM ${aliveAt("providers")}`);
+  const providerRows = db.prepare(`SELECT staked, locked, unbonding, slashed, active_offers FROM ${keptAt("providers")}`);
   const jobMoney = db.prepare(
-    `SELECT state, escrow, claimed, provider_paid, fee, bond, finalized_at IS NULL AS unfinalized, gpu_seconds_sold FROM ${aliveAt("jobs")}`,
+    `SELECT state, escrow, claimed, provider_paid, fee, bond, finalized_at IS NULL AS unfinalized, gpu_seconds_sold FROM ${keptAt("jobs")}`,
   );
   const offeredGpus = db.prepare(
-    `SELECT coalesce(sum(gpus), 0) AS offered, coalesce(sum(gpus_leased), 0) AS leased FROM ${aliveAt("offers")} WHERE state = 'OPEN'`,
+    `SELECT coalesce(sum(gpus), 0) AS offered, coalesce(sum(gpus_leased), 0) AS leased FROM ${keptAt("offers")} WHERE state = 'OPEN'`,
   );
-  const currentTermsId = db.prepare(`SELECT coalesce(max(terms_id), 0) FROM ${aliveAt("terms")}`).pluck();
-  const jobStateCounts = db.prepare(`SELECT state, count(*) AS count FROM ${aliveAt("jobs")} GROUP BY state`);
-  const gpuModels = db.prepare(`SELECT id, name, vram_gb, listed, listed_at FROM ${aliveAt("gpu_models")} ORDER BY name`);
-  const terms = db.prepare(`SELECT * FROM ${aliveAt("terms")} ORDER BY terms_id`);
-  const rentableOffers = db.prepare(rentableOffersSql(aliveAt("offers"), aliveAt("providers")));
+  const currentTermsId = db.prepare(`SELECT coalesce(max(terms_id), 0) FROM ${keptAt("terms")}`).pluck();
+  const jobStateCounts = db.prepare(`SELECT state, count(*) AS count FROM ${keptAt("jobs")} GROUP BY state`);
+  const gpuModels = db.prepare(`SELECT id, name, vram_gb, listed, listed_at FROM ${keptAt("gpu_models")} ORDER BY name`);
+  const terms = db.prepare(`SELECT * FROM ${keptAt("terms")} ORDER BY terms_id`);
+  const rentableOffers = db.prepare(rentableOffersSql(versionsAt("offers", "@n"), versionsAt("providers", "@n")));
   const openAsks = db.prepare(
-    `SELECT gpu_model, region, price_per_gpu_hour, gpus - gpus_leased AS gpus_free FROM ${aliveAt("offers")}
+    `SELECT gpu_model, region, price_per_gpu_hour, gpus - gpus_leased AS gpus_free FROM ${rowsAt("offers", "@n")}
      WHERE state = 'OPEN' AND gpus > gpus_leased AND (@model IS NULL OR gpu_model = @model) AND (@region IS NULL OR region = @region)`,
   );
   // The capacity roll-ups (capacity, capacity_providers) are sums over the OPEN offers: here, over those alive at @n.
@@ -142,7 +166,7 @@ export function createHistory(db: Database, base: Reads): History {
         `SELECT ${model} AS model, ${region} AS region, sum(gpus) AS gpus_offered, sum(gpus_leased) AS gpus_leased,
                 count(*) AS offers, count(DISTINCT provider) AS providers, sum(gpus * carbon_intensity) AS carbon_gpu_sum,
                 sum(gpus * renewable_bps) AS renewable_gpu_sum
-         FROM ${aliveAt("offers")} WHERE state = 'OPEN' AND (@model IS NULL OR gpu_model = @model) AND (@region IS NULL OR region = @region)
+         FROM ${rowsAt("offers", "@n")} WHERE state = 'OPEN' AND (@model IS NULL OR gpu_model = @model) AND (@region IS NULL OR region = @region)
          GROUP BY ${groupBy}`,
       );
       return [grouping, statement];
@@ -154,16 +178,16 @@ export function createHistory(db: Database, base: Reads): History {
        UNION ALL SELECT at FROM (SELECT at FROM heartbeats WHERE provider = @provider AND at > @from AND at <= @to AND block_number <= @n ORDER BY at)`,
     )
     .pluck();
-  const acceptedCount = db.prepare(`SELECT count(*) FROM ${aliveAt("jobs")} WHERE provider = @provider AND started_at IS NOT NULL`).pluck();
+  const acceptedCount = db.prepare(`SELECT count(*) FROM ${rowsAt("jobs", "@n")} WHERE provider = @provider AND started_at IS NOT NULL`).pluck();
   const secondsToAccept = db
     .prepare(
-      `SELECT started_at - created_at AS seconds FROM ${aliveAt("jobs")} WHERE provider = @provider AND started_at IS NOT NULL
+      `SELECT started_at - created_at AS seconds FROM ${rowsAt("jobs", "@n")} WHERE provider = @provider AND started_at IS NOT NULL
        ORDER BY seconds LIMIT 1 OFFSET @offset`,
     )
     .pluck();
   // An offer's carbon intensity never changes: the current row has it.
   const soldCarbon = db.prepare(
-    `SELECT j.gpu_model, j.gpu_seconds_sold, o.carbon_intensity FROM ${aliveAt("jobs")} j JOIN offers o ON o.id = j.offer_id
+    `SELECT j.gpu_model, j.gpu_seconds_sold, o.carbon_intensity FROM ${versionsAt("jobs", "@n")} j JOIN offers o ON o.id = j.offer_id
      WHERE j.gpu_seconds_sold > 0 AND j.state NOT IN ${OPEN_STATES_SQL}`,
   );
 

@@ -89,9 +89,10 @@ export interface TableOptions {
   /** Rows are only ever inserted under fresh keys and never read back: put skips the lookup of the old row. */
   appendOnly?: boolean;
   /**
-   * A history table (migrations/009_time_travel.sql): the table's columns plus valid_from_block and valid_to_block,
-   * keyed by (the table's key, valid_from_block). Every flush writes the versions of the rows it writes: one per row
-   * per block that changed it (journal.versionBlock).
+   * A history table (migrations/009_time_travel.sql): the table's key, the columns that change after a row is
+   * created, valid_from_block and valid_to_block, keyed by (the table's key, valid_from_block). Every flush writes the
+   * versions of the rows it writes: one per row per block that changed it (journal.versionBlock). The other columns
+   * are the current row's: writing another value into one of them throws.
    */
   history?: string;
 }
@@ -134,7 +135,20 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
   const derivedEntries = Object.entries(derived);
   const derivedIndex = derivedEntries.map(([column]) => storedColumns.indexOf(column));
   const single = keyColumns.length === 1;
-  const history = options.history ? createHistoryWriter(db, options.history, name, storedColumns, keyColumns) : null;
+  const history = options.history ? createHistoryWriter(db, options.history, name, storedColumns, keyColumns, derived) : null;
+  /** Columns the history leaves to the current row: a row keeps the values it was created with. */
+  const fixedColumns = history ? columns.filter((column) => !history.columns.has(column)) : [];
+  const checkFixed = (entry: Entry, changes: Row) => {
+    if (entry.row === null) return;
+    for (const column of fixedColumns) {
+      if (column in changes && changes[column] !== entry.row[column]) {
+        throw new Error(
+          `${name}.${column} of ${JSON.stringify(entry.key)} changed from ${entry.row[column]} to ${changes[column]}, ` +
+            `but ${options.history} does not version it: add the column to ${options.history}`,
+        );
+      }
+    }
+  };
 
   /**
    * Writes the entry's versions since the last flush: closes the open version already stored (at the first new
@@ -148,7 +162,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
     // A version of the same block is rewritten whole below, or removed when the block ended with no row.
     else if (open !== null && versions[0].row === null) history!.remove(entry.key, open);
     for (const version of versions) {
-      if (version.row !== null) history!.insert(fullRow(version.row), version.fromBlock, version.toBlock === -1 ? null : version.toBlock);
+      if (version.row !== null) history!.insert(version.row, version.fromBlock, version.toBlock === -1 ? null : version.toBlock);
     }
     entry.storedOpenFrom = entry.row === null ? null : entry.versionBlock;
     entry.closed = [];
@@ -233,6 +247,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       const key = keyColumns.map((c) => row[c] as KeyValue);
       if (key.some((v) => v === null || v === undefined)) throw new Error(`${name}: row without its key ${JSON.stringify(partial)}`);
       const entry = load(key);
+      checkFixed(entry, row);
       beforeWrite(entry);
       entry.row = row;
       entry.changed = null;
@@ -256,6 +271,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
     update(key, changes) {
       const entry = load(key);
       if (entry.row === null) throw new Error(`${name}: no row ${JSON.stringify(key)} to update`);
+      checkFixed(entry, changes as Row);
       beforeWrite(entry);
       Object.assign(entry.row, changes);
       if (entry.changed) for (const column in changes) entry.changed.add(column);
@@ -328,24 +344,39 @@ export function createRowRestorer(db: Db, derivedByTable: Record<string, Record<
 }
 
 interface HistoryWriter {
-  insert(values: unknown[], fromBlock: number, toBlock: number | null): void;
+  /** The table's columns the history versions (the key included). */
+  columns: ReadonlySet<string>;
+  insert(row: Row, fromBlock: number, toBlock: number | null): void;
   /** valid_from_block of the key's open version, null when it has none. */
   openFrom(key: readonly KeyValue[]): number | null;
   close(key: readonly KeyValue[], fromBlock: number, toBlock: number): void;
   remove(key: readonly KeyValue[], fromBlock: number): void;
 }
 
-/** Checks that `history` holds `columns` and the two bounds, nothing else (a migration that forgot one fails here). */
-function historyColumns(db: Db, history: string, table: string, columns: readonly string[]): void {
-  const have = (db.pragma(`table_info(${history})`) as ColumnInfo[]).map((c) => c.name).sort();
-  const want = [...columns, "valid_from_block", "valid_to_block"].sort();
-  if (have.join(",") !== want.join(",")) {
-    throw new Error(`history table ${history} does not match ${table}: it has (${have.join(", ")}), ${table} needs (${want.join(", ")})`);
+/** The table's columns `history` versions: its own but the two bounds, each one of the table's, the key among them. */
+export function historyColumns(db: Db, history: string, table: string): string[] {
+  const tableColumns = (db.pragma(`table_info(${table})`) as ColumnInfo[]).map((c) => c.name);
+  const keyColumns = (db.pragma(`table_info(${table})`) as ColumnInfo[]).filter((c) => c.pk > 0).map((c) => c.name);
+  const columns = (db.pragma(`table_info(${history})`) as ColumnInfo[]).map((c) => c.name).filter((c) => c !== "valid_from_block" && c !== "valid_to_block");
+  const unknown = columns.filter((c) => !tableColumns.includes(c));
+  const keyless = keyColumns.filter((c) => !columns.includes(c));
+  if (columns.length === 0 || unknown.length > 0 || keyless.length > 0) {
+    throw new Error(`history table ${history} does not fit ${table}: ${unknown.length ? `no column ${unknown.join(", ")} in ${table}` : `it lacks ${keyless.join(", ") || "columns"}`}`);
   }
+  return columns;
 }
 
-function createHistoryWriter(db: Db, history: string, table: string, columns: readonly string[], keyColumns: readonly string[]): HistoryWriter {
-  historyColumns(db, history, table, columns);
+function createHistoryWriter(
+  db: Db,
+  history: string,
+  table: string,
+  storedColumns: readonly string[],
+  keyColumns: readonly string[],
+  derived: Record<string, DerivedColumn>,
+): HistoryWriter {
+  const columns = historyColumns(db, history, table);
+  const missing = columns.filter((c) => !storedColumns.includes(c));
+  if (missing.length > 0) throw new Error(`history table ${history} has columns ${table} does not store: ${missing.join(", ")}`);
   const keyWhere = keyColumns.map((c) => `${c} = ?`).join(" AND ");
   const all = [...columns, "valid_from_block", "valid_to_block"];
   const insert = db.prepare(`INSERT OR REPLACE INTO ${history} (${all.join(", ")}) VALUES (${all.map(() => "?").join(", ")})`);
@@ -354,9 +385,17 @@ function createHistoryWriter(db: Db, history: string, table: string, columns: re
     .pluck();
   const close = db.prepare(`UPDATE ${history} SET valid_to_block = ? WHERE ${keyWhere} AND valid_from_block = ?`);
   const remove = db.prepare(`DELETE FROM ${history} WHERE ${keyWhere} AND valid_from_block = ?`);
+  const values: unknown[] = new Array(all.length);
   return {
-    insert(values, fromBlock, toBlock) {
-      insert.run(...values, fromBlock, toBlock);
+    columns: new Set(columns),
+    insert(row, fromBlock, toBlock) {
+      for (let i = 0; i < columns.length; i++) {
+        const column = columns[i];
+        values[i] = column in derived ? derived[column].compute(row) : row[column];
+      }
+      values[columns.length] = fromBlock;
+      values[columns.length + 1] = toBlock;
+      insert.run(values);
     },
     openFrom: (key) => (openFrom.get(...key) as number | undefined) ?? null,
     close(key, fromBlock, toBlock) {
@@ -413,7 +452,7 @@ export function createHistoryRestorer(db: Db, historyByTable: Record<string, str
     /** Starts the history again at `blockNumber` from the current rows (after they were rolled back to it). */
     restart(blockNumber: number) {
       for (const [table, history] of Object.entries(historyByTable)) {
-        const columns = (db.pragma(`table_info(${table})`) as ColumnInfo[]).map((c) => c.name).join(", ");
+        const columns = historyColumns(db, history, table).join(", ");
         db.prepare(`DELETE FROM ${history}`).run();
         db.prepare(`INSERT INTO ${history} (${columns}, valid_from_block, valid_to_block) SELECT ${columns}, ?, NULL FROM ${table}`).run(blockNumber);
       }

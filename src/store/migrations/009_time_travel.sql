@@ -4,8 +4,9 @@
 -- valid_from_block <= N AND (valid_to_block IS NULL OR valid_to_block > N). One version per row per block that changed
 -- it, written by the tables' write-back cache in the same flush as the current row (src/store/tables.ts), dated at
 -- the block of the event, or for what the clock changes, at the first block whose timestamp reached the change. A
--- current row always has exactly one open version. Columns are the current table's, in its order, then the two
--- bounds; a migration that adds a column to a table adds it to its history table too (the store checks at start).
+-- current row always has exactly one open version. Columns are the current table's key and those of its columns that
+-- change, then the two bounds; the store refuses to write a change to a column its history lacks, so a migration
+-- that adds a changing column to a table adds it to its history table too.
 
 -- GPU-seconds the job's stop counted in market_totals.gpu_seconds_sold and emissions (0 until its clock stops with
 -- pay), so that the GPU-hours sold as of any block are a sum over the jobs as of it.
@@ -19,7 +20,7 @@ CREATE TABLE gpu_models_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE providers_history (
   address TEXT NOT NULL, metadata_uri TEXT, registered_at INTEGER, staked TEXT, locked TEXT, unbonding TEXT,
@@ -29,30 +30,28 @@ CREATE TABLE providers_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (address, valid_from_block)
-) WITHOUT ROWID;
+);
 
+-- Offers and jobs keep only what changes after creation; the rest (a job's offer, client, provider, model, price,
+-- spec, deadline and terms; an offer's provider, model, region, durations and energy figures) is the current row's.
 CREATE TABLE offers_history (
-  id INTEGER NOT NULL, provider TEXT, gpu_model TEXT, region TEXT, gpus INTEGER, gpus_leased INTEGER,
-  price_per_gpu_hour TEXT, price_sort INTEGER, min_duration INTEGER, max_duration INTEGER, carbon_intensity INTEGER,
-  renewable_bps INTEGER, expires_at INTEGER, state TEXT, created_at INTEGER, created_block INTEGER, updated_at INTEGER,
+  id INTEGER NOT NULL, gpus INTEGER, gpus_leased INTEGER, price_per_gpu_hour TEXT, price_sort INTEGER, expires_at INTEGER,
+  state TEXT, updated_at INTEGER,
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE jobs_history (
-  id INTEGER NOT NULL, offer_id INTEGER, client TEXT, provider TEXT, payer TEXT, gpu_model TEXT, region TEXT,
-  gpus INTEGER, price_per_gpu_hour TEXT, duration INTEGER, cost TEXT, escrow TEXT, spec_hash TEXT, state TEXT,
-  created_at INTEGER, created_block INTEGER, accept_deadline INTEGER, started_at INTEGER, ended_at INTEGER,
+  id INTEGER NOT NULL, duration INTEGER, cost TEXT, escrow TEXT, state TEXT, started_at INTEGER, ended_at INTEGER,
   completed_at INTEGER, disputed_at INTEGER, finalized_at INTEGER, ended_early INTEGER, collateral TEXT, claimed TEXT,
   earned TEXT, provider_paid TEXT, refunded TEXT, fee TEXT, cancel_fee TEXT, slashed TEXT, provider_share_bps INTEGER,
-  result_hash TEXT, reason_hash TEXT, terms_id INTEGER, extensions INTEGER, receipted_until INTEGER,
-  paid_until INTEGER, bond TEXT, resolve_deadline INTEGER, bond_to_provider INTEGER, stale_finalized INTEGER,
-  gpu_seconds_sold INTEGER,
+  result_hash TEXT, reason_hash TEXT, extensions INTEGER, receipted_until INTEGER, paid_until INTEGER, bond TEXT,
+  resolve_deadline INTEGER, bond_to_provider INTEGER, stale_finalized INTEGER, gpu_seconds_sold INTEGER,
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 CREATE TABLE terms_history (
   terms_id INTEGER NOT NULL, protocol_fee_bps INTEGER, cancel_fee_bps INTEGER, collateral_bps INTEGER,
@@ -62,7 +61,7 @@ CREATE TABLE terms_history (
   valid_from_block INTEGER NOT NULL,
   valid_to_block INTEGER,
   PRIMARY KEY (terms_id, valid_from_block)
-) WITHOUT ROWID;
+);
 
 -- The timestamp of every block the indexer applied (every block inside the unfinalized window, every block with a
 -- GPU Mesh event, every batch's last block, the first block of each clock change): the clock of an answer as of a
@@ -84,6 +83,11 @@ INSERT INTO block_times (number, timestamp) SELECT number, timestamp FROM blocks
 INSERT OR REPLACE INTO block_times (number, timestamp) SELECT block_number, block_timestamp FROM checkpoint;
 INSERT INTO gpu_models_history SELECT gpu_models.*, c.block_number, NULL FROM gpu_models, checkpoint c;
 INSERT INTO providers_history SELECT providers.*, c.block_number, NULL FROM providers, checkpoint c;
-INSERT INTO offers_history SELECT offers.*, c.block_number, NULL FROM offers, checkpoint c;
-INSERT INTO jobs_history SELECT jobs.*, c.block_number, NULL FROM jobs, checkpoint c;
+INSERT INTO offers_history SELECT o.id, o.gpus, o.gpus_leased, o.price_per_gpu_hour, o.price_sort, o.expires_at, o.state,
+  o.updated_at, c.block_number, NULL FROM offers o, checkpoint c;
+INSERT INTO jobs_history SELECT j.id, j.duration, j.cost, j.escrow, j.state, j.started_at, j.ended_at, j.completed_at,
+  j.disputed_at, j.finalized_at, j.ended_early, j.collateral, j.claimed, j.earned, j.provider_paid, j.refunded, j.fee,
+  j.cancel_fee, j.slashed, j.provider_share_bps, j.result_hash, j.reason_hash, j.extensions, j.receipted_until,
+  j.paid_until, j.bond, j.resolve_deadline, j.bond_to_provider, j.stale_finalized, j.gpu_seconds_sold, c.block_number,
+  NULL FROM jobs j, checkpoint c;
 INSERT INTO terms_history SELECT terms.*, c.block_number, NULL FROM terms, checkpoint c;
