@@ -52,6 +52,11 @@ export interface History {
 }
 
 const HISTORY = HISTORY_TABLES;
+/**
+ * Columns that lists by parent filter on (a provider's offers and jobs, an offer's jobs, a client's): they never
+ * change, and taken from the current row their conditions use its indexes, even where a history keeps them too.
+ */
+const PARENT_COLUMNS = new Set(["provider", "offer_id", "client"]);
 /** Tables of one row per event, with the block it came in. */
 const PER_EVENT = new Set(["heartbeats", "stake_movements"]);
 
@@ -98,7 +103,7 @@ export function createHistory(db: Database, base: Reads): History {
     Object.entries(HISTORY).map(([table, history]) => {
       const kept = new Set(historyColumns(db, history, table));
       const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).map((column) =>
-        kept.has(column.name) && column.pk === 0 ? `h.${column.name} AS ${column.name}` : `c.${column.name} AS ${column.name}`,
+        kept.has(column.name) && column.pk === 0 && !PARENT_COLUMNS.has(column.name) ? `h.${column.name} AS ${column.name}` : `c.${column.name} AS ${column.name}`,
       );
       const key = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).find((column) => column.pk === 1)!.name;
       return [table, { columns: columns.join(", "), key }];
@@ -185,10 +190,12 @@ export function createHistory(db: Database, base: Reads): History {
        ORDER BY seconds LIMIT 1 OFFSET @offset`,
     )
     .pluck();
-  // An offer's carbon intensity never changes: the current row has it.
+  // Per offer (a job's model is its offer's, and an offer's carbon intensity never changes: the current row has both).
   const soldCarbon = db.prepare(
-    `SELECT j.gpu_model, j.gpu_seconds_sold, o.carbon_intensity FROM ${versionsAt("jobs", "@n")} j JOIN offers o ON o.id = j.offer_id
-     WHERE j.gpu_seconds_sold > 0 AND j.state NOT IN ${OPEN_STATES_SQL}`,
+    `SELECT o.gpu_model, j.gpu_seconds, o.carbon_intensity
+     FROM (SELECT offer_id, sum(gpu_seconds_sold) AS gpu_seconds FROM ${keptAt("jobs")}
+           WHERE gpu_seconds_sold > 0 AND state NOT IN ${OPEN_STATES_SQL} GROUP BY offer_id) j
+     JOIN offers o ON o.id = j.offer_id`,
   );
 
   const historyStart = () => (historyStartStatement.get() as number | undefined) ?? null;
@@ -315,8 +322,8 @@ export function createHistory(db: Database, base: Reads): History {
       },
       soldCarbonGpuSeconds() {
         const sold = new Map<string, bigint>();
-        for (const row of soldCarbon.all({ n }) as Array<{ gpu_model: string; gpu_seconds_sold: number; carbon_intensity: number }>) {
-          sold.set(row.gpu_model, (sold.get(row.gpu_model) ?? 0n) + BigInt(row.gpu_seconds_sold) * BigInt(row.carbon_intensity));
+        for (const row of soldCarbon.all({ n }) as Array<{ gpu_model: string; gpu_seconds: number; carbon_intensity: number }>) {
+          sold.set(row.gpu_model, (sold.get(row.gpu_model) ?? 0n) + BigInt(row.gpu_seconds) * BigInt(row.carbon_intensity));
         }
         return sold;
       },
