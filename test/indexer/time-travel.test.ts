@@ -486,6 +486,18 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
       old.db.exec("ALTER TABLE jobs DROP COLUMN gpu_seconds_sold");
       old.close();
 
+      // Served read-only as it is, it has no history to answer from, and says so.
+      const readonly = openStore({ file, readonly: true });
+      const served = await createServer({ app: createGraphqlApp({ db: readonly.db, logger: silentLogger() }), port: 0 });
+      try {
+        const result = await post(served.url, `{ market(block: { number: ${upgradedAt} }) { providers } }`);
+        expect(result.errors![0].message).to.match(/^this database keeps no history \(it was indexed by a version of gpumesh before time travel\)/);
+        expect(result.errors![0].extensions).to.include({ argument: "block" });
+      } finally {
+        await served.close();
+        readonly.close();
+      }
+
       const upgraded = openStore({ file });
       expect(upgraded.schemaVersion).to.be.at.least(9);
       await createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: upgraded }).syncOnce();
