@@ -52,6 +52,11 @@ export interface History {
 }
 
 const HISTORY = HISTORY_TABLES;
+/**
+ * Columns that lists by parent filter on (a provider's offers and jobs, an offer's jobs, a client's): they never
+ * change, and taken from the current row their conditions use its indexes, even where a history keeps them too.
+ */
+const PARENT_COLUMNS = new Set(["provider", "offer_id", "client"]);
 /** Tables of one row per event, with the block it came in. */
 const PER_EVENT = new Set(["heartbeats", "stake_movements"]);
 
@@ -60,8 +65,31 @@ const keptAt = (table: string) =>
   `(SELECT * FROM ${HISTORY[table]} WHERE valid_from_block <= @n AND (valid_to_block IS NULL OR valid_to_block > @n))`;
 
 const MAX_CACHED_STATEMENTS = 500;
-/** The open job states as an SQL list: the other jobs are over, their GPU-seconds sold (API.md MarketStats). */
-const OPEN_STATES_SQL = `(${[...OPEN_JOB_STATES].map((state) => `'${state}'`).join(", ")})`;
+
+/** What the market's figures need from the jobs alive at a block. */
+interface JobTotals {
+  byState: Map<string, number>;
+  escrowed: bigint;
+  bonds: bigint;
+  fees: bigint;
+  volume: bigint;
+  gpuSecondsSold: number;
+  /** GPU-seconds sold by the finished jobs of each offer. */
+  soldByOffer: Map<number, number>;
+}
+
+/** The jobs' decimal amounts the market sums. */
+const MONEY = ["escrow", "claimed", "provider_paid", "fee", "bond"] as const;
+type Money = (typeof MONEY)[number];
+const CHUNK_DIGITS = 9;
+const CHUNKS = 2;
+/** SQL: the sums of `column`'s 9-digit chunks, lowest first (substr with a start left of the text gives what is there). */
+const chunkSums = (column: Money) =>
+  Array.from({ length: CHUNKS }, (_, chunk) => `sum(CAST(substr(${column}, ${-CHUNK_DIGITS * (chunk + 1)}, ${CHUNK_DIGITS}) AS INTEGER)) AS ${column}_${chunk}`).join(", ");
+const joinChunks = (row: Record<string, number>, column: Money): bigint =>
+  Array.from({ length: CHUNKS }, (_, chunk) => BigInt(row[`${column}_${chunk}`]) * 10n ** BigInt(CHUNK_DIGITS * chunk)).reduce((a, b) => a + b, 0n);
+
+type JobGroupRow = Pick<JobRow, "offer_id" | "state" | "gpu_seconds_sold"> & { unfinalized: number; jobs: number; longest: number } & Record<string, number>;
 
 export function createHistory(db: Database, base: Reads): History {
   const hasHistory =
@@ -98,7 +126,7 @@ export function createHistory(db: Database, base: Reads): History {
     Object.entries(HISTORY).map(([table, history]) => {
       const kept = new Set(historyColumns(db, history, table));
       const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).map((column) =>
-        kept.has(column.name) && column.pk === 0 ? `h.${column.name} AS ${column.name}` : `c.${column.name} AS ${column.name}`,
+        kept.has(column.name) && column.pk === 0 && !PARENT_COLUMNS.has(column.name) ? `h.${column.name} AS ${column.name}` : `c.${column.name} AS ${column.name}`,
       );
       const key = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).find((column) => column.pk === 1)!.name;
       return [table, { columns: columns.join(", "), key }];
@@ -141,14 +169,23 @@ export function createHistory(db: Database, base: Reads): History {
   const jobsById = latest("jobs", JOB_COLUMNS);
 
   const providerRows = db.prepare(`SELECT staked, locked, unbonding, slashed, active_offers FROM ${keptAt("providers")}`);
-  const jobMoney = db.prepare(
-    `SELECT state, escrow, claimed, provider_paid, fee, bond, finalized_at IS NULL AS unfinalized, gpu_seconds_sold FROM ${keptAt("jobs")}`,
+  // The jobs' money summed in SQL, exactly: per group, each amount as two sums of 9-digit chunks (each fits in 64 bits
+  // over a billion rows); a group with an amount of more than 18 digits (10^12 of a 6-decimal token) is summed in JS
+  // from its rows.
+  const jobGroups = db.prepare(
+    `SELECT offer_id, state, finalized_at IS NULL AS unfinalized, count(*) AS jobs, sum(gpu_seconds_sold) AS gpu_seconds_sold,
+            ${MONEY.map((column) => chunkSums(column)).join(", ")},
+            max(${MONEY.map((column) => `length(${column})`).join(", ")}) AS longest
+     FROM ${keptAt("jobs")} GROUP BY offer_id, state, unfinalized`,
+  );
+  const jobGroupRows = db.prepare(
+    `SELECT ${MONEY.join(", ")} FROM ${keptAt("jobs")}
+     WHERE offer_id = @offer AND state = @state AND (finalized_at IS NULL) = @unfinalized`,
   );
   const offeredGpus = db.prepare(
     `SELECT coalesce(sum(gpus), 0) AS offered, coalesce(sum(gpus_leased), 0) AS leased FROM ${keptAt("offers")} WHERE state = 'OPEN'`,
   );
   const currentTermsId = db.prepare(`SELECT coalesce(max(terms_id), 0) FROM ${keptAt("terms")}`).pluck();
-  const jobStateCounts = db.prepare(`SELECT state, count(*) AS count FROM ${keptAt("jobs")} GROUP BY state`);
   const gpuModels = db.prepare(`SELECT id, name, vram_gb, listed, listed_at FROM ${keptAt("gpu_models")} ORDER BY name`);
   const terms = db.prepare(`SELECT * FROM ${keptAt("terms")} ORDER BY terms_id`);
   const rentableOffers = db.prepare(rentableOffersSql(versionsAt("offers", "@n"), versionsAt("providers", "@n")));
@@ -185,11 +222,8 @@ export function createHistory(db: Database, base: Reads): History {
        ORDER BY seconds LIMIT 1 OFFSET @offset`,
     )
     .pluck();
-  // An offer's carbon intensity never changes: the current row has it.
-  const soldCarbon = db.prepare(
-    `SELECT j.gpu_model, j.gpu_seconds_sold, o.carbon_intensity FROM ${versionsAt("jobs", "@n")} j JOIN offers o ON o.id = j.offer_id
-     WHERE j.gpu_seconds_sold > 0 AND j.state NOT IN ${OPEN_STATES_SQL}`,
-  );
+  // A job's model is its offer's, and an offer's carbon intensity never changes: the current rows have both.
+  const offerCarbon = db.prepare(`SELECT id, gpu_model, carbon_intensity FROM offers WHERE id IN (SELECT value FROM json_each(?))`);
 
   const historyStart = () => (historyStartStatement.get() as number | undefined) ?? null;
   const startBlock = () => {
@@ -215,12 +249,39 @@ export function createHistory(db: Database, base: Reads): History {
     const n = block.number;
     const from: TableSource = (table) => rowsAt(table, n);
     const keysAt = (keys: readonly unknown[]) => ({ keys: JSON.stringify(keys), n });
+    let jobTotals: JobTotals | undefined;
+    /** One pass over the jobs alive at the block, for the market's figures (computed once per block and request). */
+    const jobs = (): JobTotals => {
+      if (jobTotals) return jobTotals;
+      const totals: JobTotals = { byState: new Map(), escrowed: 0n, bonds: 0n, fees: 0n, volume: 0n, gpuSecondsSold: 0, soldByOffer: new Map() };
+      for (const group of jobGroups.all({ n }) as JobGroupRow[]) {
+        const money = (column: Money): bigint => {
+          if (group.longest <= CHUNK_DIGITS * CHUNKS) return joinChunks(group, column);
+          const rows = jobGroupRows.all({ n, offer: group.offer_id, state: group.state, unfinalized: group.unfinalized }) as Array<Record<Money, string>>;
+          return rows.reduce((sum, row) => sum + BigInt(row[column]), 0n);
+        };
+        totals.byState.set(group.state, (totals.byState.get(group.state) ?? 0) + group.jobs);
+        // As market_totals counts them: escrow until the job is finalized, bonds while disputed, fees when charged,
+        // and (API.md) the pay and GPU time of finished jobs only, cancel fees left out.
+        if (group.unfinalized) totals.escrowed += money("escrow") - money("claimed");
+        if (group.state === "DISPUTED") totals.bonds += money("bond");
+        totals.fees += money("fee");
+        if (!OPEN_JOB_STATES.has(group.state)) {
+          if (group.state !== "CANCELLED") totals.volume += money("provider_paid");
+          if (group.gpu_seconds_sold > 0) {
+            totals.gpuSecondsSold += group.gpu_seconds_sold;
+            totals.soldByOffer.set(group.offer_id, (totals.soldByOffer.get(group.offer_id) ?? 0) + group.gpu_seconds_sold);
+          }
+        }
+      }
+      return (jobTotals = totals);
+    };
     return {
       ...base,
       ...createPageReads(prepare, from),
       marketTotals() {
         let providers = 0;
-        const sums = { staked: 0n, locked: 0n, unbonding: 0n, slashed: 0n, escrowed: 0n, volume: 0n, fees: 0n, bonds: 0n };
+        const sums = { staked: 0n, locked: 0n, unbonding: 0n, slashed: 0n };
         for (const row of providerRows.all({ n }) as Array<{ staked: string; locked: string; unbonding: string; slashed: string }>) {
           providers += 1;
           sums.staked += BigInt(row.staked);
@@ -228,21 +289,7 @@ export function createHistory(db: Database, base: Reads): History {
           sums.unbonding += BigInt(row.unbonding);
           sums.slashed += BigInt(row.slashed);
         }
-        let gpuSecondsSold = 0;
-        const jobs = jobMoney.all({ n }) as Array<
-          Pick<JobRow, "state" | "escrow" | "claimed" | "provider_paid" | "fee" | "bond" | "gpu_seconds_sold"> & { unfinalized: number }
-        >;
-        for (const job of jobs) {
-          // As market_totals counts them: escrow until the job is finalized, bonds while disputed, fees when charged,
-          // and (API.md) the pay and GPU time of finished jobs only, cancel fees left out.
-          if (job.unfinalized) sums.escrowed += BigInt(job.escrow) - BigInt(job.claimed);
-          if (job.state === "DISPUTED") sums.bonds += BigInt(job.bond);
-          sums.fees += BigInt(job.fee);
-          if (!OPEN_JOB_STATES.has(job.state)) {
-            if (job.state !== "CANCELLED") sums.volume += BigInt(job.provider_paid);
-            gpuSecondsSold += job.gpu_seconds_sold;
-          }
-        }
+        const { escrowed, bonds, fees, volume, gpuSecondsSold } = jobs();
         const gpus = offeredGpus.get({ n }) as { offered: number; leased: number };
         return {
           providers,
@@ -250,17 +297,17 @@ export function createHistory(db: Database, base: Reads): History {
           totalLocked: sums.locked.toString(),
           totalUnbonding: sums.unbonding.toString(),
           totalSlashed: sums.slashed.toString(),
-          escrowed: sums.escrowed.toString(),
-          volume: sums.volume.toString(),
-          feesCollected: sums.fees.toString(),
+          escrowed: escrowed.toString(),
+          volume: volume.toString(),
+          feesCollected: fees.toString(),
           gpuSecondsSold,
           gpusOffered: gpus.offered,
           gpusLeased: gpus.leased,
-          disputeBondsHeld: sums.bonds.toString(),
+          disputeBondsHeld: bonds.toString(),
           currentTermsId: currentTermsId.get({ n }) as number,
         };
       },
-      jobStateCounts: () => jobStateCounts.all({ n }) as Array<{ state: string; count: number }>,
+      jobStateCounts: () => [...jobs().byState].map(([state, count]) => ({ state, count })),
       activeProviderCount: () => (providerRows.all({ n }) as Array<{ active_offers: number }>).filter((row) => row.active_offers > 0).length,
       gpuModels: () =>
         (gpuModels.all({ n }) as Array<{ id: string; name: string; vram_gb: number; listed: number; listed_at: number }>).map((row) => ({
@@ -314,9 +361,12 @@ export function createHistory(db: Database, base: Reads): History {
         return secondsToAccept.get({ n, provider, offset: Math.floor((accepted - 1) / 2) }) as number;
       },
       soldCarbonGpuSeconds() {
+        const { soldByOffer } = jobs();
         const sold = new Map<string, bigint>();
-        for (const row of soldCarbon.all({ n }) as Array<{ gpu_model: string; gpu_seconds_sold: number; carbon_intensity: number }>) {
-          sold.set(row.gpu_model, (sold.get(row.gpu_model) ?? 0n) + BigInt(row.gpu_seconds_sold) * BigInt(row.carbon_intensity));
+        const offers = offerCarbon.all(JSON.stringify([...soldByOffer.keys()])) as Array<{ id: number; gpu_model: string; carbon_intensity: number }>;
+        for (const offer of offers) {
+          const carbon = BigInt(soldByOffer.get(offer.id)!) * BigInt(offer.carbon_intensity);
+          sold.set(offer.gpu_model, (sold.get(offer.gpu_model) ?? 0n) + carbon);
         }
         return sold;
       },

@@ -8,6 +8,8 @@ import { createGraphqlApp, createServer, type GraphqlServer } from "../../src/gr
 import { silentLogger } from "../../src/internal/logger";
 import { jobStateName } from "../../src/protocol";
 import { openStore, type Db, type Store } from "../../src/store/db";
+import { createHistory } from "../../src/store/history";
+import { createReads } from "../../src/store/reads";
 import { HISTORY_TABLES } from "../../src/store/schema";
 import { createIndexer, type Indexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
@@ -486,6 +488,18 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
       old.db.exec("ALTER TABLE jobs DROP COLUMN gpu_seconds_sold");
       old.close();
 
+      // Served read-only as it is, it has no history to answer from, and says so.
+      const readonly = openStore({ file, readonly: true });
+      const served = await createServer({ app: createGraphqlApp({ db: readonly.db, logger: silentLogger() }), port: 0 });
+      try {
+        const result = await post(served.url, `{ market(block: { number: ${upgradedAt} }) { providers } }`);
+        expect(result.errors![0].message).to.match(/^this database keeps no history \(it was indexed by a version of gpumesh before time travel\)/);
+        expect(result.errors![0].extensions).to.include({ argument: "block" });
+      } finally {
+        await served.close();
+        readonly.close();
+      }
+
       const upgraded = openStore({ file });
       expect(upgraded.schemaVersion).to.be.at.least(9);
       await createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: upgraded }).syncOnce();
@@ -508,6 +522,39 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("time travel: the market's sums as of a block are exact", function () {
+  it("sums amounts of any length exactly, in SQL below 19 digits and in JS above", function () {
+    const store = openStore({ file: ":memory:" });
+    try {
+      const { db } = store;
+      db.prepare("INSERT INTO checkpoint (id, chain_id, block_number, block_hash, block_timestamp) VALUES (1, 31337, 10, '0x01', 1000)").run();
+      const insert = db.prepare(
+        `INSERT INTO jobs_history (id, offer_id, state, escrow, claimed, provider_paid, fee, bond, finalized_at, gpu_seconds_sold, valid_from_block, valid_to_block)
+         VALUES (@id, @offer, @state, @escrow, @claimed, @paid, @fee, '0', @finalized, 0, @from, @to)`,
+      );
+      const job = { escrow: "0", claimed: "0", paid: "0", fee: "0", finalized: null as number | null, from: 5, to: null as number | null };
+      // Offer 1, open jobs: one escrow of 30 digits, so its group is summed from its rows.
+      insert.run({ ...job, id: 1, offer: 1, state: "CREATED", escrow: "123456789012345678901234567890", claimed: "1" });
+      insert.run({ ...job, id: 2, offer: 1, state: "CREATED", escrow: "5" });
+      // Offer 2, settled jobs of 18 digits, whose chunks carry into the next: summed in SQL.
+      insert.run({ ...job, id: 3, offer: 2, state: "SETTLED", paid: "999999999999999999", fee: "999999999", finalized: 900 });
+      insert.run({ ...job, id: 4, offer: 2, state: "SETTLED", paid: "999999999999999999", fee: "1", finalized: 900 });
+      // Replaced before block 10, and not yet alive at it: neither counts.
+      insert.run({ ...job, id: 5, offer: 2, state: "SETTLED", paid: "7", from: 5, to: 8 });
+      insert.run({ ...job, id: 6, offer: 2, state: "SETTLED", paid: "7", from: 11 });
+      const history = createHistory(db, createReads(db));
+      const lookup = history.byNumber(10);
+      expect(lookup.found).to.equal(true);
+      const totals = history.at((lookup as { block: { number: number; timestamp: number } }).block).marketTotals();
+      expect(totals.escrowed).to.equal((123456789012345678901234567890n + 5n - 1n).toString());
+      expect(totals.volume).to.equal((2n * 999999999999999999n).toString());
+      expect(totals.feesCollected).to.equal("1000000000");
+    } finally {
+      store.close();
     }
   });
 });

@@ -34,6 +34,7 @@ CREATE TABLE providers_history (
 
 -- Offers and jobs keep only what changes after creation; the rest (a job's offer, client, provider, model, price,
 -- spec, deadline and terms; an offer's provider, model, region, durations and energy figures) is the current row's.
+-- A job's offer is kept too (it never changes): the GPU-hours sold and their emissions as of a block sum per offer.
 CREATE TABLE offers_history (
   id INTEGER NOT NULL, gpus INTEGER, gpus_leased INTEGER, price_per_gpu_hour TEXT, price_sort INTEGER, expires_at INTEGER,
   state TEXT, updated_at INTEGER,
@@ -43,7 +44,7 @@ CREATE TABLE offers_history (
 );
 
 CREATE TABLE jobs_history (
-  id INTEGER NOT NULL, duration INTEGER, cost TEXT, escrow TEXT, state TEXT, started_at INTEGER, ended_at INTEGER,
+  id INTEGER NOT NULL, offer_id INTEGER, duration INTEGER, cost TEXT, escrow TEXT, state TEXT, started_at INTEGER, ended_at INTEGER,
   completed_at INTEGER, disputed_at INTEGER, finalized_at INTEGER, ended_early INTEGER, collateral TEXT, claimed TEXT,
   earned TEXT, provider_paid TEXT, refunded TEXT, fee TEXT, cancel_fee TEXT, slashed TEXT, provider_share_bps INTEGER,
   result_hash TEXT, reason_hash TEXT, extensions INTEGER, receipted_until INTEGER, paid_until INTEGER, bond TEXT,
@@ -85,7 +86,7 @@ INSERT INTO gpu_models_history SELECT gpu_models.*, c.block_number, NULL FROM gp
 INSERT INTO providers_history SELECT providers.*, c.block_number, NULL FROM providers, checkpoint c;
 INSERT INTO offers_history SELECT o.id, o.gpus, o.gpus_leased, o.price_per_gpu_hour, o.price_sort, o.expires_at, o.state,
   o.updated_at, c.block_number, NULL FROM offers o, checkpoint c;
-INSERT INTO jobs_history SELECT j.id, j.duration, j.cost, j.escrow, j.state, j.started_at, j.ended_at, j.completed_at,
+INSERT INTO jobs_history SELECT j.id, j.offer_id, j.duration, j.cost, j.escrow, j.state, j.started_at, j.ended_at, j.completed_at,
   j.disputed_at, j.finalized_at, j.ended_early, j.collateral, j.claimed, j.earned, j.provider_paid, j.refunded, j.fee,
   j.cancel_fee, j.slashed, j.provider_share_bps, j.result_hash, j.reason_hash, j.extensions, j.receipted_until,
   j.paid_until, j.bond, j.resolve_deadline, j.bond_to_provider, j.stale_finalized, j.gpu_seconds_sold, c.block_number,
