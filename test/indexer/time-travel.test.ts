@@ -325,7 +325,8 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
     const lastBlockAt = async (at: number, from: number) => {
       let n = from;
       while (n < head.block && (await timestampOf(n + 1)) <= at) n++;
-      while ((await timestampOf(n)) > at) n--;
+      // -1: before the chain's first block (the deployment can be mined in genesis's second).
+      while (n >= 0 && (await timestampOf(n)) > at) n--;
       return n;
     };
     const firstIndexed = store.db.prepare("SELECT min(number) FROM block_times").pluck().get() as number;
