@@ -223,6 +223,11 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
     follow(job.job_id, handle);
   }
 
+  /** Follows a workload an earlier agent process started (its pid and start are in the state). */
+  function reattachWorkload(job: AgentJobRow, deadlineMs: number): void {
+    follow(job.job_id, runner.reattach(job.pid!, { jobDir: jobDir(job.job_id), deadlineMs, maxOutputBytes: config.runner.maxOutputBytes }, job.started_at_ms!));
+  }
+
   function follow(jobId: string, handle: RunHandle): void {
     handles.set(jobId, handle);
     handle.exited.then((exit) => {
@@ -352,7 +357,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
             // Ended while no agent ran (reported dark, say): without a handle nothing would ever stop the workload,
             // free its GPUs or stop its heartbeats. Reattach to stop it, or leave the job at once if it is gone.
             if (job.pid === null || job.started_at_ms === null) return adoptChainState(job, raw, onChain);
-            follow(job.job_id, runner.reattach(job.pid, { jobDir: jobDir(job.job_id), deadlineMs: Date.now(), maxOutputBytes: config.runner.maxOutputBytes }, job.started_at_ms));
+            reattachWorkload(job, Date.now());
           }
           handles.get(job.job_id)?.stop("stopped");
           return;
@@ -364,10 +369,7 @@ export async function createAgent(options: AgentOptions): Promise<Agent> {
           const spec = JSON.parse(job.spec_json!) as JobSpec;
           const runtimeSeconds = Math.min(job.duration_seconds, spec.maxRuntimeSeconds ?? job.duration_seconds);
           log.info({ msg: "reattaching to workload", jobId: job.job_id, pid: job.pid });
-          follow(
-            job.job_id,
-            runner.reattach(job.pid, { jobDir: jobDir(job.job_id), deadlineMs: job.started_at_ms + runtimeSeconds * 1000, maxOutputBytes: config.runner.maxOutputBytes }, job.started_at_ms),
-          );
+          reattachWorkload(job, job.started_at_ms + runtimeSeconds * 1000);
         }
         return;
       }

@@ -260,6 +260,12 @@ function serialQueue() {
   };
 }
 
+/** A dark job's outcome from its JobDark event: what was paid and refunded, and the time its provider left unserved. */
+function darkOutcome(job: JobView, event: Record<string, unknown>): Extract<JobOutcome, { kind: "dark" }> {
+  const paidUntil = Number(event.paidUntil);
+  return { kind: "dark", paidUntil, refund: event.refund as bigint, slashed: event.slashed as bigint, secondsLeft: Math.max(0, job.startedAt + job.duration - paidUntil) };
+}
+
 export interface ClientRun {
   done: Promise<ClientRunResult>;
   /** Ctrl-C: ends the running jobs early (paid for the time used) and cancels the unaccepted ones. */
@@ -348,16 +354,9 @@ export function startClientRun(context: SignerContext, out: Output, options: Cli
           if (darkAt > 0 && now > darkAt) {
             say(`job #${jobId}: no sign of life from provider ${job.provider} since ${formatTime(darkAt - job.terms.livenessTimeout)}: reporting it dark`);
             const event = await send(`report job #${jobId} dark`, "reportDark", jobId, "JobDark");
-            const paidUntil = Number(event.paidUntil);
-            const outcome = {
-              kind: "dark" as const,
-              paidUntil,
-              refund: event.refund as bigint,
-              slashed: event.slashed as bigint,
-              secondsLeft: Math.max(0, job.startedAt + job.duration - paidUntil),
-            };
+            const outcome = darkOutcome(job, event);
             say(
-              `job #${jobId}: dark; paid until ${formatTime(paidUntil)}, refund ${pay(outcome.refund)}, SLA credit ${formatAmount(outcome.slashed, context.stake)} slashed from its stake, paid to you`,
+              `job #${jobId}: dark; paid until ${formatTime(outcome.paidUntil)}, refund ${pay(outcome.refund)}, SLA credit ${formatAmount(outcome.slashed, context.stake)} slashed from its stake, paid to you`,
             );
             return outcome;
           }
@@ -380,8 +379,7 @@ export function startClientRun(context: SignerContext, out: Output, options: Cli
             "event JobDark(uint256 indexed jobId, uint64 at, uint64 paidUntil, uint256 earned, uint256 providerPay, uint256 protocolFee, uint256 refund, uint256 slashed)",
             jobId,
           );
-          const paidUntil = Number(event?.paidUntil ?? job.endedAt);
-          return { kind: "dark", paidUntil, refund: (event?.refund as bigint) ?? 0n, slashed: (event?.slashed as bigint) ?? 0n, secondsLeft: Math.max(0, job.startedAt + job.duration - paidUntil) };
+          return darkOutcome(job, event ?? { paidUntil: job.endedAt, refund: 0n, slashed: 0n });
         }
         default: {
           // Completed (then perhaps disputed or settled): the result, if the provider completed it.
