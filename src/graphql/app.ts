@@ -20,6 +20,7 @@ import {
 import { applyExecutionBudget, createExecutionBudget, EXECUTION_SLICE_MS, REQUEST_TIME_BUDGET_MS, type BudgetedContext } from "./budget";
 import {
   createCostLimitRule,
+  costVariables,
   createDepthLimitRule,
   MAX_QUERY_ALIASES,
   MAX_QUERY_COST,
@@ -130,17 +131,18 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
   const budgetMs = options.requestTimeBudgetMs ?? REQUEST_TIME_BUDGET_MS;
   const sliceMs = options.executionSliceMs ?? EXECUTION_SLICE_MS;
 
-  // Documents repeat (yoga caches their parse); only the variables that carry `first` change the cost.
-  const costChecks = new WeakMap<DocumentNode, Map<string, readonly GraphQLError[]>>();
+  // Documents repeat (yoga caches their parse); only the variables that carry `first` (or `__type`'s name) change
+  // the cost, so the check is remembered per document and per values of those variables alone.
+  const costChecks = new WeakMap<DocumentNode, { names: string[]; byValues: Map<string, readonly GraphQLError[]> }>();
   const costErrors = (schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>) => {
-    let byVariables = costChecks.get(document);
-    if (!byVariables) costChecks.set(document, (byVariables = new Map()));
-    const key = JSON.stringify(variables);
-    let errors = byVariables.get(key);
+    let checks = costChecks.get(document);
+    if (!checks) costChecks.set(document, (checks = { names: costVariables(document), byValues: new Map() }));
+    const key = JSON.stringify(checks.names.map((name) => variables[name] ?? null));
+    let errors = checks.byValues.get(key);
     if (!errors) {
       errors = validate(schema, document, [createCostLimitRule(maxCost, variables)]);
-      if (byVariables.size >= 100) byVariables.clear();
-      byVariables.set(key, errors);
+      if (checks.byValues.size >= 100) checks.byValues.clear();
+      checks.byValues.set(key, errors);
     }
     return errors;
   };
@@ -204,6 +206,9 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     // GraphiQL's assets inline, so it also works in a browser without internet access (yoga's default loads a CDN).
     renderGraphiQL,
     landingPage: false,
+    // The handler below refuses bodies over MAX_REQUEST_BODY_BYTES before yoga sees them, and yoga serves /graphql
+    // alone; yoga's own limit would pipe every body through one more stream.
+    maxRequestBodySize: false,
     maskedErrors: true,
     plugins: [limitsAndMetrics],
     logging: {
@@ -279,7 +284,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
       return;
     }
     if (isRead && path !== "/graphql" && web(request, response, path)) return;
-    if (path !== "/graphql") return yoga(request, response);
+    if (path !== "/graphql") return sendJson(response, 404, { errors: [{ message: `no such path ${path}: GraphQL is served at /graphql` }] });
     const started = process.hrtime.bigint();
     response.once("finish", () =>
       metrics.observeRequest(response.statusCode, Number(process.hrtime.bigint() - started) / 1e9),

@@ -60,7 +60,9 @@ export function createExecutionBudget(options: { budgetMs: number; sliceMs: numb
   const exceeded = new Promise<GraphQLError>((resolve) => (exceed = resolve));
   // Thrown by every resolver reached after the budget: one error object that already has a path, which graphql-js
   // passes on as it is, so that the rest of the query unwinds without building an error (and its stack) per field.
-  const stop = new GraphQLError("time budget exceeded", { path: [] });
+  // Built once the budget is spent: an error's stack costs more than most requests' whole execution.
+  let stop: GraphQLError | null = null;
+  const stopError = () => (stop ??= new GraphQLError("time budget exceeded", { path: [] }));
   const never = new Promise<never>(() => {});
   let error: GraphQLError | null = null;
   let unwinding = false;
@@ -69,19 +71,23 @@ export function createExecutionBudget(options: { budgetMs: number; sliceMs: numb
   let parking = false;
 
   let sliceStartedAt = performance.now();
-  let sliceStartCpuMs = cpuMs();
-  // CPU time is sampled at most every millisecond (a system call) as resolvers are reached: the CPU time of a
-  // slice up to its last sample, the rest of its synchronous run included, is this request's.
+  // CPU time is sampled at most every millisecond (a system call, which costs more than a small request's whole
+  // execution) as resolvers are reached: the CPU time of a slice up to its last sample, the rest of its synchronous
+  // run included, is this request's. The first slice takes no sample before its first millisecond, and its start
+  // counts that millisecond of wall time as CPU time (the most it can be): a request done within it never asks.
+  let sliceStartCpuMs: number | null = null;
   let sampledAt = sliceStartedAt;
-  let sampledCpuMs = sliceStartCpuMs;
+  let sampledCpuMs = 0;
   let spentBeforeSliceMs = 0;
 
   const sample = (now: number) => {
     if (now - sampledAt < 1) return;
     sampledAt = now;
     sampledCpuMs = cpuMs();
+    sliceStartCpuMs ??= sampledCpuMs - (now - sliceStartedAt);
   };
-  const overBudget = () => spentBeforeSliceMs + sampledCpuMs - sliceStartCpuMs >= options.budgetMs;
+  const spentInSlice = () => (sliceStartCpuMs === null ? 0 : sampledCpuMs - sliceStartCpuMs);
+  const overBudget = () => spentBeforeSliceMs + spentInSlice() >= options.budgetMs;
   const giveUp = () => {
     error = budgetError(options.budgetMs);
     exceed(error);
@@ -97,7 +103,7 @@ export function createExecutionBudget(options: { budgetMs: number; sliceMs: numb
   };
   function nextSlice() {
     if (error) return;
-    spentBeforeSliceMs += sampledCpuMs - sliceStartCpuMs;
+    spentBeforeSliceMs += spentInSlice();
     parking = false;
     sliceStartedAt = sampledAt = performance.now();
     sliceStartCpuMs = sampledCpuMs = cpuMs();
@@ -136,7 +142,7 @@ export function createExecutionBudget(options: { budgetMs: number; sliceMs: numb
     spent: () => error,
     run<T>(resolve: () => T): T | Promise<T> {
       if (error) {
-        if (unwinding) throw stop;
+        if (unwinding) throw stopError();
         return never;
       }
       const now = performance.now();
@@ -145,7 +151,7 @@ export function createExecutionBudget(options: { budgetMs: number; sliceMs: numb
         giveUp();
         unwinding = true;
         queueMicrotask(() => (unwinding = false));
-        throw stop;
+        throw stopError();
       }
       if (parking || now - sliceStartedAt >= options.sliceMs) return park(resolve) as Promise<T>;
       return resolve();

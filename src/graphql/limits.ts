@@ -10,6 +10,7 @@ import {
   isObjectType,
   Kind,
   parse,
+  visit,
   type ASTNode,
   type ASTVisitor,
   type DocumentNode,
@@ -249,6 +250,23 @@ function introspectionKey(object: IntrospectionObject): unknown {
     default:
       return object.kind;
   }
+}
+
+/** The arguments whose values the cost rule reads: a page's size and the type `__type` names. */
+const COST_ARGUMENTS = new Set(["first", "name"]);
+
+/**
+ * The variables whose values the cost of `document` depends on (createCostLimitRule reads no others): those passed
+ * to a `first` or `name` argument anywhere in it, sorted.
+ */
+export function costVariables(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (COST_ARGUMENTS.has(node.name.value) && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+    },
+  });
+  return [...names].sort();
 }
 
 /**

@@ -678,6 +678,12 @@ describe("GraphQL API over a real SQLite store", function () {
       expect(await ready.json()).to.include({ status: "ready", indexedBlock: 120, headBlock: 121, lagBlocks: 1 });
     });
 
+    it("answers a path it does not serve with a JSON 404 that names it, without reading the body", async function () {
+      const response = await fetch(`${server.url}/graphq1`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+      expect(response.status).to.equal(404);
+      expect(await response.json()).to.deep.equal({ errors: [{ message: "no such path /graphq1: GraphQL is served at /graphql" }] });
+    });
+
     it("exposes Prometheus metrics of indexing and of the API", async function () {
       await api.data("{ market { providers } }");
       const response = await fetch(`${server.url}/metrics`);
