@@ -169,8 +169,30 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
     tables.providers.update(row.provider, { active_offers: providerRow.active_offers + sign });
   };
 
-  /** Changes an offer, moving its share of the roll-ups when it is (or becomes) OPEN. */
+  /**
+   * Changes an offer, moving its share of the roll-ups when it is (or becomes) OPEN. An open offer that stays open
+   * with the same GPUs in the same bucket (a job taking or giving back GPUs: most events) moves only its leased
+   * GPUs, which leaves the rows that count offers and providers unwritten.
+   */
   const changeOffer = (row: OfferRow, changes: Partial<OfferRow>) => {
+    const stillOpen =
+      row.state === "OPEN" &&
+      (changes.state === undefined || changes.state === "OPEN") &&
+      (changes.gpus === undefined || changes.gpus === row.gpus) &&
+      changes.gpu_model === undefined &&
+      changes.region === undefined &&
+      changes.provider === undefined;
+    if (stillOpen) {
+      const leasedBefore = row.gpus_leased;
+      const updated = tables.offers.update(row.id, changes);
+      const delta = updated.gpus_leased - leasedBefore;
+      if (delta === 0) return;
+      const capacityKey = [updated.gpu_model, updated.region];
+      const capacity = tables.capacity.get(capacityKey) ?? inconsistent(`open offer ${updated.id} outside capacity`);
+      tables.capacity.update(capacityKey, { gpus_leased: capacity.gpus_leased + delta });
+      updateTotals((t) => ({ gpus_leased: t.gpus_leased + delta }));
+      return;
+    }
     if (row.state === "OPEN") contribute(row, -1);
     const updated = tables.offers.update(row.id, changes);
     if (updated.state === "OPEN") contribute(updated, 1);
