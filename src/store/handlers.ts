@@ -14,6 +14,11 @@ export interface BlockContext {
 }
 
 export interface EventHandlers {
+  /**
+   * Runs before a batch's first block: fills in the totals an upgraded database does not know yet (the cancel fees'
+   * sum, migrations/011_cancel_fees.sql), from the rows as of the checkpoint.
+   */
+  beginBatch(): void;
   /** Runs before a block's events: offers whose expiry the block's timestamp reached become EXPIRED. */
   beginBlock(block: BlockContext): void;
   apply(indexed: IndexedEvent, block: BlockContext): void;
@@ -92,6 +97,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
          AND price_sort = ?`,
     )
     .pluck();
+  const cancelFees = db.prepare(`SELECT cancel_fee FROM jobs WHERE state = 'CANCELLED' AND cancel_fee <> '0'`).pluck();
   const latestHeartbeat = db.prepare<[string]>(`SELECT MAX(at) FROM heartbeats WHERE provider = ?`).pluck();
   const offersDue = db.prepare<[number], { id: number; at: number }>(
     `SELECT id, expires_at AS at FROM offers WHERE state = 'OPEN' AND expires_at <= ?`,
@@ -589,6 +595,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             // A client may still cancel a job the clock has expired: its GPUs are free already.
             if (row.state !== "EXPIRED") releaseGpus(row, block);
             const providerPaid = payProvider(row, cancelFee, block);
+            if (cancelFee !== 0n) updateTotals((t) => (t.cancel_fees === null ? {} : { cancel_fees: add(t.cancel_fees, cancelFee) }));
             setJobState(row, "CANCELLED", {
               ended_at: ts,
               finalized_at: ts,
@@ -848,6 +855,11 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
   };
 
   return {
+    beginBatch() {
+      if (totals().cancel_fees !== null) return;
+      const sum = (cancelFees.all() as string[]).reduce((total, fee) => total + BigInt(fee), 0n);
+      tables.marketTotals.update(1, { cancel_fees: sum.toString() });
+    },
     beginBlock,
     apply,
     endBlock(block) {

@@ -731,11 +731,11 @@ export function createReads(db: Database): Reads {
   // GPU-hours sold are of finished jobs only, without cancel fees: these read what the counters hold beyond that,
   // from the jobs_state index (open jobs, and the cancelled ones that paid a fee).
   const openJobsPayStatement = db
-    .prepare(
-      `SELECT provider_paid FROM jobs WHERE state IN (${[...OPEN_JOB_STATES].map(() => "?").join(", ")}) AND provider_paid <> '0'
-       UNION ALL SELECT cancel_fee FROM jobs WHERE state = 'CANCELLED' AND cancel_fee <> '0'`,
-    )
+    .prepare(`SELECT provider_paid FROM jobs WHERE state IN (${[...OPEN_JOB_STATES].map(() => "?").join(", ")}) AND provider_paid <> '0'`)
     .pluck();
+  // Only while market_totals.cancel_fees is not known (an upgraded database before its writer's next batch).
+  const cancelFeesStatement = db.prepare(`SELECT cancel_fee FROM jobs WHERE state = 'CANCELLED' AND cancel_fee <> '0'`).pluck();
+  const sumOf = (amounts: string[]) => amounts.reduce((sum, amount) => sum + BigInt(amount), 0n);
   const unfinishedGpuSecondsStatement = db
     .prepare(
       `SELECT coalesce(sum(gpus * min(max(0, ended_at - started_at), duration)), 0) FROM jobs
@@ -887,7 +887,9 @@ export function createReads(db: Database): Reads {
     },
     marketTotals() {
       const row = marketTotalsStatement.get() as Record<string, string | number> | undefined;
-      const notSold = (openJobsPayStatement.all(...OPEN_JOB_STATES) as string[]).reduce((sum, amount) => sum + BigInt(amount), 0n);
+      // Provider pay that is not volume: the claims of open jobs (counted once they finish) and cancel fees.
+      const cancelFees = row?.cancel_fees === null ? sumOf(cancelFeesStatement.all() as string[]) : BigInt(row?.cancel_fees ?? "0");
+      const notSold = sumOf(openJobsPayStatement.all(...OPEN_JOB_STATES) as string[]) + cancelFees;
       return {
         providers: Number(row?.providers ?? 0),
         totalStaked: String(row?.total_staked ?? "0"),

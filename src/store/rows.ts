@@ -204,6 +204,8 @@ export interface MarketTotalsRow {
   dispute_bonds_held: string;
   current_terms_id: number;
   utilization_at: number | null;
+  /** Sum of the cancel fees paid (migrations/011_cancel_fees.sql); null until known in an upgraded database. */
+  cancel_fees: string | null;
 }
 
 export interface UtilizationBucketRow {

@@ -164,6 +164,8 @@ export function createStoreWriter(options: { store: Store; chainId: number }): S
       events += block.events.length;
       await maybeYield();
     };
+    journal.blockNumber = null;
+    handlers.beginBatch();
     const checkpoint = selectCheckpoint.get();
     let previous = checkpoint && { number: checkpoint.block_number, timestamp: checkpoint.block_timestamp };
     for (const block of blocks) {

@@ -214,7 +214,8 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
       await createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: indexed }).syncOnce();
       // As a version-6 indexer left it: no emissions (nor utilization, nor history) tables.
       indexed.db.exec(
-        "DROP TABLE utilization_buckets; ALTER TABLE market_totals DROP COLUMN utilization_at; DROP TABLE emissions; " +
+        "DROP TABLE utilization_buckets; ALTER TABLE market_totals DROP COLUMN utilization_at; " +
+          "ALTER TABLE market_totals DROP COLUMN cancel_fees; DROP TABLE emissions; " +
           "DROP TABLE gpu_models_history; DROP TABLE providers_history; DROP TABLE offers_history; DROP TABLE jobs_history; " +
           "DROP TABLE terms_history; DROP TABLE block_times; DROP TABLE history_start; ALTER TABLE jobs DROP COLUMN gpu_seconds_sold; " +
           "PRAGMA user_version = 6;",

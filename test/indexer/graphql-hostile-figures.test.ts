@@ -1,7 +1,11 @@
 import { expect } from "chai";
 import { createGraphqlApp, createServer, type GraphqlServer } from "../../src/graphql/app";
 import { silentLogger } from "../../src/internal/logger";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { openStore, type Store } from "../../src/store/db";
+import { createReads } from "../../src/store/reads";
 import { createIndexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
 import { H100, MESH, RESULT_HASH, USDC, setUpMarket, type MarketSession } from "./helpers/market";
@@ -93,6 +97,34 @@ describe("GraphQL figures: volume, GPU-hours sold and price intervals", function
     // Used time stops at the bought duration (completion may come a block after it ends).
     const used = Math.min(settled.endedAt - settled.startedAt, settled.duration);
     expect(market.gpuHoursSold, "the settled job's GPU-hours").to.equal((settled.gpus * used) / HOUR);
+  });
+
+  it("keeps the cancel fees' sum, so that volume reads no cancelled job; an upgraded database sums them once", async function () {
+    const { job } = await data(`{ job(id: "${jobs.cancelled}") { cancelFee } }`);
+    const cancelFees = (db: Store["db"]) => db.prepare("SELECT cancel_fees FROM market_totals").pluck().get();
+    expect(cancelFees(store.db)).to.equal(job.cancelFee);
+
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-cancel-fees-"));
+    const file = path.join(dir, "index.db");
+    try {
+      const indexed = openStore({ file });
+      const indexer = createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: indexed, finalityDepth: 2 });
+      await indexer.syncOnce();
+      const volume = createReads(indexed.db).marketTotals().volume;
+      indexed.db.exec("ALTER TABLE market_totals DROP COLUMN cancel_fees; PRAGMA user_version = 10;");
+      indexed.close();
+      // As a version-10 indexer left it, with a cancelled job: the sum is not known until the writer's next batch.
+      const upgraded = openStore({ file });
+      expect(cancelFees(upgraded.db)).to.equal(null);
+      expect(createReads(upgraded.db).marketTotals().volume, "summed from the jobs meanwhile").to.equal(volume);
+      await m.send(m.accounts[1], "market", "heartbeat", []);
+      await createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: upgraded, finalityDepth: 2 }).syncOnce();
+      expect(cancelFees(upgraded.db)).to.equal(job.cancelFee);
+      expect(createReads(upgraded.db).marketTotals().volume).to.equal(volume);
+      upgraded.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("lists only the price intervals in which jobs were created", async function () {
