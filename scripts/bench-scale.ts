@@ -273,6 +273,11 @@ interface QuerySpec {
 const CAPACITY = `query ($groupBy: CapacityGroup) {
   capacity(groupBy: $groupBy) { gpuModel region gpusOffered gpusLeased gpusAvailable utilization providers offers askFloor askMedian gpusRentable avgCarbonIntensity avgRenewableBps }
 }`;
+const MARKET = `{
+  market { providers activeProviders totalStaked totalLocked totalUnbonding totalSlashed escrowed disputeBondsHeld volume
+    feesCollected gpuHoursSold estimatedEmissionsKg jobs jobsByState { state count } gpusOffered gpusLeased gpusAvailable
+    gpusRentable utilization }
+}`;
 const PRICES = `query ($model: String!, $from: Int!, $to: Int!) {
   prices(gpuModel: $model, interval: HOUR, from: $from, to: $to) { start end jobs gpuHours notional open high low close vwap askFloor }
 }`;
@@ -328,6 +333,13 @@ async function buildQueries(endpoint: string): Promise<QuerySpec[]> {
       query: CAPACITY,
       variants: ["GPU_MODEL", "REGION", "GPU_MODEL_REGION"].map((groupBy) => ({ groupBy })),
       check: (data) => (data.capacity.length > 0 ? null : "no capacity buckets"),
+    },
+    {
+      name: "market",
+      what: "the network-wide totals, every field (volume, GPU-hours sold, rentable GPUs, emissions)",
+      query: MARKET,
+      variants: [{}],
+      check: (data) => (data.market.jobs > 0 ? null : "no jobs"),
     },
     {
       name: "prices",
