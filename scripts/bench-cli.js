@@ -6,11 +6,12 @@
 "use strict";
 const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
-const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 
 const ROOT = path.join(__dirname, "..");
+// `npm run bench:cli` builds dist/ first; the deployer below comes from there too.
+const { freePort } = require(path.join(ROOT, "dist", "src", "internal", "net.js"));
 const flag = (name) => {
   const index = process.argv.indexOf(name);
   return index > 0 ? process.argv[index + 1] : undefined;
@@ -40,17 +41,6 @@ function bench(label, args, env = {}) {
   const cpu = median(samples.map((sample) => sample.cpu));
   const wall = median(samples.map((sample) => sample.wall));
   console.log(`${label.padEnd(56)} ${cpu.toFixed(2).padStart(6)} s CPU ${wall.toFixed(2).padStart(6)} s wall`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForRpc(url) {

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { mnemonicToAccount } from "viem/accounts";
 import { REPOSITORY_ROOT, spawnNodeTiedToParent } from "../cli/lib/processes";
+import { freePort } from "../internal/net";
 
 /**
  * The part of the local market that real software delivers: providers run by `gpumesh agent` processes (process
@@ -50,17 +50,6 @@ const keyOf = (mnemonic: string, index: number) => {
   const account = mnemonicToAccount(mnemonic, { addressIndex: index });
   return { address: account.address, key: `0x${Buffer.from(account.getHdKey().privateKey!).toString("hex")}` };
 };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Runs one `gpumesh` command to completion as `key`; fails with its output. */
 function cli(options: AgentMarketOptions, key: string, args: string[]): Promise<string> {

@@ -18,6 +18,10 @@ import { mnemonicToAccount } from "viem/accounts";
 import { devStablecoinAbi } from "../../src/chain/abis";
 import { deployGpuMesh } from "../../src/chain/deploy";
 import { loadDeployment, type Deployment } from "../../src/chain/deployment";
+import { freePort } from "../../src/internal/net";
+
+/** Tests import the one freePort (src/internal/net.ts) from here with the other helpers. */
+export { freePort };
 
 export const ROOT = path.join(__dirname, "..", "..");
 export const TEST_MNEMONIC = "test test test test test test test test test test test junk";
@@ -29,17 +33,6 @@ export const KEYS = [
   "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
   "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
 ] as const;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface LocalNode {
   url: string;

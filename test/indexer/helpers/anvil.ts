@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
+import { freePort } from "../../../src/internal/net";
+
+/** Tests import the one freePort (src/internal/net.ts) from here with the other helpers. */
+export { freePort };
 
 export interface Anvil {
   url: string;
@@ -10,18 +13,6 @@ export interface Anvil {
 }
 
 const ANVIL = path.join(__dirname, "..", "..", "..", "node_modules", ".bin", "anvil");
-
-/** A free TCP port on 127.0.0.1 (bound and released; anvil takes it right after). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function rpcReady(url: string): Promise<boolean> {
   try {
