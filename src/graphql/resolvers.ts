@@ -24,7 +24,7 @@ import type {
 import { INTERVAL_SECONDS, sortKeyTypes } from "../store/reads";
 import { backedGpus, groupBy, planQuote, rentableGpus, type PlanningTerms, type QuoteShortfall } from "./planning";
 import type { GraphqlContext, GpuModelIndex } from "./context";
-import { answerAsOf, type BlockInput } from "./time-travel";
+import { answerAsOf, resolveBlock, type BlockInput } from "./time-travel";
 import {
   BigIntScalar,
   badUserInput,
@@ -363,6 +363,16 @@ function marketStats(context: GraphqlContext) {
   });
 }
 
+/**
+ * The block a time-travel argument resolves to, as _meta(block) reports it: its number, its hash when the store has
+ * it (else "": Meta.block.hash is non-null in the v1 API and block_times keeps no hashes), and the timestamp the
+ * answers as of it are computed at (the block's own whenever the indexer applied it, which `at` always resolves to).
+ */
+function resolvedBlock(context: GraphqlContext, input: BlockInput) {
+  const block = resolveBlock(context, input);
+  return { number: block.number, hash: context.history.blockHash(block.number) ?? "", timestamp: block.timestamp };
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Resolvers
 // ---------------------------------------------------------------------------------------------------------------
@@ -370,13 +380,13 @@ function marketStats(context: GraphqlContext) {
 type Resolver<Parent, Args = Record<string, never>> = (parent: Parent, args: Args, context: GraphqlContext) => unknown;
 
 const Query: Record<string, Resolver<unknown, any>> = {
-  _meta(_parent, _args, context) {
+  _meta(_parent, args: { block?: BlockInput | null }, context) {
     const checkpoint = context.reads.checkpoint();
     const headBlock = context.status?.().headBlock ?? null;
     const indexed = checkpoint?.blockNumber ?? 0;
     return {
       chainId: checkpoint?.chainId ?? context.chainId ?? 0,
-      block: { number: indexed, hash: checkpoint?.blockHash ?? ZERO_HASH, timestamp: checkpoint?.blockTimestamp ?? 0 },
+      block: args.block ? resolvedBlock(context, args.block) : { number: indexed, hash: checkpoint?.blockHash ?? ZERO_HASH, timestamp: checkpoint?.blockTimestamp ?? 0 },
       headBlock,
       lagBlocks: headBlock === null ? null : Math.max(0, headBlock - indexed),
       reorgs: checkpoint?.reorgs ?? 0,

@@ -14,8 +14,11 @@ An unsigned integer of any size (token amounts, prices), sent and accepted as a 
 scalar BigInt
 
 type Query {
-  "Indexing progress."
-  _meta: Meta!
+  """
+  Indexing progress. With block (time travel), Meta.block is the block the argument resolves to, the one
+  market(block: ...) and the others answer as of: e.g. which block an at names. Its errors are theirs.
+  """
+  _meta(block: BlockInput): Meta!
   "Network-wide totals, now (or as of block)."
   market(block: BlockInput): MarketStats!
   "Every GPU model of the catalog, listed or delisted, by name."
@@ -83,6 +86,7 @@ the deployment's start block to the indexed head) or at (unix seconds: the last 
 before it; a time after the indexed head's answers as of the head). The whole answer is as of that block, nested
 fields included, and what changes with the clock (expiry, rentable GPUs, job health, uptime) is computed at the
 block's timestamp. A block the store cannot answer is an error naming block.number or block.at.
+_meta(block: ...) reports the block an argument resolves to.
 """
 input BlockInput {
   number: Int
@@ -91,7 +95,15 @@ input BlockInput {
 
 type Meta {
   chainId: Int!
-  "The last block whose events are fully applied (number 0 and a zero hash before the first one)."
+  """
+  The last block whose events are fully applied (number 0 and a zero hash before the first one). With
+  _meta(block: ...), the block it resolves to: its number; its hash when the indexer still keeps it (the indexed
+  head, the blocks inside the unfinalized window, the deployment's start block), else "" (the hashes of finalized
+  blocks are not stored); and the timestamp answers as of it are computed at, which is the block's own for every
+  block the indexer applied (an at always resolves to one) and for a block it skipped (no GPU Mesh event, no
+  clock change) the last applied block's before it (0 when there is none). The other fields stay the indexer's
+  progress now.
+  """
   block: BlockRef!
   "The chain head as last seen by the indexer running in this process; null when serving a database another process writes."
   headBlock: Int

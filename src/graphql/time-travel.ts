@@ -7,7 +7,8 @@ import { badUserInput } from "./inputs";
  * Time travel (README "Time travel"): `market`, `capacity`, `provider`, `offer` and `job` take `block: BlockInput`
  * and answer as of that block, nested fields included. A top-level field resolves its block (answerAsOf) and marks
  * what it returns with it; every field below a marked object then resolves in the request's context as of that block
- * (contextAt) and marks what it returns in turn.
+ * (contextAt) and marks what it returns in turn. `_meta` takes `block` too and reports the block it resolves to
+ * (resolveBlock), with the same errors.
  */
 
 export interface BlockInput {
@@ -85,7 +86,7 @@ export function answerAsOf<T>(context: GraphqlContext, input: BlockInput | null 
 /**
  * Makes every field below a marked object resolve as of its block: fields with a resolver (they read the store or the
  * clock), and fields of object type (their objects are marked in turn). Query's own fields mark nothing: the five that
- * take `block` do it themselves.
+ * answer as of `block` do it themselves.
  */
 export function applyTimeTravel(schema: GraphQLSchema): void {
   const query = schema.getQueryType();

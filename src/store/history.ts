@@ -49,6 +49,11 @@ export interface History {
   byTime(at: number): BlockLookup;
   /** Reads as of `block` (one from byNumber or byTime); what has no history (prices, utilization) is the current one. */
   at(block: BlockAsOf): Reads;
+  /**
+   * The hash of block `number` when the store has it: the indexed head's, those of the blocks inside the unfinalized
+   * window and the deployment's start block's; null for the rest (block_times keeps no hashes).
+   */
+  blockHash(number: number): string | null;
 }
 
 const HISTORY = HISTORY_TABLES;
@@ -102,6 +107,7 @@ export function createHistory(db: Database, base: Reads): History {
       at: () => {
         throw new Error("this database has no history");
       },
+      blockHash: () => null,
     };
   }
 
@@ -152,6 +158,8 @@ export function createHistory(db: Database, base: Reads): History {
     "SELECT number, timestamp FROM block_times WHERE number <= ? ORDER BY number DESC LIMIT 1",
   );
   const firstBlock = db.prepare<[], BlockAsOf>("SELECT number, timestamp FROM block_times ORDER BY number LIMIT 1");
+  const storedHash = db.prepare<[number], string>("SELECT hash FROM blocks WHERE number = ?").pluck();
+  const startBlockHash = db.prepare<[number], string>("SELECT start_block_hash FROM deployment_identity WHERE id = 1 AND start_block = ?").pluck();
 
   /** The version alive at @n of each key in @keys (a JSON array): the latest at or before it, if it was not replaced. */
   const latest = (table: string, columns: string) => {
@@ -395,5 +403,10 @@ export function createHistory(db: Database, base: Reads): History {
       return answerable(blockAtOrBefore.get(low)!.number, checkpoint.blockNumber);
     },
     at: readsAt,
+    blockHash(number) {
+      const checkpoint = base.checkpoint();
+      if (checkpoint?.blockNumber === number) return checkpoint.blockHash;
+      return storedHash.get(number) ?? startBlockHash.get(number) ?? null;
+    },
   };
 }

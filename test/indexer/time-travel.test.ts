@@ -356,6 +356,75 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
     expect(await asOf({ at: head.chain.timestamp + 86400 })).to.deep.equal(head.api);
   });
 
+  it("_meta(block) reports the block an argument resolves to: number, hash when stored, timestamp", async function () {
+    const head = steps[steps.length - 1];
+    const META = `query($block: BlockInput) { _meta(block: $block) { chainId reorgs block { number hash timestamp } } }`;
+    const meta = async (block?: Record<string, number>) => {
+      const result = await post(server.url, META, { block: block ?? null });
+      expect(result.errors, JSON.stringify(result.errors)).to.equal(undefined);
+      return result.data._meta as { chainId: number; reorgs: number; block: { number: number; hash: string; timestamp: number } };
+    };
+    const chainBlock = async (n: number) => {
+      const block = await m.publicClient.getBlock({ blockNumber: BigInt(n) });
+      return { number: n, hash: block.hash, timestamp: Number(block.timestamp) };
+    };
+
+    // Without the argument: the indexed head, as before.
+    const now = await meta();
+    expect(now.block).to.deep.equal(await chainBlock(head.block));
+    const stored = new Set(store.db.prepare("SELECT number FROM blocks").pluck().all() as number[]);
+    let hashed = 0;
+    let unhashed = 0;
+    for (const step of steps) {
+      const answer = await meta({ number: step.block });
+      expect({ ...answer, block: undefined }, step.name).to.deep.equal({ ...now, block: undefined });
+      const chain = await chainBlock(step.block);
+      // The hash only where the store keeps it (the unfinalized window, the head, the start block); "" elsewhere.
+      const known = stored.has(step.block) || step.block === head.block || step.block === m.deployment.startBlock;
+      expect(answer.block, `block ${step.block} (${step.name})`).to.deep.equal({ ...chain, hash: known ? chain.hash : "" });
+      if (known) hashed += 1;
+      else unhashed += 1;
+    }
+    expect(hashed, "steps with a stored hash").to.be.greaterThan(0);
+    expect(unhashed, "steps below the unfinalized window").to.be.greaterThan(0);
+
+    // at: names the block the other fields answer as of, one the chain has at or before that time.
+    for (const step of steps) {
+      for (const at of [step.chain.timestamp, step.chain.timestamp + 1]) {
+        const { block } = await meta({ at });
+        const chain = await chainBlock(block.number);
+        expect(block.number, `at ${at} (${step.name})`).to.be.at.least(step.block);
+        expect(block.timestamp).to.equal(chain.timestamp);
+        expect(block.timestamp).to.be.at.most(at);
+        if (block.number < head.block) expect((await chainBlock(block.number + 1)).timestamp).to.be.greaterThan(at);
+        expect(await asOf({ at }), `at ${at}`).to.deep.equal(await asOf({ number: block.number }));
+      }
+    }
+    expect((await meta({ at: head.chain.timestamp + 86400 })).block).to.deep.equal(now.block);
+
+    // The other time-travel arguments' errors, naming the argument; a non-null field, so data is null.
+    const failure = async (block: unknown) => {
+      const result = await post(server.url, META, { block });
+      expect(result.data).to.equal(null);
+      return { message: result.errors![0].message, extensions: result.errors![0].extensions };
+    };
+    expect(await failure({})).to.deep.equal({
+      message: 'argument "block" takes exactly one of number or at',
+      extensions: { code: "BAD_USER_INPUT", argument: "block" },
+    });
+    expect(await failure({ number: head.block + 5 })).to.deep.equal({
+      message: `block ${head.block + 5} is not indexed yet; the indexer is at ${head.block}`,
+      extensions: { code: "BAD_USER_INPUT", argument: "block.number", indexedBlock: head.block },
+    });
+    const start = m.deployment.startBlock;
+    expect((await failure({ number: start - 1 })).extensions).to.deep.equal({ code: "BAD_USER_INPUT", argument: "block.number", startBlock: start });
+    const first = store.db.prepare("SELECT number, timestamp FROM block_times ORDER BY number LIMIT 1").get() as { number: number; timestamp: number };
+    expect(await failure({ at: first.timestamp - 1 })).to.deep.equal({
+      message: `no indexed block is at or before ${first.timestamp - 1}: the first one, block ${first.number}, is at ${first.timestamp}`,
+      extensions: { code: "BAD_USER_INPUT", argument: "block.at" },
+    });
+  });
+
   it("refuses a block it cannot answer with an error that names the argument", async function () {
     const head = steps[steps.length - 1].block;
     const failure = async (block: unknown) => {
@@ -470,6 +539,21 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
     const offerAt = async (number: number) =>
       (await post(server.url, `{ offer(id: "${offer}", block: { number: ${number} }) { state } }`)).data.offer.state;
     expect([await offerAt(expiredAt - 1), await offerAt(expiredAt)]).to.deep.equal(["OPEN", "EXPIRED"]);
+  });
+
+  it("_meta(block) of a block the indexer skipped reports the clock its answers use: the applied block's before it", async function () {
+    // The previous test's empty finalized blocks: the indexer applied only those where the clock changed something.
+    const head = Number(await m.publicClient.getBlockNumber());
+    const applied = new Set(store.db.prepare("SELECT number FROM block_times").pluck().all() as number[]);
+    let skipped = head - 1;
+    while (applied.has(skipped) || !applied.has(skipped - 1)) skipped--;
+    const before = store.db.prepare("SELECT timestamp FROM block_times WHERE number = ?").pluck().get(skipped - 1) as number;
+    const result = await post(server.url, `{ _meta(block: { number: ${skipped} }) { block { number hash timestamp } } market(block: { number: ${skipped} }) { jobs } }`);
+    expect(result.data._meta.block).to.deep.equal({ number: skipped, hash: "", timestamp: before });
+    // The block's own timestamp is later: the store never had it, so it is not reported.
+    expect(Number((await m.publicClient.getBlock({ blockNumber: BigInt(skipped) })).timestamp)).to.be.greaterThan(before);
+    const appliedBefore = await post(server.url, `{ market(block: { number: ${skipped - 1} }) { jobs } }`);
+    expect(result.data.market).to.deep.equal(appliedBefore.data.market);
   });
 
   it("answers a database indexed before time travel from the block it was upgraded at, and names that block before it", async function () {
