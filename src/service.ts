@@ -61,6 +61,7 @@ export async function startIndexAndServe(options: IndexAndServeOptions): Promise
       logger,
       status: apiStatus,
       chainId: deployment.chainId,
+      paymentToken: deployment.tokens.payment,
       registries: [indexerMetrics],
       web: { deployment, rpcUrls: options.rpcUrls },
     });

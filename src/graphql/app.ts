@@ -5,6 +5,7 @@ import { validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, 
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from "graphql-yoga";
 import type { Registry } from "prom-client";
+import type { TokenUnits } from "../cli/lib/units";
 import type { Logger } from "../internal/logger";
 import { createHistory } from "../store/history";
 import { createReads } from "../store/reads";
@@ -49,6 +50,11 @@ export interface GraphqlAppOptions {
   logger: Logger;
   /** Reported by _meta before the first block is indexed. */
   chainId?: number;
+  /**
+   * The payment token's symbol and decimals, from the deployment file (the store does not keep them): sentences
+   * such as Quote.message print amounts in it and in base units; without it, in base units only.
+   */
+  paymentToken?: TokenUnits;
   /** /ready answers 200 while the indexed block is at most this many blocks behind the head (less confirmations). */
   readyMaxLagBlocks?: number;
   maxQueryDepth?: number;
@@ -227,6 +233,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
         models: () => cached("models", () => modelIndex(reads)),
         status,
         chainId: options.chainId,
+        paymentToken: options.paymentToken,
         history,
       };
     },

@@ -1,4 +1,5 @@
 import DataLoader from "dataloader";
+import type { TokenUnits } from "../cli/lib/units";
 import type { BudgetedContext } from "./budget";
 import type { BlockAsOf, History } from "../store/history";
 import type { GpuModelRecord, JobRecord, KeyedRecord, OfferRecord, ProviderRecord, Reads } from "../store/reads";
@@ -122,6 +123,8 @@ export interface GraphqlContext extends BudgetedContext {
   status?: StatusProvider;
   /** Chain id to report before the first block is indexed. */
   chainId?: number;
+  /** The payment token's symbol and decimals (the deployment file's), for amounts in sentences; absent: base units. */
+  paymentToken?: TokenUnits;
   /** Which blocks the store can answer as of, and its reads as of one (time travel). */
   history: History;
   /** Set in a context that answers as of a block: the block, and the clock of every answer in it. */

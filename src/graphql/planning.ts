@@ -1,3 +1,4 @@
+import { formatAmount, type TokenUnits } from "../cli/lib/units";
 import { jobMoney, type MarketParameters } from "../protocol";
 import type { RentableOfferRecord } from "../store/reads";
 
@@ -141,16 +142,25 @@ const shares = (gpus: number, parts: number) =>
  * The cheapest way to rent `request.gpus` GPUs now from `offers` (one GPU model, one region or all): one leg per offer
  * used, each a createJob. With spreadAcross K > 1 the GPUs are split as evenly as possible over K distinct providers,
  * the cheapest ones for their share (the provider's average price for it). When the request cannot be filled, the plan
- * holds what can be had and `shortfall` names the first limit that left too few GPUs.
+ * holds what can be had and `shortfall` names the first limit that left too few GPUs. Amounts in `message` are in
+ * `paymentToken`'s units and in base units, or in base units only when the token is not known.
  */
-export function planQuote(offers: readonly RentableOfferRecord[], request: QuoteRequest, terms: PlanningTerms): Quote {
+export function planQuote(offers: readonly RentableOfferRecord[], request: QuoteRequest, terms: PlanningTerms, paymentToken?: TokenUnits): Quote {
   const { gpus, duration } = request;
   const stages: Array<[QuoteShortfall, (offer: RentableOfferRecord) => boolean, (left: readonly RentableOfferRecord[]) => string]> = [
     ["DURATION", (o) => o.minDuration <= duration && duration <= o.maxDuration, () => `no offer with free GPUs takes a ${duration}-second job`],
     [
       "PRICE",
       (o) => request.maxPricePerGpuHour === undefined || o.pricePerGpuHour <= request.maxPricePerGpuHour,
-      (left) => `the free GPUs start at ${[...left].sort(byPrice)[0].pricePerGpuHour} per GPU-hour, above maxPricePerGpuHour ${request.maxPricePerGpuHour}`,
+      (left) => {
+        // Exact both ways (bigint only): the token's units for a person, the base units the arguments are in.
+        const cheapest = [...left].sort(byPrice)[0].pricePerGpuHour;
+        const max = request.maxPricePerGpuHour!;
+        const token = paymentToken;
+        return token
+          ? `the cheapest free GPUs ask ${formatAmount(cheapest, token)} per GPU-hour (${cheapest} base units), above maxPricePerGpuHour ${formatAmount(max, token)} (${max})`
+          : `the cheapest free GPUs ask ${cheapest} base units per GPU-hour, above maxPricePerGpuHour ${max} base units`;
+      },
     ],
     [
       "CARBON",

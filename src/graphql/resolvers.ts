@@ -439,6 +439,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
         minReliabilityPpm: given(args.minReliability) ? parseReliability(args.minReliability, "minReliability") : undefined,
       },
       terms ?? { parameters: { protocolFeeBps: 0, collateralBps: 0, disputeBondBps: 0 }, stakePerPaymentUnit: 1n },
+      context.paymentToken,
     );
     return {
       ...quote,

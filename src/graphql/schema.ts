@@ -253,7 +253,11 @@ type Quote {
   "Every requested GPU is in the plan (and, with spreadAcross, over that many providers)."
   fillable: Boolean!
   shortfall: QuoteShortfall
-  "A sentence: the plan, or what is missing and by how much."
+  """
+  A sentence: the plan, or what is missing and by how much. Amounts in it are exact, in the payment token and in
+  base units ("2.50 USDC per GPU-hour (2500000 base units)"), or in base units only when the server was started
+  without the deployment file that names the token (gpumesh serve without --deployment).
+  """
   message: String!
   gpusRequested: Int!
   gpusPlanned: Int!

@@ -56,7 +56,7 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
     store = openStore({ file: ":memory:" });
     indexer = createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store });
     await indexer.syncOnce();
-    server = await createServer({ app: createGraphqlApp({ db: store.db, logger: silentLogger() }), port: 0 });
+    server = await createServer({ app: createGraphqlApp({ db: store.db, logger: silentLogger(), paymentToken: m.deployment.tokens.payment }), port: 0 });
   });
 
   after(async function () {
@@ -114,8 +114,16 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
   it("says why a request cannot be filled", async function () {
     const shortfall = async (args: string) =>
       (await data(`{ quote(gpuModel: "H100-SXM-80GB", ${args}) { fillable shortfall message gpusPlanned } }`)).quote;
-    expect(await shortfall("gpus: 2, duration: 3600, maxPricePerGpuHour: \"1000000\"")).to.deep.include({ fillable: false, shortfall: "PRICE" });
-    expect((await shortfall("gpus: 2, duration: 3600, maxPricePerGpuHour: \"1000000\"")).message).to.match(/start at 1500000 per GPU-hour/);
+    expect(await shortfall("gpus: 2, duration: 3600, maxPricePerGpuHour: \"1000000\"")).to.deep.include({
+      fillable: false,
+      shortfall: "PRICE",
+      message: "the cheapest free GPUs ask 1.50 USDC per GPU-hour (1500000 base units), above maxPricePerGpuHour 1.00 USDC (1000000)",
+    });
+    // Exact whatever the size: one base unit, and more digits than a double holds.
+    expect((await shortfall("gpus: 2, duration: 3600, maxPricePerGpuHour: \"1\"")).message).to.equal(
+      "the cheapest free GPUs ask 1.50 USDC per GPU-hour (1500000 base units), above maxPricePerGpuHour 0.000001 USDC (1)",
+    );
+    expect((await shortfall("gpus: 2, duration: 3600, maxPricePerGpuHour: \"1234567\"")).message).to.match(/above maxPricePerGpuHour 1\.234567 USDC \(1234567\)$/);
     expect(await shortfall("gpus: 2, duration: 3600, maxCarbonIntensity: 10")).to.deep.include({ shortfall: "CARBON" });
     expect(await shortfall("gpus: 2, duration: 3600, minRenewableBps: 9500")).to.deep.include({ shortfall: "RENEWABLE" });
     expect(await shortfall("gpus: 2, duration: 30")).to.deep.include({ shortfall: "DURATION" });
@@ -124,6 +132,21 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
     expect(await shortfall("gpus: 20, duration: 3600")).to.deep.include({ shortfall: "NOT_ENOUGH_GPUS", gpusPlanned: 6 });
     expect(await shortfall("gpus: 4, duration: 3600, spreadAcross: 2")).to.deep.include({ shortfall: "NOT_ENOUGH_PROVIDERS", gpusPlanned: 2 });
     expect(await shortfall("gpus: 4, duration: 3600, region: \"ap-south\"")).to.deep.include({ shortfall: "NO_OFFERS" });
+
+    // Without the deployment's token (`gpumesh serve` without --deployment): base units only, and said so.
+    const unitless = await createServer({ app: createGraphqlApp({ db: store.db, logger: silentLogger() }), port: 0 });
+    try {
+      const response = await fetch(`${unitless.url}/graphql`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: `{ quote(gpuModel: "H100-SXM-80GB", gpus: 2, duration: 3600, maxPricePerGpuHour: "1000000") { message } }` }),
+      });
+      expect(((await response.json()) as { data: any }).data.quote.message).to.equal(
+        "the cheapest free GPUs ask 1500000 base units per GPU-hour, above maxPricePerGpuHour 1000000 base units",
+      );
+    } finally {
+      await unitless.close();
+    }
 
     const bad = await query(`{ quote(gpuModel: "H100-SXM-80GB", gpus: 2, duration: 3600, spreadAcross: 3) { fillable } }`);
     expect(bad.errors?.[0].message).to.match(/argument "spreadAcross" must be between 1 and gpus \(2\), got 3/);

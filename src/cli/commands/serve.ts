@@ -8,8 +8,9 @@ const HELP = `usage: gpumesh serve --db FILE [--deployment FILE] [--rpc URL] [--
 Serves GraphQL at /graphql (GraphiQL in a browser), /health, /ready, /metrics and the web app at / over the database
 that \`gpumesh index\` writes, opened read-only: any number of servers can read beside one indexer.
   --db FILE          index database (env GPUMESH_DB)
-  --deployment FILE  the deployment the indexer follows, for the web app's token units and consoles
-                     (env GPUMESH_DEPLOYMENT; without it the app shows base units and no consoles)
+  --deployment FILE  the deployment the indexer follows, for the token units of the web app and of the API's
+                     sentences (Quote.message), and the app's consoles (env GPUMESH_DEPLOYMENT; without it
+                     amounts are in base units and the app has no consoles)
   --rpc URL          the chain's JSON-RPC endpoint, offered to browser wallets that lack the chain (a loopback
                      URL only; env GPUMESH_RPC_URL); the server itself never calls it
   --port N           TCP port (env GPUMESH_PORT, default 4000; 0 picks a free port)
@@ -60,6 +61,7 @@ export const command: Command = {
         db: store.db,
         logger,
         chainId: deployment?.chainId,
+        paymentToken: deployment?.tokens.payment,
         web: { deployment, rpcUrls: web.rpcUrls },
       });
       const server = await listen(app, options);

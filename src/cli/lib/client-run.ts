@@ -153,6 +153,7 @@ async function planFromChain(context: SignerContext, options: ClientRunOptions, 
     records,
     { gpus: request.gpus, duration: request.duration, spreadAcross: request.spread, maxPricePerGpuHour: options.maxPrice },
     { parameters: parameters as { protocolFeeBps: number; collateralBps: number; disputeBondBps: number }, stakePerPaymentUnit: BigInt(context.deployment.stakePerPaymentUnit) },
+    context.deployment.tokens.payment,
   );
   return {
     fillable: quote.fillable,
