@@ -6,6 +6,7 @@ import type { Logger } from "./internal/logger";
 import { openStore } from "./store/db";
 import { createIndexer, type Indexer } from "./sync/indexer";
 import type { SyncOptionsInput } from "./sync/options";
+import { retainHistory } from "./sync/retention";
 import { createIndexerStatus, registerIndexerMetrics } from "./sync/status";
 
 export interface IndexAndServeOptions extends SyncOptionsInput {
@@ -15,6 +16,8 @@ export interface IndexAndServeOptions extends SyncOptionsInput {
   host: string;
   port: number;
   logger: Logger;
+  /** Blocks of time-travel history to keep (src/store/retention.ts); undefined keeps all of it. */
+  historyBlocks?: number;
 }
 
 export interface IndexAndServe {
@@ -41,6 +44,8 @@ export async function startIndexAndServe(options: IndexAndServeOptions): Promise
   try {
     const status = createIndexerStatus(deployment.chainId);
     const indexer = createIndexer({ ...options, store, logger, status });
+    // The indexer's own connection: the single writer prunes, the API's reader never does.
+    const retained = options.historyBlocks === undefined ? null : retainHistory({ status, store, logger, historyBlocks: options.historyBlocks });
     const indexerMetrics = new Registry();
     registerIndexerMetrics(indexerMetrics, status);
     const apiStatus = (): ApiIndexerStatus => {
@@ -82,6 +87,7 @@ export async function startIndexAndServe(options: IndexAndServeOptions): Promise
           try {
             await indexer.stop();
             await indexing.catch(() => undefined);
+            retained?.stop();
             await server.close();
           } finally {
             closeStores();

@@ -48,12 +48,20 @@ function lookupError(lookup: Exclude<BlockLookup, { found: true }>, input: { num
     case "BEFORE_START":
       return badUserInput(`${asked} is before the deployment's start block ${lookup.startBlock}`, argument, { startBlock: lookup.startBlock });
     case "BEFORE_HISTORY":
-      return badUserInput(
-        `${asked} is before this database's history, which starts at block ${lookup.historyStart} (it was indexed before ` +
-          "time travel; index into a fresh --db for all of it)",
-        argument,
-        { historyStart: lookup.historyStart },
-      );
+      return lookup.historyBlocks === null
+        ? badUserInput(
+            `${asked} is before this database's history, which starts at block ${lookup.historyStart} (it was indexed before ` +
+              "time travel; index into a fresh --db for all of it)",
+            argument,
+            { historyStart: lookup.historyStart },
+          )
+        : badUserInput(
+            `${asked} is before this database's history, which starts at block ${lookup.historyStart} (its indexer keeps ` +
+              `the last ${lookup.historyBlocks} blocks of history, --history-blocks ${lookup.historyBlocks}; index into a fresh --db ` +
+              "without it for all of it)",
+            argument,
+            { historyStart: lookup.historyStart, historyBlocks: lookup.historyBlocks },
+          );
     case "NO_BLOCK_AT":
       return badUserInput(
         lookup.first

@@ -39,7 +39,11 @@ export type BlockLookup =
   | { found: false; reason: "NO_HISTORY" }
   | { found: false; reason: "NOT_INDEXED"; indexedBlock: number | null }
   | { found: false; reason: "BEFORE_START"; startBlock: number }
-  | { found: false; reason: "BEFORE_HISTORY"; historyStart: number }
+  /**
+   * Before history_start: where a database indexed before time travel was upgraded (historyBlocks null), or where an
+   * indexer run with --history-blocks pruned it (src/store/retention.ts).
+   */
+  | { found: false; reason: "BEFORE_HISTORY"; historyStart: number; historyBlocks: number | null }
   /** An `at` before the first applied block's timestamp. */
   | { found: false; reason: "NO_BLOCK_AT"; first: BlockAsOf | null };
 
@@ -154,6 +158,10 @@ export function createHistory(db: Database, base: Reads): History {
 
   const startBlockStatement = db.prepare("SELECT start_block FROM deployment_identity WHERE id = 1").pluck();
   const historyStartStatement = db.prepare("SELECT block_number FROM history_start WHERE id = 1").pluck();
+  // A database of version 11 or older served read-only has no history_blocks (migrations/012_history_retention.sql).
+  const retention = (db.pragma("table_info(history_start)") as Array<{ name: string }>).some((column) => column.name === "history_blocks")
+    ? db.prepare("SELECT history_blocks FROM history_start WHERE id = 1").pluck()
+    : null;
   const blockAtOrBefore = db.prepare<[number], BlockAsOf>(
     "SELECT number, timestamp FROM block_times WHERE number <= ? ORDER BY number DESC LIMIT 1",
   );
@@ -242,12 +250,19 @@ export function createHistory(db: Database, base: Reads): History {
     }
   };
 
+  const beforeHistory = (since: number): BlockLookup => ({
+    found: false,
+    reason: "BEFORE_HISTORY",
+    historyStart: since,
+    historyBlocks: (retention?.get() as number | null | undefined) ?? null,
+  });
+
   /** Checks that `number` (at most the head) has history; the block and the clock of the answer. */
   const answerable = (number: number, indexedBlock: number): BlockLookup => {
     const start = startBlock();
     if (number < start) return { found: false, reason: "BEFORE_START", startBlock: start };
     const since = historyStart();
-    if (since !== null && number < since) return { found: false, reason: "BEFORE_HISTORY", historyStart: since };
+    if (since !== null && number < since) return beforeHistory(since);
     // Before the first applied block nothing had happened: no row is alive, and the clock reads nothing.
     const clock = number === indexedBlock ? base.checkpoint()!.blockTimestamp : (blockAtOrBefore.get(number)?.timestamp ?? 0);
     return { found: true, block: { number, timestamp: clock } };
@@ -391,7 +406,11 @@ export function createHistory(db: Database, base: Reads): History {
       const checkpoint = base.checkpoint();
       if (!checkpoint) return { found: false, reason: "NOT_INDEXED", indexedBlock: null };
       const first = firstBlock.get() ?? null;
-      if (first === null || first.timestamp > at) return { found: false, reason: "NO_BLOCK_AT", first };
+      if (first === null || first.timestamp > at) {
+        // The block times before the history are not all kept: a time before them is before the history.
+        const since = historyStart();
+        return since !== null && first !== null ? beforeHistory(since) : { found: false, reason: "NO_BLOCK_AT", first };
+      }
       // Timestamps never decrease with the number: bisect the numbers for the last applied block at or before `at`.
       let low = first.number;
       let high = checkpoint.blockNumber;

@@ -48,6 +48,13 @@ describe("gpumesh start-up", function () {
       [["start", "--seed", "abc"], 'gpumesh start: --seed: "abc" is not a whole number\nusage: gpumesh start'],
       [["start", "--chain-port", "0"], 'gpumesh start: --chain-port must be a TCP port (1 to 65535), got "0"\n'],
       [["start", "now"], 'gpumesh start: unexpected argument "now"\n'],
+      [
+        ["index", "--rpc", "http://127.0.0.1:9", "--deployment", "x.json", "--db", "x.db", "--history-blocks", "all"],
+        'gpumesh index: --history-blocks: "all" is not a whole number\nusage: gpumesh index',
+      ],
+      [["index", "--history-blocks"], "gpumesh index: option --history-blocks needs a value\n"],
+      [["run", "--db", "x.db", "--history-blocks=-5"], 'gpumesh run: --history-blocks: "-5" is not a whole number\nusage: gpumesh run'],
+      [["start", "--history-blocks", "1.5"], 'gpumesh start: --history-blocks: "1.5" is not a whole number\nusage: gpumesh start'],
       [["market", "stats", "--colour"], "gpumesh market stats: unknown option --colour\nusage: gpumesh market stats"],
       [["bogus"], 'gpumesh: unknown command "bogus"'],
     ] as const) {

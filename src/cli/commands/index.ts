@@ -1,6 +1,15 @@
 import { redactUrl } from "../../internal/errors";
 import type { IndexerStatusSnapshot } from "../../sync/status";
-import { SYNC_OPTIONS, resolveDbFile, resolveDeploymentFile, resolveLogLevel, resolveRpcUrls, resolveSyncTuning } from "../lib/args";
+import {
+  HISTORY_BLOCKS_HELP,
+  SYNC_OPTIONS,
+  resolveDbFile,
+  resolveDeploymentFile,
+  resolveHistoryBlocks,
+  resolveLogLevel,
+  resolveRpcUrls,
+  resolveSyncTuning,
+} from "../lib/args";
 import { parseOrHelp, type Command } from "../lib/command";
 
 const HELP = `usage: gpumesh index --rpc URL[,URL2] --deployment FILE --db FILE [options]
@@ -13,6 +22,7 @@ checkpoint after any stop, rolls back reorganisations, retries RPC failures.
   --finality-depth N        deepest reorg handled, in blocks (default per chain: 12 local, 64 Ethereum, 300 rollups)
   --poll-interval-ms N      how often to poll the head (default per chain)
   --max-block-range N       largest eth_getLogs range (default 10000; shrinks when the node refuses)
+${HISTORY_BLOCKS_HELP}
   --exit-at-head            stop once caught up with the head instead of following it
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                this help
@@ -76,14 +86,16 @@ async function run(argv: string[]): Promise<number> {
     dbFile: resolveDbFile(values),
     logLevel: resolveLogLevel(values, "info")!,
     exitAtHead: values["exit-at-head"] ?? false,
+    historyBlocks: resolveHistoryBlocks(values),
     ...resolveSyncTuning(values),
   };
 
-  const [{ loadDeployment }, { createLogger }, { openStore }, { createIndexer }] = await Promise.all([
+  const [{ loadDeployment }, { createLogger }, { openStore }, { createIndexer }, { retainHistory }] = await Promise.all([
     import("../../chain/deployment"),
     import("../../internal/logger"),
     import("../../store/db"),
     import("../../sync/indexer"),
+    import("../../sync/retention"),
   ]);
   const interactive = Boolean(process.stderr.isTTY);
   // On a terminal the bar shows progress; logs keep to warnings so they do not tear it.
@@ -101,12 +113,16 @@ async function run(argv: string[]): Promise<number> {
       pollIntervalMs: options.pollIntervalMs,
       maxBlockRange: options.maxBlockRange,
     });
+    // After the indexer took the writer lock: only the database's one writer prunes.
+    const retained =
+      options.historyBlocks === undefined ? null : retainHistory({ status: indexer.status, store, logger, historyBlocks: options.historyBlocks });
     logger.info({
       msg: "indexing",
       chainId: deployment.chainId,
       rpc: options.rpcUrls.map(redactUrl),
       db: options.dbFile,
       fromBlock: indexer.status.snapshot().indexedBlock ?? deployment.startBlock,
+      historyBlocks: options.historyBlocks ?? null,
       ...indexer.options,
     });
     const bar = interactive ? createProgressBar(process.stderr, deployment.startBlock) : null;
@@ -139,7 +155,11 @@ async function run(argv: string[]): Promise<number> {
     process.on("SIGTERM", onSignal);
     try {
       await indexer.start({ exitWhenCaughtUp: options.exitAtHead });
+      // Caught up and leaving: the database is left pruned exactly to checkpoint - N (a signal leaves the rest to
+      // the next run).
+      if (options.exitAtHead && signalCount === 0) retained?.finish();
     } finally {
+      retained?.stop();
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
       bar?.update(indexer.status.snapshot(), true);

@@ -4,7 +4,9 @@ import {
   DEFAULT_RPC_URL,
   SERVER_OPTIONS,
   SYNC_OPTIONS,
+  HISTORY_BLOCKS_HELP,
   resolveDeploymentFile,
+  resolveHistoryBlocks,
   resolveLogLevel,
   resolveRpcUrls,
   resolveServerOptions,
@@ -26,6 +28,7 @@ Indexes the deployment's events into the database (resuming from its checkpoint)
   --finality-depth N        deepest reorg handled, in blocks (default per chain)
   --poll-interval-ms N      how often to poll the head (default per chain)
   --max-block-range N       largest eth_getLogs range (default 10000; shrinks when the node refuses)
+${HISTORY_BLOCKS_HELP}
   --log-level LEVEL         trace, debug, info, warn, error (default info)
   -h, --help                this help`;
 
@@ -40,6 +43,7 @@ async function run(argv: string[]): Promise<number> {
     rpcUrls: resolveRpcUrls(values, DEFAULT_RPC_URL),
     deploymentFile: resolveDeploymentFile(values, DEFAULT_DEPLOYMENT_FILE),
     logLevel: resolveLogLevel(values),
+    historyBlocks: resolveHistoryBlocks(values),
     ...resolveSyncTuning(values),
   };
 
@@ -61,6 +65,7 @@ async function run(argv: string[]): Promise<number> {
     finalityDepth: options.finalityDepth,
     pollIntervalMs: options.pollIntervalMs,
     maxBlockRange: options.maxBlockRange,
+    historyBlocks: options.historyBlocks,
   });
   const { server } = service;
   logger.info({

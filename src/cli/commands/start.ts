@@ -3,7 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { ConfigError } from "../../internal/errors";
-import { optionalInteger, resolvePort } from "../lib/args";
+import { optionalInteger, resolveHistoryBlocks, resolvePort } from "../lib/args";
 import { parseOrHelp, type Command } from "../lib/command";
 import { REPOSITORY_ROOT, findPortHolder, spawnNodeTiedToParent, stopWhenParentIsGone, untilShutdownSignal } from "../lib/processes";
 
@@ -23,6 +23,8 @@ it into a fresh database served as GraphQL. Ctrl-C stops everything.
   --failover-every N      kill the agent serving every Nth workload once its job runs (default 4; 0: never)
   --no-simulation         deploy and index only: an empty market for the CLI
   --db FILE               index database (default .gpumesh/market.db, recreated at every start)
+  --history-blocks N      keep the indexer's time-travel history for the last N blocks only (default: all of
+                          it; not --history-hours, which is the simulation's)
   -h, --help              this help`;
 
 const OPTIONS = {
@@ -38,6 +40,7 @@ const OPTIONS = {
   "workload-every-ms": { type: "string" },
   "failover-every": { type: "string" },
   db: { type: "string" },
+  "history-blocks": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -136,6 +139,7 @@ async function run(argv: string[]): Promise<number> {
     workloadEveryMs: optionalInteger(values["workload-every-ms"], "--workload-every-ms", 1000) ?? 20_000,
     failoverEvery: optionalInteger(values["failover-every"], "--failover-every", 0) ?? 4,
     dbFile: values.db ?? path.join(ROOT, ".gpumesh", "market.db"),
+    historyBlocks: resolveHistoryBlocks(values),
   };
   // Under `npm start` (whose script execs us), npm is our parent: when it is killed, even by SIGKILL, stop everything
   // as on Ctrl-C.
@@ -231,6 +235,7 @@ async function run(argv: string[]): Promise<number> {
       logger,
       confirmations: 0,
       pollIntervalMs: 500,
+      historyBlocks: options.historyBlocks,
     });
     cleanup.push(() => service.stop());
 

@@ -176,9 +176,15 @@ export const SYNC_OPTIONS = {
   "finality-depth": { type: "string" },
   "poll-interval-ms": { type: "string" },
   "max-block-range": { type: "string" },
+  "history-blocks": { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const satisfies OptionSpecs;
+
+/** The help line of --history-blocks, for every command that indexes. */
+export const HISTORY_BLOCKS_HELP =
+  "  --history-blocks N        keep time-travel history for the last N blocks only (default: all of it); older row\n" +
+  "                            versions are pruned as the indexer goes, and a block before them is refused";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
@@ -226,6 +232,11 @@ export function resolveSyncTuning(values: {
     pollIntervalMs: optionalInteger(values["poll-interval-ms"], "--poll-interval-ms", 10),
     maxBlockRange: optionalInteger(values["max-block-range"], "--max-block-range", 1),
   };
+}
+
+/** --history-blocks: how many blocks of time-travel history the indexer keeps; undefined keeps all of it. */
+export function resolveHistoryBlocks(values: { "history-blocks"?: string }): number | undefined {
+  return optionalInteger(values["history-blocks"], "--history-blocks", 0);
 }
 
 /** A TCP port flag (0 picks a free port when `allowZero`). */
