@@ -133,6 +133,51 @@ describe("market simulation", function () {
       expect(down.stderr).to.contain("cannot reach the GraphQL API at http://127.0.0.1:9/graphql");
     });
 
+    it("market stats and capacity as of an earlier block or time (--block, --at) answer as the API does", async function () {
+      const api = async <T>(query: string, variables: Record<string, unknown> = {}) => {
+        const response = await fetch(apiUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+        const body = (await response.json()) as { data: T; errors?: unknown };
+        expect(body.errors, JSON.stringify(body.errors)).to.equal(undefined);
+        return body.data;
+      };
+      const { _meta: head } = await api<{ _meta: { block: { number: number; timestamp: number } } }>("{ _meta { block { number timestamp } } }");
+      const past = Math.floor(head.block.number / 2);
+      const expected = await api<{ market: { providers: number; volume: string; jobsByState: Array<{ state: string; count: number }> } }>(
+        "query($b: BlockInput) { market(block: $b) { providers volume jobsByState { state count } } }",
+        { b: { number: past } },
+      );
+      const now = await api<{ market: { jobsByState: Array<{ state: string; count: number }> } }>("{ market { jobsByState { state count } } }");
+      expect(expected.market.jobsByState, "the past differs from now").not.to.deep.equal(now.market.jobsByState);
+
+      const stats = await runCli(node, ["market", "stats", "--block", String(past), "--api", apiUrl, "--json"]);
+      expect(stats.code, show(stats)).to.equal(0);
+      const asOf = json(stats);
+      expect(asOf.asOf).to.include({ number: past });
+      expect(asOf.volume).to.equal(expected.market.volume);
+      expect(asOf.jobsByState).to.deep.equal(expected.market.jobsByState);
+      const table = await runCli(node, ["market", "stats", "--block", String(past), "--api", apiUrl]);
+      expect(table.stdout).to.match(new RegExp(`^as of block ${past} \\(\\d{4}-`));
+
+      // --at a duration before the indexed chain's time resolves to the last block at or before it.
+      const agoSeconds = 3600;
+      const { _meta: atMeta } = await api<{ _meta: { block: { number: number } } }>("query($b: BlockInput) { _meta(block: $b) { block { number } } }", {
+        b: { at: head.block.timestamp - agoSeconds },
+      });
+      const capacity = await runCli(node, ["market", "capacity", "--at", "1h", "--api", apiUrl]);
+      expect(capacity.code, show(capacity)).to.equal(0);
+      expect(capacity.stdout).to.contain(`as of block ${atMeta.block.number} (`);
+
+      const both = await runCli(node, ["market", "stats", "--block", "1", "--at", "1h", "--api", apiUrl]);
+      expect(both.code).to.equal(2);
+      expect(both.stderr).to.contain("--block and --at");
+      const notNumber = await runCli(node, ["market", "capacity", "--block", "latest", "--api", apiUrl]);
+      expect(notNumber.code).to.equal(2);
+      expect(notNumber.stderr).to.contain('--block: "latest" is not a block number');
+      const future = await runCli(node, ["market", "stats", "--block", String(head.block.number + 1000), "--api", apiUrl]);
+      expect(future.code).to.equal(1);
+      expect(future.stderr).to.contain("is not indexed yet");
+    });
+
     it("client offers from the API match the chain", async function () {
       const fromApi = json(await runCli(node, ["client", "offers", "--api", apiUrl, "--model", "h100", "--json"]));
       const fromChain = json(await runCli(node, ["client", "offers", "--chain", "--model", "h100", "--json"]));

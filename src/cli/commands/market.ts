@@ -47,10 +47,38 @@ async function resolveModelName(apiUrl: string, name: string): Promise<string> {
 const optionalAmount = (value: string | null, token: TokenUnits) => (value === null ? "-" : formatAmount(BigInt(value), token));
 const percent = (ratio: number) => `${(ratio * 100).toFixed(1)}%`;
 
+// ------------------------------------------------------------------ time travel
+const AS_OF_OPTIONS = { block: { type: "string" }, at: { type: "string" } } as const;
+const AS_OF_HELP = [
+  "  --block N             as of block N (the indexer keeps every block's state: time travel)",
+  "  --at D|DATE           as of the last block at or before this long ago (e.g. 2h) or an ISO date",
+];
+
+/** The API's `block: BlockInput` argument from --block or --at, or undefined for now. */
+async function asOfBlock(apiUrl: string, values: { block?: string; at?: string }): Promise<{ number: number } | { at: number } | undefined> {
+  if (values.block !== undefined && values.at !== undefined) throw new UsageError("--block and --at: give one of them, not both");
+  if (values.block !== undefined) {
+    if (!/^\d+$/.test(values.block) || !Number.isSafeInteger(Number(values.block))) {
+      throw new UsageError(`--block: "${values.block}" is not a block number`);
+    }
+    return { number: Number(values.block) };
+  }
+  if (values.at === undefined) return undefined;
+  return { at: parsePastTime(values.at, "--at", await chainNow(apiUrl, [values.at]))! };
+}
+
+/** The block an answer is as of, for the line that says so: from the API, which resolved --at to it. */
+interface AsOf {
+  number: number;
+  timestamp: number;
+}
+const asOfLine = (asOf: AsOf) => `as of block ${asOf.number} (${formatTime(asOf.timestamp)})`;
+
 // ------------------------------------------------------------------ capacity
 const capacityHelp = [
-  "usage: gpumesh market capacity [--by model|region|model-region] [--model NAME] [--region CODE] [options]",
-  "Open capacity now: GPUs offered, leased and free, utilization, providers and asks.",
+  "usage: gpumesh market capacity [--by model|region|model-region] [--model NAME] [--region CODE] [--block N | --at D|DATE] [options]",
+  "Open capacity now (or as of a block): GPUs offered, leased and free, utilization, providers and asks.",
+  ...AS_OF_HELP,
   ...API_HELP,
 ].join("\n");
 
@@ -73,24 +101,27 @@ const capacity: Subcommand = {
   summary: "open capacity by GPU model and/or region",
   help: capacityHelp,
   async run(argv) {
-    const parsed = parseOrHelp(argv, { ...API_OPTIONS, by: { type: "string" }, model: { type: "string" }, region: { type: "string" } }, capacityHelp);
+    const parsed = parseOrHelp(argv, { ...API_OPTIONS, ...AS_OF_OPTIONS, by: { type: "string" }, model: { type: "string" }, region: { type: "string" } }, capacityHelp);
     if (!parsed) return 0;
     const { values } = parsed;
     const groupBy = GROUPS[values.by ?? "model"];
     if (!groupBy) throw new UsageError(`--by: "${values.by}" is not one of model, region, model-region`);
     const apiUrl = resolveApiUrl(values);
+    const block = await asOfBlock(apiUrl, values);
     const units = await tokenUnits(values);
     const gpuModel = values.model ? await resolveModelName(apiUrl, values.model) : undefined;
-    const { capacity: buckets } = await graphqlRequest<{ capacity: CapacityBucket[] }>(
+    const { capacity: buckets, _meta: meta } = await graphqlRequest<{ capacity: CapacityBucket[]; _meta?: { block: AsOf } }>(
       apiUrl,
-      `query Capacity($groupBy: CapacityGroup, $gpuModel: String, $region: String) {
-        capacity(groupBy: $groupBy, gpuModel: $gpuModel, region: $region) {
+      `query Capacity($groupBy: CapacityGroup, $gpuModel: String, $region: String${block ? ", $block: BlockInput" : ""}) {
+        capacity(groupBy: $groupBy, gpuModel: $gpuModel, region: $region${block ? ", block: $block" : ""}) {
           gpuModel region gpusOffered gpusLeased gpusAvailable utilization providers offers askFloor askMedian
         }
+        ${block ? "_meta(block: $block) { block { number timestamp } }" : ""}
       }`,
-      { groupBy, gpuModel, region: values.region },
+      { groupBy, gpuModel, region: values.region, ...(block ? { block } : {}) },
     );
     const out = createOutput(Boolean(values.json));
+    if (meta) out.line(asOfLine(meta.block));
     const withModel = groupBy !== "REGION";
     const withRegion = groupBy !== "GPU_MODEL";
     out.table(
@@ -144,6 +175,14 @@ function parsePastTime(text: string | undefined, flag: string, nowSeconds: numbe
   return nowSeconds - parseDuration(text, flag);
 }
 
+/** The indexed chain's time when one of `times` is a duration before it (else the wall clock: no request). */
+async function chainNow(apiUrl: string, times: Array<string | undefined>): Promise<number> {
+  const now = Math.floor(Date.now() / 1000);
+  if (!times.some((text) => text !== undefined && !/^\d{4}-/.test(text))) return now;
+  const meta = await graphqlRequest<{ _meta: { block: { timestamp: number } } }>(apiUrl, "query { _meta { block { timestamp } } }");
+  return meta._meta.block.timestamp > 0 ? meta._meta.block.timestamp : now;
+}
+
 const prices: Subcommand = {
   summary: "realized prices per hour or day for a GPU model",
   help: pricesHelp,
@@ -159,11 +198,7 @@ const prices: Subcommand = {
     const interval = (values.interval ?? "hour").toUpperCase();
     if (interval !== "HOUR" && interval !== "DAY") throw new UsageError(`--interval: "${values.interval}" is not hour or day`);
     const apiUrl = resolveApiUrl(values);
-    let now = Math.floor(Date.now() / 1000);
-    if ([values.since, values.until].some((text) => text !== undefined && !/^\d{4}-/.test(text))) {
-      const meta = await graphqlRequest<{ _meta: { block: { timestamp: number } } }>(apiUrl, "query { _meta { block { timestamp } } }");
-      if (meta._meta.block.timestamp > 0) now = meta._meta.block.timestamp;
-    }
+    const now = await chainNow(apiUrl, [values.since, values.until]);
     const from = parsePastTime(values.since, "--since", now);
     const to = parsePastTime(values.until, "--until", now);
     const units = await tokenUnits(values);
@@ -198,7 +233,12 @@ const prices: Subcommand = {
 };
 
 // ------------------------------------------------------------------ stats
-const statsHelp = ["usage: gpumesh market stats [options]", "Network-wide totals: providers, stake, escrow, volume, jobs by state, utilization.", ...API_HELP].join("\n");
+const statsHelp = [
+  "usage: gpumesh market stats [--block N | --at D|DATE] [options]",
+  "Network-wide totals now (or as of a block): providers, stake, escrow, volume, jobs by state, utilization.",
+  ...AS_OF_HELP,
+  ...API_HELP,
+].join("\n");
 
 interface MarketStats {
   providers: number;
@@ -221,26 +261,30 @@ const stats: Subcommand = {
   summary: "network-wide totals",
   help: statsHelp,
   async run(argv) {
-    const parsed = parseOrHelp(argv, API_OPTIONS, statsHelp);
+    const parsed = parseOrHelp(argv, { ...API_OPTIONS, ...AS_OF_OPTIONS }, statsHelp);
     if (!parsed) return 0;
+    const apiUrl = resolveApiUrl(parsed.values);
+    const block = await asOfBlock(apiUrl, parsed.values);
     const units = await tokenUnits(parsed.values);
-    const { market } = await graphqlRequest<{ market: MarketStats }>(
-      resolveApiUrl(parsed.values),
-      `query { market {
+    const { market, _meta: meta } = await graphqlRequest<{ market: MarketStats; _meta?: { block: AsOf } }>(
+      apiUrl,
+      `query Market${block ? "($block: BlockInput)" : ""} { market${block ? "(block: $block)" : ""} {
         providers activeProviders totalStaked totalLocked totalUnbonding totalSlashed escrowed volume feesCollected
         gpuHoursSold jobsByState { state count } gpusOffered gpusLeased utilization
-      } }`,
+      } ${block ? "_meta(block: $block) { block { number timestamp } }" : ""} }`,
+      block ? { block } : {},
     );
     const pay = (value: string) => formatAmount(BigInt(value), units.payment);
     const stake = (value: string) => formatAmount(BigInt(value), units.stake);
     const out = createOutput(Boolean(parsed.values.json));
+    if (meta) out.line(asOfLine(meta.block));
     out.line(`providers      ${market.providers} registered, ${market.activeProviders} with open offers`);
     out.line(`stake          ${stake(market.totalStaked)} staked, ${stake(market.totalLocked)} locked, ${stake(market.totalUnbonding)} unbonding, ${stake(market.totalSlashed)} slashed`);
     out.line(`capacity       ${market.gpusLeased}/${market.gpusOffered} GPUs leased (${percent(market.utilization)})`);
     out.line(`money          ${pay(market.escrowed)} in escrow, volume ${pay(market.volume)}, fees ${pay(market.feesCollected)}`);
     out.line(`GPU-hours sold ${market.gpuHoursSold.toFixed(1)}`);
     out.line(`jobs           ${market.jobsByState.map((entry) => `${entry.count} ${entry.state.toLowerCase()}`).join(", ")}`);
-    out.result(market as unknown as Record<string, unknown>);
+    out.result({ ...market, ...(meta ? { asOf: meta.block } : {}) } as unknown as Record<string, unknown>);
   },
 };
 
