@@ -24,6 +24,7 @@ import { devStablecoinAbi, jobMarketAbi, providerStakingAbi } from "../src/chain
 import { deployGpuMesh } from "../src/chain/deploy";
 import { loadDeployment, type Deployment } from "../src/chain/deployment";
 import { createEventDecoder, type RpcLog } from "../src/chain/events";
+import { freePort } from "../src/internal/net";
 
 const ROOT = path.join(__dirname, "..");
 const TARGET_RSS_MB = 300;
@@ -47,16 +48,6 @@ interface Anvil {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Waits up to `attempts` x 100 ms for a JSON-RPC node on `port` spawned as `child`; kills it when it never answers. */
 async function nodeReady(child: ChildProcess, port: number, name: string, attempts: number): Promise<Anvil> {

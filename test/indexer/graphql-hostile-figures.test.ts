@@ -111,7 +111,9 @@ describe("GraphQL figures: volume, GPU-hours sold and price intervals", function
       const indexer = createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: indexed, finalityDepth: 2 });
       await indexer.syncOnce();
       const volume = createReads(indexed.db).marketTotals().volume;
-      indexed.db.exec("ALTER TABLE market_totals DROP COLUMN cancel_fees; PRAGMA user_version = 10;");
+      indexed.db.exec(
+        "ALTER TABLE market_totals DROP COLUMN cancel_fees; ALTER TABLE history_start DROP COLUMN history_blocks; PRAGMA user_version = 10;",
+      );
       indexed.close();
       // As a version-10 indexer left it, with a cancelled job: the sum is not known until the writer's next batch.
       const upgraded = openStore({ file });
