@@ -1,6 +1,7 @@
 import type { IndexedEvent } from "../chain/events";
 import { GpuMeshError } from "../internal/errors";
 import type { Db } from "./db";
+import { createCancelFeesSum } from "./reads";
 import { PARAMETER_NAMES, parameterColumn, type JobState } from "../protocol";
 import type { HeartbeatKind, JobRow, MarketTotalsRow, OfferRow, PriceInterval, ProviderRow, StakeMovementKind, TermsRow } from "./rows";
 import { MAX_PRICE_SORT, type Tables } from "./schema";
@@ -97,7 +98,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
          AND price_sort = ?`,
     )
     .pluck();
-  const cancelFees = db.prepare(`SELECT cancel_fee FROM jobs WHERE state = 'CANCELLED' AND cancel_fee <> '0'`).pluck();
+  const cancelFeesOfJobs = createCancelFeesSum(db);
   const latestHeartbeat = db.prepare<[string]>(`SELECT MAX(at) FROM heartbeats WHERE provider = ?`).pluck();
   const offersDue = db.prepare<[number], { id: number; at: number }>(
     `SELECT id, expires_at AS at FROM offers WHERE state = 'OPEN' AND expires_at <= ?`,
@@ -595,7 +596,8 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             // A client may still cancel a job the clock has expired: its GPUs are free already.
             if (row.state !== "EXPIRED") releaseGpus(row, block);
             const providerPaid = payProvider(row, cancelFee, block);
-            if (cancelFee !== 0n) updateTotals((t) => (t.cancel_fees === null ? {} : { cancel_fees: add(t.cancel_fees, cancelFee) }));
+            // Known here: beginBatch filled it in before the batch's first block.
+            if (cancelFee !== 0n) updateTotals((t) => ({ cancel_fees: add(t.cancel_fees ?? inconsistent("market_totals.cancel_fees is not known"), cancelFee) }));
             setJobState(row, "CANCELLED", {
               ended_at: ts,
               finalized_at: ts,
@@ -857,8 +859,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
   return {
     beginBatch() {
       if (totals().cancel_fees !== null) return;
-      const sum = (cancelFees.all() as string[]).reduce((total, fee) => total + BigInt(fee), 0n);
-      tables.marketTotals.update(1, { cancel_fees: sum.toString() });
+      tables.marketTotals.update(1, { cancel_fees: cancelFeesOfJobs().toString() });
     },
     beginBlock,
     apply,

@@ -707,6 +707,15 @@ export interface Reads {
   priceBuckets(query: { gpuModelId: string; region: string; interval: Interval; from: number; to: number }): PriceBucketRecord[];
 }
 
+/**
+ * The sum of the cancel fees of the cancelled jobs, read from the jobs: what market_totals.cancel_fees holds once
+ * known (migrations/011_cancel_fees.sql). The writer computes it once for an upgraded database; reads use it until then.
+ */
+export function createCancelFeesSum(db: Database): () => bigint {
+  const fees = db.prepare(`SELECT cancel_fee FROM jobs WHERE state = 'CANCELLED' AND cancel_fee <> '0'`).pluck();
+  return () => (fees.all() as string[]).reduce((sum, fee) => sum + BigInt(fee), 0n);
+}
+
 export function createReads(db: Database): Reads {
   const statements = new Map<string, Statement>();
   // Queries built from filters vary by which filters are set; each shape is prepared once.
@@ -734,7 +743,7 @@ export function createReads(db: Database): Reads {
     .prepare(`SELECT provider_paid FROM jobs WHERE state IN (${[...OPEN_JOB_STATES].map(() => "?").join(", ")}) AND provider_paid <> '0'`)
     .pluck();
   // Only while market_totals.cancel_fees is not known (an upgraded database before its writer's next batch).
-  const cancelFeesStatement = db.prepare(`SELECT cancel_fee FROM jobs WHERE state = 'CANCELLED' AND cancel_fee <> '0'`).pluck();
+  const cancelFeesOfJobs = createCancelFeesSum(db);
   const sumOf = (amounts: string[]) => amounts.reduce((sum, amount) => sum + BigInt(amount), 0n);
   const unfinishedGpuSecondsStatement = db
     .prepare(
@@ -888,7 +897,7 @@ export function createReads(db: Database): Reads {
     marketTotals() {
       const row = marketTotalsStatement.get() as Record<string, string | number> | undefined;
       // Provider pay that is not volume: the claims of open jobs (counted once they finish) and cancel fees.
-      const cancelFees = row?.cancel_fees === null ? sumOf(cancelFeesStatement.all() as string[]) : BigInt(row?.cancel_fees ?? "0");
+      const cancelFees = row?.cancel_fees === null ? cancelFeesOfJobs() : BigInt(row?.cancel_fees ?? "0");
       const notSold = sumOf(openJobsPayStatement.all(...OPEN_JOB_STATES) as string[]) + cancelFees;
       return {
         providers: Number(row?.providers ?? 0),
