@@ -1,6 +1,6 @@
 /**
  * Scale benchmark (issue #10): `npm run bench:scale [-- --events 10000000] [--seed 1] [--regenerate] [--seconds 10]
- * [--connections 32] [--generate-only]`.
+ * [--connections 32] [--generate-only] [--queries capacity,quote] [--regimes distinct,cold] [--cpu-prof DIR]`.
  *
  * 1. Generates a market of --events decoded protocol-v2 events (1 provider per 10,000 events, 1 client per 2,000;
  *    10,000,000 events: 1,000 providers and about 1,000,000 jobs over about 90 days; scripts/lib/scale-market.ts) and
@@ -18,7 +18,9 @@
  *    request (every answer computed from the database, SQLite's page cache emptied). A baseline, `{ _meta }` (never
  *    cached, reads one row), gives the floor of any request that runs GraphQL on this machine.
  *    The target: p99 <= 50 ms for each query, reported per regime.
- * Writes bench/scale.json.
+ * Writes bench/scale.json (only for a whole run: --queries or --regimes measure a part of it and print it alone).
+ * --cpu-prof DIR starts the server with `node --cpu-prof --cpu-prof-dir DIR`: the profile of the server's thread
+ * during the runs, for Chrome's DevTools or `scripts/lib/profile-summary.ts`.
  */
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -228,10 +230,10 @@ interface Server {
   close(): Promise<void>;
 }
 
-function startServer(dbFile: string, deploymentFile: string): Promise<Server> {
+function startServer(dbFile: string, deploymentFile: string, cpuProfDir?: string): Promise<Server> {
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, "bin", "gpumesh.js"), "serve", "--db", dbFile, "--deployment", deploymentFile, "--host", "127.0.0.1", "--port", "0"],
+    [...(cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfDir] : []), path.join(ROOT, "bin", "gpumesh.js"), "serve", "--db", dbFile, "--deployment", deploymentFile, "--host", "127.0.0.1", "--port", "0"],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, GPUMESH_LOG_LEVEL: "warn" } },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -444,6 +446,15 @@ function runLoad(spec: LoadSpec): Promise<LoadFigures> {
 }
 
 // ------------------------------------------------------------------ main
+/** The comma-separated names of a flag, each one of `known`; all of them when the flag is not given. */
+function chosen(flag: string, value: string | undefined, known: string[]): string[] {
+  if (value === undefined) return known;
+  const names = value.split(",").map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !known.includes(name));
+  if (names.length === 0 || unknown.length > 0) throw new Error(`${flag} takes names of ${known.join(", ")}; got ${value}`);
+  return names;
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -453,6 +464,9 @@ async function main() {
       seconds: { type: "string", default: "10" },
       connections: { type: "string", default: "32" },
       "generate-only": { type: "boolean", default: false },
+      queries: { type: "string" },
+      regimes: { type: "string" },
+      "cpu-prof": { type: "string" },
     },
     strict: true,
   });
@@ -480,8 +494,10 @@ async function main() {
   console.log(`database: ${(sizes.bytes / 2 ** 30).toFixed(2)} GiB (${sizes.bytes.toLocaleString("en")} bytes; WAL ${sizes.walBytes} bytes after checkpoint) ${market.dbFile}`);
   console.log(`rows: ${Object.entries(g.db.rows).map(([table, rows]) => `${table} ${rows.toLocaleString("en")}`).join(", ")}`);
   if (values["generate-only"]) return;
+  const regimes = chosen("--regimes", values.regimes, Object.keys(REGIMES)) as Regime[];
+  const partial = values.queries !== undefined || values.regimes !== undefined;
 
-  const server = await startServer(market.dbFile, market.deploymentFile);
+  const server = await startServer(market.dbFile, market.deploymentFile, values["cpu-prof"] && path.resolve(values["cpu-prof"]));
   const endpoint = `${server.url}/graphql`;
   const connections = Number(values.connections);
   const seconds = Number(values.seconds);
@@ -495,7 +511,9 @@ async function main() {
         `${met(figures) ? "met" : "MISSED"}`,
     );
   try {
-    const specs = await buildQueries(endpoint);
+    const all = await buildQueries(endpoint);
+    const names = chosen("--queries", values.queries, all.map((spec) => spec.name));
+    const specs = all.filter((spec) => names.includes(spec.name));
     const checked = await checkQueries(endpoint, specs);
     const load = async (spec: Pick<QuerySpec, "query" | "variants">, regime: Regime) => {
       const { distinct, commit } = REGIMES[regime];
@@ -511,12 +529,14 @@ async function main() {
         commit: commit ? { db: market.dbFile, every: commit } : undefined,
       });
     };
-    const baseline = await load(BASELINE, "distinct");
-    results.baseline = { what: BASELINE.what, variants: 1, dropped: 0, regimes: { distinct: baseline } };
-    print(BASELINE.name, "distinct", baseline);
+    if (!partial) {
+      const baseline = await load(BASELINE, "distinct");
+      results.baseline = { what: BASELINE.what, variants: 1, dropped: 0, regimes: { distinct: baseline } };
+      print(BASELINE.name, "distinct", baseline);
+    }
     for (const spec of specs) {
       results[spec.name] = { what: spec.what, ...checked[spec.name]!, regimes: {} };
-      for (const regime of Object.keys(REGIMES) as Regime[]) {
+      for (const regime of regimes) {
         const figures = await load(spec, regime);
         results[spec.name]!.regimes[regime] = figures;
         print(spec.name, regime, figures);
@@ -525,6 +545,7 @@ async function main() {
   } finally {
     await server.close();
   }
+  if (partial) return;
   const report = {
     date: new Date().toISOString(),
     machine: {
