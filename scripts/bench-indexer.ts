@@ -25,6 +25,7 @@ import { deployGpuMesh } from "../src/chain/deploy";
 import { loadDeployment, type Deployment } from "../src/chain/deployment";
 import { createEventDecoder, type RpcLog } from "../src/chain/events";
 import { freePort } from "../src/internal/net";
+import { cpuProfileFlags } from "./lib/profile-summary";
 
 const ROOT = path.join(__dirname, "..");
 const TARGET_RSS_MB = 300;
@@ -315,14 +316,9 @@ async function backfillChild(url: string, deploymentFile: string, dbFile: string
 }
 
 async function measureBackfill(url: string, deploymentFile: string, dbFile: string, cpuProfile: boolean): Promise<BackfillFigures> {
-  const profileDir = path.join(os.tmpdir(), "gpumesh-bench-profiles");
-  if (cpuProfile) {
-    fs.mkdirSync(profileDir, { recursive: true });
-    process.stderr.write(`CPU profile of the backfill goes to ${profileDir}\n`);
-  }
   const child = spawn(
     process.execPath,
-    [...(cpuProfile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : []), "-r", "ts-node/register/transpile-only", __filename, "--backfill-child", url, deploymentFile, dbFile],
+    [...cpuProfileFlags(cpuProfile, "the backfill"), "-r", "ts-node/register/transpile-only", __filename, "--backfill-child", url, deploymentFile, dbFile],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
   );
   let stdout = "";

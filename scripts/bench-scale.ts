@@ -1,6 +1,6 @@
 /**
  * Scale benchmark (issue #10): `npm run bench:scale [-- --events 10000000] [--seed 1] [--regenerate] [--seconds 10]
- * [--connections 32] [--generate-only] [--queries capacity,quote] [--regimes distinct,cold] [--cpu-prof DIR]`.
+ * [--connections 32] [--generate-only] [--queries capacity,quote] [--regimes distinct,cold] [--cpu-prof]`.
  *
  * 1. Generates a market of --events decoded protocol-v2 events (1 provider per 10,000 events, 1 client per 2,000;
  *    10,000,000 events: 1,000 providers and about 1,000,000 jobs over about 90 days; scripts/lib/scale-market.ts) and
@@ -19,8 +19,8 @@
  *    cached, reads one row), gives the floor of any request that runs GraphQL on this machine.
  *    The target: p99 <= 50 ms for each query, reported per regime.
  * Writes bench/scale.json (only for a whole run: --queries or --regimes measure a part of it and print it alone).
- * --cpu-prof DIR starts the server with `node --cpu-prof --cpu-prof-dir DIR`: the profile of the server's thread
- * during the runs, for Chrome's DevTools or `scripts/lib/profile-summary.ts`.
+ * --cpu-prof profiles the server's thread during the runs (as bench:indexer's --cpu-prof does the backfill's), for
+ * Chrome's DevTools or `scripts/lib/profile-summary.ts`.
  */
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -38,6 +38,7 @@ import { checkOrRecordChain } from "../src/store/identity";
 import { ENTITY_TABLES } from "../src/store/schema";
 import { createStoreWriter } from "../src/store/writer";
 import { SCALE_CHAIN_ID, SCALE_START_TIME, createScaleMarket, type ChainState, type ScaleMarketOptions } from "./lib/scale-market";
+import { cpuProfileFlags } from "./lib/profile-summary";
 import type { LoadFigures, LoadSpec } from "./lib/scale-load";
 
 const ROOT = path.join(__dirname, "..");
@@ -230,10 +231,10 @@ interface Server {
   close(): Promise<void>;
 }
 
-function startServer(dbFile: string, deploymentFile: string, cpuProfDir?: string): Promise<Server> {
+function startServer(dbFile: string, deploymentFile: string, cpuProfile: boolean): Promise<Server> {
   const child = spawn(
     process.execPath,
-    [...(cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfDir] : []), path.join(ROOT, "bin", "gpumesh.js"), "serve", "--db", dbFile, "--deployment", deploymentFile, "--host", "127.0.0.1", "--port", "0"],
+    [...cpuProfileFlags(cpuProfile, "the server"), path.join(ROOT, "bin", "gpumesh.js"), "serve", "--db", dbFile, "--deployment", deploymentFile, "--host", "127.0.0.1", "--port", "0"],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, GPUMESH_LOG_LEVEL: "warn" } },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -466,7 +467,7 @@ async function main() {
       "generate-only": { type: "boolean", default: false },
       queries: { type: "string" },
       regimes: { type: "string" },
-      "cpu-prof": { type: "string" },
+      "cpu-prof": { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -497,7 +498,7 @@ async function main() {
   const regimes = chosen("--regimes", values.regimes, Object.keys(REGIMES)) as Regime[];
   const partial = values.queries !== undefined || values.regimes !== undefined;
 
-  const server = await startServer(market.dbFile, market.deploymentFile, values["cpu-prof"] && path.resolve(values["cpu-prof"]));
+  const server = await startServer(market.dbFile, market.deploymentFile, values["cpu-prof"]);
   const endpoint = `${server.url}/graphql`;
   const connections = Number(values.connections);
   const seconds = Number(values.seconds);

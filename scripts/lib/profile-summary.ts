@@ -4,8 +4,21 @@
  * Idle time ("(idle)", the event loop waiting) is counted apart and left out of the shares.
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+
+/**
+ * The node flags that profile a benchmark's child process (`--cpu-prof` of bench:indexer and bench:scale) into one
+ * directory under the system's temp directory, named on stderr; none when `profile` is false.
+ */
+export function cpuProfileFlags(profile: boolean, what: string): string[] {
+  if (!profile) return [];
+  const dir = path.join(os.tmpdir(), "gpumesh-bench-profiles");
+  fs.mkdirSync(dir, { recursive: true });
+  process.stderr.write(`CPU profile of ${what} goes to ${dir} (scripts/lib/profile-summary.ts summarizes it)\n`);
+  return ["--cpu-prof", "--cpu-prof-dir", dir];
+}
 
 interface ProfileNode {
   id: number;
