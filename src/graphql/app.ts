@@ -84,6 +84,8 @@ export interface GraphqlApp {
   readiness(): Readiness;
   /** Node request listener: /graphql (GraphiQL on GET from a browser), /health, /ready, /metrics. */
   handle: http.RequestListener;
+  /** Resolves once no request is being answered: after it, the database can be closed under the app. */
+  settled(): Promise<void>;
 }
 
 /** What the HTTP layer hands to each GraphQL request: the database version it already read, if it did. */
@@ -99,6 +101,8 @@ export interface GraphqlServer {
 }
 
 const DEFAULT_READY_MAX_LAG_BLOCKS = 3;
+/** How long close() lets the requests in flight finish before it hangs up on them (a body still trickling in). */
+export const SHUTDOWN_GRACE_MS = 5_000;
 const MAX_REQUEST_BODY_BYTES = 1024 * 1024;
 
 /** The whole request body, or null when it is larger than MAX_REQUEST_BODY_BYTES. */
@@ -269,6 +273,17 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
 
   const web = createWebHandler(options.web);
 
+  // The answers still being computed: the server's close() waits for them before the database goes away.
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>): void => {
+    inFlight.add(work);
+    const done = () => inFlight.delete(work);
+    work.then(done, done);
+  };
+  const settled = async (): Promise<void> => {
+    while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+  };
+
   const handle: http.RequestListener = (request, response) => {
     const path = (request.url ?? "/").split("?", 1)[0];
     const isRead = request.method === "GET" || request.method === "HEAD";
@@ -278,7 +293,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
       return sendJson(response, state.ready ? 200 : 503, { status: state.ready ? "ready" : "syncing", ...state });
     }
     if (isRead && path === "/metrics") {
-      metrics.registry.metrics().then(
+      const collected = metrics.registry.metrics().then(
         (text) => {
           response.writeHead(200, { "content-type": metrics.registry.contentType });
           response.end(text);
@@ -288,7 +303,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
           sendJson(response, 500, { error: "metrics collection failed" });
         },
       );
-      return;
+      return track(collected);
     }
     if (isRead && path !== "/graphql" && web(request, response, path)) return;
     if (path !== "/graphql") return sendJson(response, 404, { errors: [{ message: `no such path ${path}: GraphQL is served at /graphql` }] });
@@ -296,13 +311,13 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     response.once("finish", () =>
       metrics.observeRequest(response.statusCode, Number(process.hrtime.bigint() - started) / 1e9),
     );
-    if (request.method !== "POST") return yoga(request, response);
+    if (request.method !== "POST") return track(Promise.resolve(yoga(request, response)));
     // A declared length over the limit is refused before any of the body arrives (or never does); the connection
     // closes after the answer, so its body is never read.
     if (Number(request.headers["content-length"]) > MAX_REQUEST_BODY_BYTES) {
       return sendJson(response, 413, { errors: [{ message: `request body is over ${MAX_REQUEST_BODY_BYTES} bytes` }] }, { connection: "close" });
     }
-    readBody(request)
+    const answered = readBody(request)
       .then((body) =>
         body === null
           ? sendJson(response, 413, { errors: [{ message: `request body is over ${MAX_REQUEST_BODY_BYTES} bytes` }] })
@@ -313,6 +328,7 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
         if (!response.headersSent) sendJson(response, 500, { errors: [{ message: "Unexpected error." }] });
         else response.destroy();
       });
+    track(answered);
   };
 
   /** POST /graphql: from the response cache when the same query was answered since the last commit, else yoga. */
@@ -347,11 +363,11 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
     if (key !== null) responses.store(key, version, result);
   }
 
-  return { yoga, metrics, readiness, handle };
+  return { yoga, metrics, readiness, handle, settled };
 }
 
 /** Binds the app to host:port (port 0 picks a free one) and resolves once listening. */
-export function createServer(options: { app: GraphqlApp; host?: string; port: number }): Promise<GraphqlServer> {
+export function createServer(options: { app: GraphqlApp; host?: string; port: number; graceMs?: number }): Promise<GraphqlServer> {
   const host = options.host ?? "127.0.0.1";
   const server = http.createServer(options.app.handle);
   // Keep-alive connections outlive requests; close() must not wait for clients to hang up.
@@ -366,11 +382,19 @@ export function createServer(options: { app: GraphqlApp; host?: string; port: nu
         server,
         port,
         url: `http://${urlHost}:${port}`,
-        close: () =>
-          new Promise<void>((done, fail) => {
-            server.close((error) => (error ? fail(error) : done()));
-            server.closeAllConnections();
-          }),
+        // Stops accepting, lets the requests in flight finish (up to SHUTDOWN_GRACE_MS), then hangs up on the rest and
+        // waits for their handlers too: when it resolves, nothing reads the database any more.
+        close: async () => {
+          const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
+          server.closeIdleConnections();
+          let timer: NodeJS.Timeout | undefined;
+          const grace = new Promise<void>((done) => (timer = setTimeout(done, options.graceMs ?? SHUTDOWN_GRACE_MS)));
+          await Promise.race([options.app.settled(), grace]);
+          clearTimeout(timer);
+          server.closeAllConnections();
+          await options.app.settled();
+          await closed;
+        },
       });
     });
   });
