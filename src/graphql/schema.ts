@@ -397,6 +397,7 @@ type Provider {
   """
   uptime(window: Int = 86400): Float!
   activeOffers: Int!
+  "Block time of the provider's last change (stake, pay, counts, offers, metadata); signs of life are lastHeartbeatAt's."
   updatedAt: Int!
   "The provider's latest sign of life (heartbeat, accept, claim or completion), as JobMarket.lastHeartbeat."
   lastHeartbeatAt: Int

@@ -250,8 +250,10 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
   /**
    * A sign of life of `address` (JobMarket.lastHeartbeat): every one is kept in `heartbeats`; a registered provider's
    * latest is providers.last_heartbeat_at (an address that heartbeats before registering gets it at registration).
+   * It is not a change of the provider's record (updated_at), and makes no version of it (schema.ts,
+   * UNVERSIONED_COLUMNS): as of a block it is read from the heartbeats.
    */
-  const signOfLife = (indexed: IndexedEvent, block: BlockContext, address: string, at: number, kind: HeartbeatKind, jobId?: bigint) => {
+  const signOfLife = (indexed: IndexedEvent, address: string, at: number, kind: HeartbeatKind, jobId?: bigint) => {
     tables.heartbeats.put({
       block_number: indexed.blockNumber,
       log_index: indexed.logIndex,
@@ -261,7 +263,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
       job_id: jobId === undefined ? null : Number(jobId),
     });
     const row = tables.providers.get(address);
-    if (row && (row.last_heartbeat_at ?? 0) < at) tables.providers.update(address, { last_heartbeat_at: at, updated_at: block.timestamp });
+    if (row && (row.last_heartbeat_at ?? 0) < at) tables.providers.update(address, { last_heartbeat_at: at });
   };
 
   const countProviderJob = (address: string, block: BlockContext, column: "jobs_accepted" | "jobs_declined" | "jobs_expired" | "jobs_dark" | "jobs_disputed" | "jobs_completed") =>
@@ -578,7 +580,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             const startedAt = Number(event.args.startedAt);
             setJobState(row, "RUNNING", { started_at: startedAt });
             countProviderJob(row.provider, block, "jobs_accepted");
-            signOfLife(indexed, block, row.provider, startedAt, "ACCEPT", event.args.jobId);
+            signOfLife(indexed, row.provider, startedAt, "ACCEPT", event.args.jobId);
             return;
           }
           case "JobDeclined": {
@@ -625,7 +627,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             return;
           }
           case "ProviderHeartbeat":
-            signOfLife(indexed, block, event.args.provider.toLowerCase(), Number(event.args.at), "HEARTBEAT");
+            signOfLife(indexed, event.args.provider.toLowerCase(), Number(event.args.at), "HEARTBEAT");
             return;
           case "JobClaimed": {
             const { amount, claimed, receiptedUntil } = event.args;
@@ -634,7 +636,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             if (receiptedUntil !== 0n) changes.receipted_until = Number(receiptedUntil);
             tables.jobs.update(row.id, changes);
             updateTotals((t) => ({ escrowed: sub(t.escrowed, amount) }));
-            signOfLife(indexed, block, row.provider, ts, "CLAIM", event.args.jobId);
+            signOfLife(indexed, row.provider, ts, "CLAIM", event.args.jobId);
             return;
           }
           case "JobExtended": {
@@ -662,7 +664,7 @@ export function createEventHandlers(db: Db, tables: Tables, journal: Journal): E
             else changes.ended_early = 1;
             setJobState(row, "COMPLETED", changes);
             countGpuSecondsSold(row, Number(endedAt), earned);
-            if (event.eventName === "JobCompleted") signOfLife(indexed, block, row.provider, ts, "COMPLETE", event.args.jobId);
+            if (event.eventName === "JobCompleted") signOfLife(indexed, row.provider, ts, "COMPLETE", event.args.jobId);
             return;
           }
           case "JobDark": {

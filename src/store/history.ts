@@ -1,7 +1,7 @@
 import type { Database, Statement } from "better-sqlite3";
 import { OPEN_JOB_STATES } from "../protocol";
 import type { JobRow, OfferRow } from "./rows";
-import { HISTORY_TABLES } from "./schema";
+import { HISTORY_TABLES, UNVERSIONED_COLUMNS } from "./schema";
 import { historyColumns } from "./tables";
 import {
   createPageReads,
@@ -135,16 +135,27 @@ export function createHistory(db: Database, base: Reads): History {
   const versionColumns = Object.fromEntries(
     Object.entries(HISTORY).map(([table, history]) => {
       const kept = new Set(historyColumns(db, history, table));
-      const columns = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).map((column) =>
-        kept.has(column.name) && column.pk === 0 && !PARENT_COLUMNS.has(column.name) ? `h.${column.name} AS ${column.name}` : `c.${column.name} AS ${column.name}`,
-      );
-      const key = (db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).find((column) => column.pk === 1)!.name;
-      return [table, { columns: columns.join(", "), key }];
+      // Read from elsewhere as of the block (schema.ts), unless an older database's history still keeps them.
+      const asOf = UNVERSIONED_COLUMNS[table] ?? {};
+      const info = db.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>;
+      const columns = (n: number | string) =>
+        info
+          .map(({ name, pk }) =>
+            kept.has(name) && pk === 0 && !PARENT_COLUMNS.has(name)
+              ? `h.${name} AS ${name}`
+              : name in asOf && !kept.has(name)
+                ? `${asOf[name](n)} AS ${name}`
+                : `c.${name} AS ${name}`,
+          )
+          .join(", ");
+      const key = info.find((column) => column.pk === 1)!.name;
+      return [table, { columns, key }];
     }),
   );
   /** The whole rows of a table with history as of block `n` (an integer, or a parameter such as @n): a subquery. */
   const versionsAt = (table: string, n: number | string): string => {
-    const { columns, key } = versionColumns[table];
+    const { key } = versionColumns[table];
+    const columns = versionColumns[table].columns(n);
     const alive = `h.valid_from_block <= ${n} AND (h.valid_to_block IS NULL OR h.valid_to_block > ${n})`;
     // CROSS JOIN keeps the current table the outer loop: its indexes, then each row's versions by key.
     return `(SELECT ${columns} FROM ${table} AS c CROSS JOIN ${HISTORY[table]} AS h ON h.${key} = c.${key} WHERE ${alive})`;
@@ -171,7 +182,8 @@ export function createHistory(db: Database, base: Reads): History {
 
   /** The version alive at @n of each key in @keys (a JSON array): the latest at or before it, if it was not replaced. */
   const latest = (table: string, columns: string) => {
-    const { columns: versioned, key } = versionColumns[table];
+    const { key } = versionColumns[table];
+    const versioned = versionColumns[table].columns("@n");
     const history = HISTORY[table];
     return db.prepare(
       `SELECT ${columns} FROM (SELECT ${versioned} FROM json_each(@keys) AS k CROSS JOIN ${table} AS c ON c.${key} = k.value

@@ -45,6 +45,19 @@ export const HISTORY_TABLES: Record<string, string> = {
   terms: "terms_history",
 };
 
+/**
+ * Columns of a table with history that its history table does not keep, each with the SQL of its value as of a block
+ * (over the current row, `c`, and the block, `n`: a number or a parameter). Changing one of them alone writes no
+ * version. A provider's latest sign of life is one: a version per heartbeat would be most of the history (7.8M of the
+ * versions of a 10M-event store), and the heartbeats table has every one with its block.
+ */
+export const UNVERSIONED_COLUMNS: Record<string, Record<string, (n: number | string) => string>> = {
+  providers: {
+    // handlers.ts keeps providers.last_heartbeat_at the largest `at` of the address's signs of life so far.
+    last_heartbeat_at: (n) => `(SELECT at FROM heartbeats WHERE provider = c.address AND block_number <= ${n} ORDER BY at DESC LIMIT 1)`,
+  },
+};
+
 export interface Tables {
   gpuModels: Table<GpuModelRow>;
   providers: Table<ProviderRow>;
@@ -84,7 +97,7 @@ export const ENTITY_TABLES = [
 export function createTables(db: Db, journal: Journal): Tables & { all: Table<Row>[] } {
   const tables: Tables = {
     gpuModels: createTable(db, "gpu_models", journal, { history: HISTORY_TABLES.gpu_models }),
-    providers: createTable(db, "providers", journal, { history: HISTORY_TABLES.providers }),
+    providers: createTable(db, "providers", journal, { history: HISTORY_TABLES.providers, unversioned: Object.keys(UNVERSIONED_COLUMNS.providers) }),
     offers: createTable(db, "offers", journal, { derived: DERIVED_COLUMNS.offers, history: HISTORY_TABLES.offers }),
     jobs: createTable(db, "jobs", journal, { history: HISTORY_TABLES.jobs }),
     // Append-only: nothing reads a movement back, so none stays in memory after a flush.

@@ -95,6 +95,8 @@ export interface TableOptions {
    * are the current row's: writing another value into one of them throws.
    */
   history?: string;
+  /** Columns of a table with history that its history does not keep: a change to them alone writes no version. */
+  unversioned?: readonly string[];
 }
 
 interface ColumnInfo {
@@ -136,8 +138,19 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
   const derivedIndex = derivedEntries.map(([column]) => storedColumns.indexOf(column));
   const single = keyColumns.length === 1;
   const history = options.history ? createHistoryWriter(db, options.history, name, storedColumns, keyColumns, derived) : null;
+  const unversioned = new Set(options.unversioned ?? []);
+  for (const column of unversioned) {
+    const wrong = !columns.includes(column) ? `${name} has no such column` : !history ? `${name} has no history` : history.columns.has(column) ? `${options.history} keeps it` : null;
+    if (wrong) throw new Error(`${name}.${column} is declared unversioned, but ${wrong}`);
+  }
   /** Columns the history leaves to the current row: a row keeps the values it was created with. */
-  const fixedColumns = history ? columns.filter((column) => !history.columns.has(column)) : [];
+  const fixedColumns = history ? columns.filter((column) => !history.columns.has(column) && !unversioned.has(column)) : [];
+  /** Whether an update makes a version: it changes a column the history keeps. */
+  const versions = (changes: Row): boolean => {
+    if (unversioned.size === 0) return true;
+    for (const column in changes) if (!unversioned.has(column)) return true;
+    return false;
+  };
   const checkFixed = (entry: Entry, changes: Row) => {
     if (entry.row === null) return;
     for (const column of fixedColumns) {
@@ -184,7 +197,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
     return entry;
   };
 
-  const beforeWrite = (entry: Entry) => {
+  const beforeWrite = (entry: Entry, versioned = true) => {
     const block = journal.blockNumber;
     if (block !== null && entry.journaledBlock !== block) {
       journal.records.push({
@@ -196,7 +209,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       entry.journaledBlock = block;
     }
     const versionBlock = journal.versionBlock;
-    if (history && versionBlock !== null && entry.versionBlock !== versionBlock) {
+    if (history && versioned && versionBlock !== null && entry.versionBlock !== versionBlock) {
       // The row as the earlier block left it: update() changes it in place, so it is copied.
       if (entry.versionBlock !== -1) {
         entry.closed.push({ row: entry.row && { ...entry.row }, fromBlock: entry.versionBlock, toBlock: versionBlock });
@@ -272,7 +285,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       const entry = load(key);
       if (entry.row === null) throw new Error(`${name}: no row ${JSON.stringify(key)} to update`);
       checkFixed(entry, changes as Row);
-      beforeWrite(entry);
+      beforeWrite(entry, versions(changes as Row));
       Object.assign(entry.row, changes);
       if (entry.changed) for (const column in changes) entry.changed.add(column);
       return entry.row as R;

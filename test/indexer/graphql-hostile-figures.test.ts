@@ -112,7 +112,8 @@ describe("GraphQL figures: volume, GPU-hours sold and price intervals", function
       await indexer.syncOnce();
       const volume = createReads(indexed.db).marketTotals().volume;
       indexed.db.exec(
-        "ALTER TABLE market_totals DROP COLUMN cancel_fees; ALTER TABLE history_start DROP COLUMN history_blocks; PRAGMA user_version = 10;",
+        "ALTER TABLE market_totals DROP COLUMN cancel_fees; ALTER TABLE history_start DROP COLUMN history_blocks; " +
+          "ALTER TABLE providers_history ADD COLUMN last_heartbeat_at INTEGER; PRAGMA user_version = 10;",
       );
       indexed.close();
       // As a version-10 indexer left it, with a cancelled job: the sum is not known until the writer's next batch.

@@ -248,6 +248,85 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
     expect(await asOf({ number: head })).to.deep.equal(await asOf());
   });
 
+  it("keeps no provider version for a sign of life alone, and still answers lastHeartbeatAt as of every block", async function () {
+    const step = (name: string) => steps.find((candidate) => candidate.name === name)!;
+    const versionsFrom = (block: number) =>
+      store.db.prepare("SELECT count(*) FROM providers_history WHERE address = ? AND valid_from_block = ?").pluck().get(p1.toLowerCase(), block);
+    const heartbeat = step("heartbeat");
+    const before = steps[steps.indexOf(heartbeat) - 1];
+    expect(versionsFrom(heartbeat.block), "the heartbeat's block").to.equal(0);
+    expect(heartbeat.api.provider.lastHeartbeatAt).to.equal(Number(heartbeat.chain.lastHeartbeat));
+    expect(heartbeat.api.provider.lastHeartbeatAt).to.be.greaterThan(before.api.provider.lastHeartbeatAt);
+    // Not a change of the provider's record: updatedAt stays that of its last one.
+    expect(heartbeat.api.provider.updatedAt).to.equal(before.api.provider.updatedAt);
+    // A claim is a sign of life that also pays the provider: one version, for the pay.
+    expect(versionsFrom(step("job 1 claimed").block)).to.equal(1);
+    for (const { block, chain, name } of steps) {
+      expect((await asOf({ number: block })).provider.lastHeartbeatAt, name).to.equal(chain.lastHeartbeat === 0n ? null : Number(chain.lastHeartbeat));
+    }
+  });
+
+  it("upgrades a database that kept a provider version per sign of life to the tables of a clean index", async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-heartbeat-versions-"));
+    try {
+      const file = path.join(dir, "index.db");
+      fs.writeFileSync(file, store.db.serialize());
+      const clean = dumpTables(store.db);
+      const cleanHistory = store.db.prepare("SELECT * FROM providers_history ORDER BY address, valid_from_block").all();
+      // As a version-12 indexer wrote it: each sign of life that raised a provider's latest one began a version
+      // (last_heartbeat_at and updated_at changed), and every version kept last_heartbeat_at.
+      const old = openStore({ file });
+      old.db.exec("ALTER TABLE providers_history ADD COLUMN last_heartbeat_at INTEGER");
+      const raised = old.db
+        .prepare(
+          `SELECT provider, block_number, at, (SELECT timestamp FROM block_times WHERE number = block_number) AS ts FROM (
+             SELECT provider, block_number, max(at) AS at,
+               max(max(at)) OVER (PARTITION BY provider ORDER BY block_number ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+             FROM heartbeats GROUP BY provider, block_number)
+           WHERE before IS NULL OR at > before ORDER BY provider, block_number`,
+        )
+        .all() as Array<{ provider: string; block_number: number; at: number; ts: number }>;
+      const versionAt = old.db.prepare(
+        "SELECT * FROM providers_history WHERE address = ? AND valid_from_block <= ? ORDER BY valid_from_block DESC LIMIT 1",
+      );
+      let split = 0;
+      for (const { provider, block_number: block, ts } of raised) {
+        const version = versionAt.get(provider, block) as Record<string, number | string | null> | undefined;
+        if (!version) continue; // before the provider registered: its registration took the sign of life
+        if (version.valid_from_block === block) {
+          old.db.prepare("UPDATE providers_history SET updated_at = ? WHERE address = ? AND valid_from_block = ?").run(ts, provider, block);
+          continue;
+        }
+        old.db.prepare("UPDATE providers_history SET valid_to_block = ? WHERE address = ? AND valid_from_block = ?").run(block, provider, version.valid_from_block);
+        const columns = Object.keys(version);
+        old.db
+          .prepare(`INSERT INTO providers_history (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`)
+          .run(...columns.map((column) => (column === "valid_from_block" ? block : column === "updated_at" ? ts : version[column])));
+        split += 1;
+      }
+      old.db.exec(
+        `UPDATE providers_history SET last_heartbeat_at = (SELECT max(at) FROM heartbeats
+           WHERE provider = providers_history.address AND block_number <= providers_history.valid_from_block);
+         UPDATE providers SET updated_at = (SELECT updated_at FROM providers_history
+           WHERE address = providers.address AND valid_to_block IS NULL);
+         PRAGMA user_version = 12;`,
+      );
+      expect(split, "versions a sign of life began").to.be.greaterThan(0);
+      expect(old.db.prepare("SELECT * FROM providers_history ORDER BY address, valid_from_block").all()).to.not.deep.equal(cleanHistory);
+      old.close();
+
+      const upgraded = openStore({ file });
+      try {
+        expect(upgraded.db.prepare("SELECT * FROM providers_history ORDER BY address, valid_from_block").all()).to.deep.equal(cleanHistory);
+        expect(dumpTables(upgraded.db)).to.deep.equal(clean);
+      } finally {
+        upgraded.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("answers as the chain's own views said at each block, field by field", async function () {
     const stateAt = (job: ChainJob, timestamp: number) => {
       const state = jobStateName(Number(job.state));
@@ -566,7 +645,7 @@ describe("GraphQL time travel: block: { number | at } against a real chain", fun
       const file = path.join(dir, "old.db");
       // A version-8 database: its indexer wrote no history (its own store code is this one's, minus the tables).
       const old = openStore({ file, migrationsDir: migrations });
-      old.db.exec(fs.readFileSync(path.join(source, "009_time_travel.sql"), "utf8"));
+      for (const history of ["009_time_travel.sql", "013_unversioned_heartbeats.sql"]) old.db.exec(fs.readFileSync(path.join(source, history), "utf8"));
       await createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store: old }).syncOnce({ maxBatches: 1 });
       const upgradedAt = old.db.prepare("SELECT block_number FROM checkpoint").pluck().get() as number;
       for (const table of [...Object.values(HISTORY_TABLES), "block_times", "history_start"]) old.db.exec(`DROP TABLE ${table}`);
