@@ -109,7 +109,8 @@ export interface Quote {
   collateral: bigint;
 }
 
-const byPrice = (a: RentableOfferRecord, b: RentableOfferRecord) =>
+/** Cheapest first, then by offer id. */
+export const byPrice = (a: RentableOfferRecord, b: RentableOfferRecord) =>
   a.pricePerGpuHour < b.pricePerGpuHour ? -1 : a.pricePerGpuHour > b.pricePerGpuHour ? 1 : a.id - b.id;
 
 /** The cheapest legs for `need` GPUs from `offers` (price order), each provider's stake shared by its legs. */

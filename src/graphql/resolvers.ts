@@ -17,12 +17,13 @@ import type {
   ProviderOrderBy,
   ProviderRecord,
   ProviderWhere,
+  RentableOfferRecord,
   SortDirection,
   StakeMovementRecord,
   TermsRecord,
 } from "../store/reads";
 import { INTERVAL_SECONDS, sortKeyTypes } from "../store/reads";
-import { backedGpus, groupBy, planQuote, rentableGpus, type PlanningTerms, type QuoteShortfall } from "./planning";
+import { backedGpus, byPrice, groupBy, planQuote, rentableGpus, type PlanningTerms, type QuoteShortfall } from "./planning";
 import type { GraphqlContext, GpuModelIndex } from "./context";
 import { answerAsOf, resolveBlock, type BlockInput } from "./time-travel";
 import {
@@ -256,6 +257,16 @@ function planningTerms(context: GraphqlContext): PlanningTerms | null {
   });
 }
 
+/**
+ * The offers with free GPUs now (of one model, one region, or all), cheapest first: read once per commit (or block, as
+ * of one) and shared by the requests until the next, so treat the list as read-only.
+ */
+function rentableOffers(context: GraphqlContext, filter: { gpuModelId?: string; region?: string } = {}): readonly RentableOfferRecord[] {
+  return context.cached(`rentableOffers:${filter.gpuModelId ?? ""}:${filter.region ?? ""}`, () =>
+    context.reads.rentableOffers({ ...filter, at: indexedAt(context) }).sort(byPrice),
+  );
+}
+
 function capacityBuckets(
   context: GraphqlContext,
   grouping: CapacityGrouping,
@@ -268,7 +279,7 @@ function capacityBuckets(
     const asksByGroup = groupBy(context.reads.openAsks(filter), (ask) => groupKey(ask.gpuModelId, ask.region));
     const terms = planningTerms(context);
     const rentableByGroup = terms
-      ? groupBy(context.reads.rentableOffers({ ...filter, at: indexedAt(context) }), (offer) => groupKey(offer.gpuModelId, offer.region))
+      ? groupBy(rentableOffers(context, filter), (offer) => groupKey(offer.gpuModelId, offer.region))
       : new Map<string, never[]>();
     return context.reads
       .capacity(grouping, filter)
@@ -347,7 +358,7 @@ function marketStats(context: GraphqlContext) {
       gpuHoursSold: totals.gpuSecondsSold / 3600,
       gpusRentable: (() => {
         const terms = planningTerms(context);
-        return terms ? saturated(rentableGpus(context.reads.rentableOffers({ at: indexedAt(context) }), terms)) : null;
+        return terms ? saturated(rentableGpus(rentableOffers(context), terms)) : null;
       })(),
       estimatedEmissionsKg: [...context.reads.soldCarbonGpuSeconds()].reduce(
         (sum, [gpuModelId, carbon]) => sum + emissionsKg(carbon, gpuPowerWatts(modelOf(context, gpuModelId).name)),
@@ -426,7 +437,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
     }
     const terms = planningTerms(context);
     const at = indexedAt(context);
-    const offers = terms ? context.reads.rentableOffers({ gpuModelId, region: args.region ?? undefined, at }).filter((offer) => !excluded.has(offer.provider)) : [];
+    const offers = terms ? rentableOffers(context, { gpuModelId, region: args.region ?? undefined }).filter((offer) => !excluded.has(offer.provider)) : [];
     const quote = planQuote(
       offers,
       {
