@@ -5,7 +5,7 @@ import { validate, type DocumentNode, type ExecutionArgs, type ExecutionResult, 
 import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createSchema, createYoga, type Plugin, type YogaInitialContext, type YogaServerInstance } from "graphql-yoga";
 import type { Registry } from "prom-client";
-import type { TokenUnits } from "../cli/lib/units";
+import type { TokenUnits } from "../protocol/units";
 import type { Logger } from "../internal/logger";
 import { createHistory } from "../store/history";
 import { createReads } from "../store/reads";

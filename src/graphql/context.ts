@@ -1,5 +1,5 @@
 import DataLoader from "dataloader";
-import type { TokenUnits } from "../cli/lib/units";
+import type { TokenUnits } from "../protocol/units";
 import type { BudgetedContext } from "./budget";
 import type { BlockAsOf, History } from "../store/history";
 import type { GpuModelRecord, JobRecord, KeyedRecord, OfferRecord, ProviderRecord, Reads } from "../store/reads";

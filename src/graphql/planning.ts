@@ -1,4 +1,4 @@
-import { formatAmount, type TokenUnits } from "../cli/lib/units";
+import { formatAmount, type TokenUnits } from "../protocol/units";
 import { jobMoney, type MarketParameters } from "../protocol";
 import type { RentableOfferRecord } from "../store/reads";
 

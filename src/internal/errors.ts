@@ -19,6 +19,17 @@ export class ConfigError extends GpuMeshError {
   }
 }
 
+/**
+ * Bad input named by where it came from (a CLI flag, a form field): the message names it. The CLI exits 2 on one
+ * (src/cli/lib/errors.ts); the web app shows it beside the field.
+ */
+export class UsageError extends GpuMeshError {
+  constructor(message: string) {
+    super(message, { code: "USAGE" });
+    this.name = "UsageError";
+  }
+}
+
 /** Replaces credentials in URLs (user:password@, API keys in paths or query strings) so they never reach a log. */
 export function redactUrl(url: string): string {
   try {

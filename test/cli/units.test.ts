@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { AbiParameter } from "viem";
-import { UsageError } from "../../src/cli/lib/errors";
+import { UsageError } from "../../src/internal/errors";
 import { allErrorsAbi, describeRevert } from "../../src/cli/lib/revert";
 import {
   formatAmount,
@@ -8,7 +8,7 @@ import {
   parseAmount,
   parseDuration,
   parsePercentBps,
-} from "../../src/cli/lib/units";
+} from "../../src/protocol/units";
 
 const USDC = { symbol: "USDC", decimals: 6 };
 const MESH = { symbol: "MESH", decimals: 18 };

@@ -4,7 +4,7 @@ import { parseEventLogs } from "viem";
 import { generatePrivateKey } from "viem/accounts";
 import { jobMarketAbi } from "../../src/chain/abis";
 import { describeRevert } from "../../src/cli/lib/revert";
-import { formatAmount, formatTime } from "../../src/cli/lib/units";
+import { formatAmount, formatTime } from "../../src/protocol/units";
 import { MESH } from "../indexer/helpers/market";
 import { seriousAxeViolations } from "./helpers/audit";
 import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, type WatchedPage } from "./helpers/browser";

@@ -1,7 +1,7 @@
 import http from "node:http";
 import { expect } from "chai";
 import type { Browser } from "playwright-core";
-import { formatBps } from "../../src/cli/lib/units";
+import { formatBps } from "../../src/protocol/units";
 import { H100, MESH } from "../indexer/helpers/market";
 import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
 import { seriousAxeViolations } from "./helpers/audit";

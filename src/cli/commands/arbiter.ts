@@ -1,10 +1,10 @@
 import { jobMarketAbi } from "../../chain/abis";
 import { type Command, type Subcommand } from "../lib/command";
 import { signerHelp } from "../lib/args";
-import { UsageError } from "../lib/errors";
+import { UsageError } from "../../internal/errors";
 import { jobSubcommand } from "../lib/job-command";
 import { eventOf, sendContractTransaction } from "../lib/tx";
-import { formatAmount, formatBps, parseAmount, parseInteger } from "../lib/units";
+import { formatAmount, formatBps, parseAmount, parseInteger } from "../../protocol/units";
 
 
 const resolveHelp = signerHelp(

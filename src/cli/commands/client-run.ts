@@ -8,10 +8,11 @@ import { agentEndpoint, eventArgs, startClientRun, writeResult, type JobRecord }
 import { parseOrHelp, type Subcommand } from "../lib/command";
 import { signerFromValues } from "../lib/common";
 import type { SignerContext } from "../lib/context";
-import { CliError, UsageError } from "../lib/errors";
+import { CliError } from "../lib/errors";
+import { UsageError } from "../../internal/errors";
 import { createOutput } from "../lib/output";
 import { readCatalog, readJob, resolveModel } from "../lib/reads";
-import { formatAmount, parseDuration, parseId, parseInteger, parsePositiveAmount } from "../lib/units";
+import { formatAmount, parseDuration, parseId, parseInteger, parsePositiveAmount } from "../../protocol/units";
 import { confirm } from "../lib/wallet";
 
 /** `client run`, `client spec hash`, `client logs` and `client result`: the client's side of AGENT.md. */

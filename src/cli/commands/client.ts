@@ -5,7 +5,8 @@ import { CHAIN_OPTIONS, CHAIN_OPTIONS_HELP, SIGNER_OPTIONS, requireOption, resol
 import { parseOrHelp, runCommand, type Command, type Subcommand } from "../lib/command";
 import { hashOrText, parseHours, parseTimestamp, signerFromValues } from "../lib/common";
 import { createChainContext, type ChainContext, type SignerContext } from "../lib/context";
-import { CliError, UsageError } from "../lib/errors";
+import { CliError } from "../lib/errors";
+import { UsageError } from "../../internal/errors";
 import { JOB_HEADERS, OFFER_HEADERS, describeJob, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
 import { OPEN_JOB_STATES, RECEIPT_DOMAIN, USAGE_RECEIPT_TYPES, jobMoney, type JobState } from "../../protocol";
 import { graphqlRequest } from "../lib/graphql";
@@ -35,7 +36,7 @@ import {
   parseId,
   parseInteger,
   parsePositiveAmount,
-} from "../lib/units";
+} from "../../protocol/units";
 import { confirm } from "../lib/wallet";
 
 

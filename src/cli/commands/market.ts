@@ -1,11 +1,10 @@
 import type { Hex } from "viem";
-import { GpuMeshError } from "../../internal/errors";
+import { GpuMeshError, UsageError } from "../../internal/errors";
 import { requireOption, resolveApiUrl, resolveChainOptions } from "../lib/args";
 import { parseOrHelp, type Command, type Subcommand } from "../lib/command";
-import { UsageError } from "../lib/errors";
 import { graphqlRequest } from "../lib/graphql";
 import { createOutput } from "../lib/output";
-import { formatAmount, formatTime, parseDuration, type TokenUnits } from "../lib/units";
+import { formatAmount, formatTime, parseDuration, type TokenUnits } from "../../protocol/units";
 
 
 const API_OPTIONS = {

@@ -4,7 +4,8 @@ import { SIGNER_OPTIONS, requireOption, signerHelp } from "../lib/args";
 import { parseOrHelp, type Command, type Subcommand } from "../lib/command";
 import { MAX_JOB_DURATION_SECONDS, MAX_OFFER_GPUS, hashOrText, parseExpiry, parseTimestamp, signerFromValues } from "../lib/common";
 import type { SignerContext } from "../lib/context";
-import { CliError, UsageError } from "../lib/errors";
+import { CliError } from "../lib/errors";
+import { UsageError } from "../../internal/errors";
 import { JOB_HEADERS, OFFER_HEADERS, jobJson, jobRow, offerJson, offerRow } from "../lib/format";
 import { jobSubcommand, type JobCommandAction } from "../lib/job-command";
 import { createOutput, type Output } from "../lib/output";
@@ -32,7 +33,7 @@ import {
   parseInteger,
   parsePercentBps,
   parsePositiveAmount,
-} from "../lib/units";
+} from "../../protocol/units";
 
 
 const MAX_UINT16 = 2 ** 16 - 1;

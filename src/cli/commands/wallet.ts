@@ -7,7 +7,7 @@ import { createChainContext, createSignerContext } from "../lib/context";
 import { CliError } from "../lib/errors";
 import { createOutput } from "../lib/output";
 import { sendContractTransaction } from "../lib/tx";
-import { formatAmount, parseAmount } from "../lib/units";
+import { formatAmount, parseAmount } from "../../protocol/units";
 import { accountFromEnv, loadWallet, readNewPassword, writeKeystore } from "../lib/wallet";
 
 

@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { UsageError } from "./errors";
-import { parseInteger } from "./units";
+import { UsageError } from "../../internal/errors";
+import { parseInteger } from "../../protocol/units";
 
 /**
  * The CLI's one options module: the argument parser, the options several commands share, and how each is resolved

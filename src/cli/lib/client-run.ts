@@ -13,7 +13,7 @@ import { createJobOnChain } from "./jobs";
 import type { Output } from "./output";
 import { readAllOffers, readJob, type GpuModelView, type JobView } from "./reads";
 import { eventOf, sendContractTransaction } from "./tx";
-import { formatAmount, formatDuration, formatTime } from "./units";
+import { formatAmount, formatDuration, formatTime } from "../../protocol/units";
 
 /**
  * `gpumesh client run`: quote, create the job(s) with permit, deliver the spec to each provider's agent, stream its

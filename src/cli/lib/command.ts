@@ -1,6 +1,6 @@
-import { GpuMeshError } from "../../internal/errors";
+import { GpuMeshError, UsageError } from "../../internal/errors";
 import { parseCommandArgs, type OptionSpecs, type ParsedArgs } from "./args";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from "./errors";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./errors";
 
 /** A leaf command (`provider stake`, `serve`) or a group of them (`provider offer`). */
 export interface Subcommand {

@@ -1,8 +1,8 @@
 import { keccak256, toHex, zeroHash, type Hex } from "viem";
 import { resolveChainOptions } from "./args";
 import { createSignerContext, type SignerContext } from "./context";
-import { UsageError } from "./errors";
-import { parseDuration } from "./units";
+import { UsageError } from "../../internal/errors";
+import { parseDuration } from "../../protocol/units";
 
 /** Small pieces that several commands share. */
 

@@ -5,14 +5,6 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-/** A bad flag, value or command line: the message names the flag; the command exits 2. */
-export class UsageError extends GpuMeshError {
-  constructor(message: string) {
-    super(message, { code: "USAGE" });
-    this.name = "UsageError";
-  }
-}
-
 /** A failure at run time that the user can act on (a revert, a wrong password, a missing file); exits 1. */
 export class CliError extends GpuMeshError {
   constructor(message: string, cause?: unknown) {

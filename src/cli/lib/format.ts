@@ -1,6 +1,6 @@
 import type { ChainContext } from "./context";
 import type { JobView, OfferView } from "./reads";
-import { formatAmount, formatBps, formatDuration, formatRelative, formatTime } from "./units";
+import { formatAmount, formatBps, formatDuration, formatRelative, formatTime } from "../../protocol/units";
 
 /** Offers and jobs as table rows, detail lines and JSON, in the deployment's token units. */
 

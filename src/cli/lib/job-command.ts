@@ -5,7 +5,7 @@ import type { SignerContext } from "./context";
 import { jobJson } from "./format";
 import { createOutput, type Output } from "./output";
 import { readJob } from "./reads";
-import { parseId } from "./units";
+import { parseId } from "../../protocol/units";
 
 /** What a job command does once JOB and the wallet are known; returns the fields it adds to the JSON result. */
 export type JobCommandAction = (

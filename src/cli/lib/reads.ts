@@ -1,7 +1,8 @@
 import { hexToString, stringToHex, type AbiEvent, type Address, type Hex, type Log } from "viem";
 import { gpuCatalogAbi, jobMarketAbi } from "../../chain/abis";
 import type { ChainContext } from "./context";
-import { CliError, UsageError } from "./errors";
+import { CliError } from "./errors";
+import { UsageError } from "../../internal/errors";
 import { CHAIN_JOB_STATES, type ChainJobState, type MarketParameters } from "../../protocol";
 import { readOrExplain } from "./tx";
 

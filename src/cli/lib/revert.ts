@@ -15,7 +15,7 @@ import {
 import { devStablecoinAbi, gpuCatalogAbi, jobMarketAbi, providerStakingAbi } from "../../chain/abis";
 import { redactUrlsIn } from "../../internal/errors";
 import { CHAIN_JOB_STATES, OFFER_FIELDS, PARAMETER_NAMES } from "../../protocol";
-import { formatAmount, formatBps, formatDuration, formatTime, type TokenUnits } from "./units";
+import { formatAmount, formatBps, formatDuration, formatTime, type TokenUnits } from "../../protocol/units";
 
 /** Every custom error the contracts and the tokens can raise, deduplicated by name, to decode any revert. */
 export const allErrorsAbi: Abi = (() => {

@@ -4,7 +4,7 @@ import type { ChainContext, SignerContext } from "./context";
 import { CliError } from "./errors";
 import type { Output } from "./output";
 import { describeError } from "./revert";
-import type { TokenUnits } from "./units";
+import type { TokenUnits } from "../../protocol/units";
 
 const eventsAbi = [...jobMarketAbi, ...providerStakingAbi].filter((item) => item.type === "event") as Abi;
 

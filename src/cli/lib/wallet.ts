@@ -2,8 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Hex, LocalAccount } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
-import { CliError, UsageError } from "./errors";
-import { parseInteger } from "./units";
+import { CliError } from "./errors";
+import { UsageError } from "../../internal/errors";
+import { parseInteger } from "../../protocol/units";
 
 /**
  * Where a signing key comes from, in this order: `--keystore FILE` (scrypt JSON keystore; password from a prompt on a

@@ -1,5 +1,5 @@
 import { AreaSeries, CandlestickSeries, ColorType, createChart, LineSeries, type UTCTimestamp } from "lightweight-charts";
-import type { TokenUnits } from "../../cli/lib/units";
+import type { TokenUnits } from "../../protocol/units";
 import { plotValue } from "./format";
 
 export interface PricePoint {

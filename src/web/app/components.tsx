@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
-import type { TokenUnits } from "../../cli/lib/units";
+import type { TokenUnits } from "../../protocol/units";
 import type { PricePoint, TimeChart, UtilizationPoint } from "./chart";
 
 export function Section(props: { title: string; id?: string; actions?: ComponentChildren; children: ComponentChildren }) {

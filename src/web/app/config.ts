@@ -1,5 +1,5 @@
 import type { WebConfig } from "../static";
-import type { TokenUnits } from "../../cli/lib/units";
+import type { TokenUnits } from "../../protocol/units";
 
 export type { WebConfig };
 

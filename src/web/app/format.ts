@@ -1,4 +1,4 @@
-import { formatAmount, formatBps, formatDecimal, formatDuration, formatTime, type TokenUnits } from "../../cli/lib/units";
+import { formatAmount, formatBps, formatDecimal, formatDuration, formatTime, type TokenUnits } from "../../protocol/units";
 
 // The CLI's formatters: the app prints amounts, durations and times exactly as `gpumesh` does.
 export { formatAmount, formatBps, formatDecimal, formatDuration, formatTime };

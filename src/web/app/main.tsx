@@ -1,7 +1,7 @@
 import { render, type ComponentType } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { loadConfig, paymentUnits, stakeUnits, type WebConfig } from "./config";
-import type { TokenUnits } from "../../cli/lib/units";
+import type { TokenUnits } from "../../protocol/units";
 import { Notice } from "./components";
 import { JobPage, OfferPage, ProviderPage } from "./pages/detail";
 import { MarketPage } from "./pages/market";

@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { encodeFunctionData, erc20Abi, type Abi, type Address } from "viem";
 import { jobMarketAbi } from "../../../chain/abis";
 import { describeRevert } from "../../../cli/lib/revert";
-import { parseDuration, parseInteger, parsePercentBps, parsePositiveAmount } from "../../../cli/lib/units";
+import { parseDuration, parseInteger, parsePercentBps, parsePositiveAmount } from "../../../protocol/units";
 import { gql } from "../api";
 import { Notice, Section, TableBox } from "../components";
 import { formatAmount, formatDuration, formatTime, integer, parseShare, reliabilityText, shortAddress } from "../format";

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState } from "preact/hooks";
 import { erc20Abi, type Address } from "viem";
 import { devStablecoinAbi, jobMarketAbi } from "../../../chain/abis";
 import { describeRevert } from "../../../cli/lib/revert";
-import { parseDuration, parseInteger, parsePositiveAmount } from "../../../cli/lib/units";
+import { parseDuration, parseInteger, parsePositiveAmount } from "../../../protocol/units";
 import { gql } from "../api";
 import { Notice, Section } from "../components";
 import { amount, formatAmount, formatDuration } from "../format";

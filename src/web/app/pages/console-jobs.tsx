@@ -2,7 +2,7 @@ import { useState } from "preact/hooks";
 import { encodeFunctionData, keccak256, toHex, zeroHash, type Abi, type Address, type Hex } from "viem";
 import { jobMarketAbi } from "../../../chain/abis";
 import { jobMoney } from "../../../protocol";
-import { parseDuration } from "../../../cli/lib/units";
+import { parseDuration } from "../../../protocol/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
 import { amount, formatAmount, formatDuration, formatTime, shortAddress } from "../format";

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import type { TokenUnits } from "../../../cli/lib/units";
+import type { TokenUnits } from "../../../protocol/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
 import { amount, formatAmount, formatBps, formatDuration, formatTime, integer, percent, reliabilityText, shortAddress, speedText } from "../format";

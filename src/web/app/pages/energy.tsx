@@ -1,4 +1,4 @@
-import type { TokenUnits } from "../../../cli/lib/units";
+import type { TokenUnits } from "../../../protocol/units";
 import { usePolled } from "../api";
 import { Figure, Notice, Section, TableBox } from "../components";
 import { amount, formatBps, integer, plotValue } from "../format";

@@ -1,6 +1,6 @@
 import { useMemo, useState } from "preact/hooks";
-import type { TokenUnits } from "../../../cli/lib/units";
-import { parseAmount } from "../../../cli/lib/units";
+import type { TokenUnits } from "../../../protocol/units";
+import { parseAmount } from "../../../protocol/units";
 import { usePolled } from "../api";
 import type { PricePoint, UtilizationPoint } from "../chart";
 import { Figure, Meter, Notice, PriceCandles, Section, TableBox, UtilizationArea } from "../components";

@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { erc20Abi, type Address } from "viem";
 import { devStablecoinAbi, jobMarketAbi, providerStakingAbi } from "../../../chain/abis";
-import { parsePositiveAmount } from "../../../cli/lib/units";
+import { parsePositiveAmount } from "../../../protocol/units";
 import { usePolled } from "../api";
 import { Notice, Section } from "../components";
 import { amount, formatAmount, formatDuration, formatTime, reliabilityText } from "../format";

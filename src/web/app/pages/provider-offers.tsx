@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { toHex, type Address } from "viem";
 import { jobMarketAbi } from "../../../chain/abis";
-import { parseDuration, parseInteger, parsePercentBps, parsePositiveAmount } from "../../../cli/lib/units";
+import { parseDuration, parseInteger, parsePercentBps, parsePositiveAmount } from "../../../protocol/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
 import { amount, formatAmount, formatTime } from "../format";

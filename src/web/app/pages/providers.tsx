@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { TokenUnits } from "../../../cli/lib/units";
+import type { TokenUnits } from "../../../protocol/units";
 import { usePolled } from "../api";
 import { Notice, Section, TableBox } from "../components";
 import { amount, formatTime, integer, parseShare, percent, reliabilityText, shortAddress, speedText } from "../format";

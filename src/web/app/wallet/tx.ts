@@ -3,7 +3,7 @@ import { jobMarketAbi, providerStakingAbi } from "../../../chain/abis";
 import type { SignerContext } from "../../../cli/lib/context";
 import { permitDomain, signPermit, type PermitSignature } from "../../../cli/lib/permit";
 import { describeError, type ErrorContext } from "../../../cli/lib/revert";
-import type { TokenUnits } from "../../../cli/lib/units";
+import type { TokenUnits } from "../../../protocol/units";
 
 /** Where a transaction is, as the page shows it. */
 export type TxStatus =

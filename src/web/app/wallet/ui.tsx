@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ErrorContext } from "../../../cli/lib/revert";
-import type { TokenUnits } from "../../../cli/lib/units";
+import type { TokenUnits } from "../../../protocol/units";
 import { Notice, Section } from "../components";
 import type { WebConfig } from "../config";
 import { shortAddress } from "../format";

@@ -1,4 +1,4 @@
-import { UsageError } from "./errors";
+import { UsageError } from "../internal/errors";
 
 /** A token as the deployment file describes it: amounts are printed and parsed with its decimals and symbol. */
 export interface TokenUnits {
