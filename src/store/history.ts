@@ -100,6 +100,23 @@ const joinChunks = (row: Record<string, number>, column: Money): bigint =>
 
 type JobGroupRow = Pick<JobRow, "offer_id" | "state" | "gpu_seconds_sold"> & { unfinalized: number; jobs: number; longest: number } & Record<string, number>;
 
+/**
+ * Where a database's answers can start: the deployment's start block (0 when not recorded), and history_start, the
+ * first block with history of an upgraded or a pruned database (null: all of it from the start block).
+ */
+export function historyBounds(db: Database) {
+  const startBlockStatement = db.prepare("SELECT start_block FROM deployment_identity WHERE id = 1").pluck();
+  const historyStartStatement = db.prepare("SELECT block_number FROM history_start WHERE id = 1").pluck();
+  const startBlock = () => (startBlockStatement.get() as number | undefined) ?? 0;
+  const historyStart = () => (historyStartStatement.get() as number | undefined) ?? null;
+  return {
+    startBlock,
+    historyStart,
+    /** The first block answered as of: history_start, else the start block. */
+    firstAnswered: () => historyStart() ?? startBlock(),
+  };
+}
+
 export function createHistory(db: Database, base: Reads): History {
   const hasHistory =
     (db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('block_times', 'history_start')").pluck().get() as number) === 2;
@@ -167,8 +184,7 @@ export function createHistory(db: Database, base: Reads): History {
     return table;
   };
 
-  const startBlockStatement = db.prepare("SELECT start_block FROM deployment_identity WHERE id = 1").pluck();
-  const historyStartStatement = db.prepare("SELECT block_number FROM history_start WHERE id = 1").pluck();
+  const { historyStart, startBlock } = historyBounds(db);
   // A database of version 11 or older served read-only has no history_blocks (migrations/012_history_retention.sql).
   const retention = (db.pragma("table_info(history_start)") as Array<{ name: string }>).some((column) => column.name === "history_blocks")
     ? db.prepare("SELECT history_blocks FROM history_start WHERE id = 1").pluck()
@@ -252,15 +268,6 @@ export function createHistory(db: Database, base: Reads): History {
     .pluck();
   // A job's model is its offer's, and an offer's carbon intensity never changes: the current rows have both.
   const offerCarbon = db.prepare(`SELECT id, gpu_model, carbon_intensity FROM offers WHERE id IN (SELECT value FROM json_each(?))`);
-
-  const historyStart = () => (historyStartStatement.get() as number | undefined) ?? null;
-  const startBlock = () => {
-    try {
-      return (startBlockStatement.get() as number | undefined) ?? 0;
-    } catch {
-      return 0;
-    }
-  };
 
   const beforeHistory = (since: number): BlockLookup => ({
     found: false,

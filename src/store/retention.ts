@@ -1,5 +1,6 @@
 import { ConfigError } from "../internal/errors";
 import type { Store } from "./db";
+import { historyBounds } from "./history";
 import { HISTORY_TABLES } from "./schema";
 
 /**
@@ -78,14 +79,11 @@ export function createHistoryRetention(store: Store, options: HistoryRetentionOp
   const deleteBlockTimes = db.prepare(
     `DELETE FROM block_times WHERE number IN (SELECT number FROM block_times WHERE number < ? ORDER BY number LIMIT ${SLICE_ROWIDS})`,
   );
-  const historyStart = db.prepare("SELECT block_number FROM history_start WHERE id = 1").pluck();
-  const startBlock = db.prepare("SELECT start_block FROM deployment_identity WHERE id = 1").pluck();
   const moveHistoryStart = db.prepare(
     `INSERT INTO history_start (id, block_number, history_blocks) VALUES (1, @boundary, @historyBlocks)
      ON CONFLICT (id) DO UPDATE SET block_number = @boundary, history_blocks = @historyBlocks`,
   );
-  /** Where the history starts now: history_start, else the deployment's start block. */
-  const firstAnswered = () => (historyStart.get() as number | undefined) ?? (startBlock.get() as number | undefined) ?? 0;
+  const { firstAnswered } = historyBounds(db);
 
   let pass: Pass | null = null;
 
