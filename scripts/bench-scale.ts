@@ -508,7 +508,7 @@ async function main() {
     console.log(
       `${name.padEnd(11)} ${regime.padEnd(8)}: p50 ${figures.p50Ms} ms, p99 ${figures.p99Ms} ms, max ${figures.maxMs} ms, ${figures.requestsPerSecond} req/s ` +
         `(${figures.requests} requests${figures.commits ? `, ${figures.commits} commits` : ""}` +
-        `${failuresOf(figures) ? `, ${failuresOf(figures)} FAILED (non-2xx ${figures.non2xx}, errors ${figures.errors}, timeouts ${figures.timeouts}, GraphQL errors ${figures.graphqlErrors})` : ""}) ` +
+        `${failuresOf(figures) ? `, ${failuresOf(figures)} FAILED (non-2xx ${figures.non2xx}, errors ${figures.errors}, timeouts ${figures.timeouts}, GraphQL errors ${figures.graphqlErrors}${figures.firstGraphqlError ? `: "${figures.firstGraphqlError}"` : ""})` : ""}) ` +
         `${met(figures) ? "met" : "MISSED"}`,
     );
   try {

@@ -57,6 +57,8 @@ export interface LoadFigures {
   timeouts: number;
   /** 200 answers whose body carries GraphQL errors. */
   graphqlErrors: number;
+  /** The first of those errors' message, to say what failed. */
+  firstGraphqlError?: string;
   commits: number;
 }
 
@@ -87,6 +89,7 @@ async function main(): Promise<void> {
   const commitPerRequest = spec.commit?.every === "request";
   let sent = 0;
   let graphqlErrors = 0;
+  let firstGraphqlError: string | undefined;
   const run = (seconds: number) =>
     autocannon({
       url: spec.url,
@@ -104,7 +107,10 @@ async function main(): Promise<void> {
             return { ...request, body: JSON.stringify({ query: spec.query, variables }) };
           },
           onResponse(status, body) {
-            if (status === 200 && body.includes('"errors"')) graphqlErrors += 1;
+            if (status === 200 && body.includes('"errors"')) {
+              graphqlErrors += 1;
+              firstGraphqlError ??= (JSON.parse(body) as { errors: Array<{ message: string }> }).errors[0]?.message;
+            }
           },
         },
       ],
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
   await run(spec.warmupSeconds);
   const warmupCommits = commits;
   graphqlErrors = 0;
+  firstGraphqlError = undefined;
   const result = await run(spec.seconds);
   release();
   const figures: LoadFigures = {
@@ -125,6 +132,7 @@ async function main(): Promise<void> {
     errors: result.errors,
     timeouts: result.timeouts,
     graphqlErrors,
+    firstGraphqlError,
     commits: commits - warmupCommits,
   };
   process.stdout.write(`${JSON.stringify(figures)}\n`);

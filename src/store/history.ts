@@ -5,7 +5,9 @@ import { HISTORY_TABLES, UNVERSIONED_COLUMNS } from "./schema";
 import { historyColumns } from "./tables";
 import {
   createPageReads,
+  capacityRecord,
   jobRecord,
+  openAskRecord,
   JOB_COLUMNS,
   offerRecord,
   OFFER_COLUMNS,
@@ -19,6 +21,8 @@ import {
   type Reads,
   type RentableOfferRow,
   type TableSource,
+  type CapacityReadRow,
+  type OpenAskRow,
 } from "./reads";
 
 /**
@@ -364,35 +368,10 @@ export function createHistory(db: Database, base: Reads): History {
       jobsById: (ids) => (jobsById.all(keysAt(ids)) as JobRow[]).map(jobRecord),
       terms: () => (terms.all({ n }) as Array<Record<string, number>>).map(termsRecord),
       capacity(grouping, filter) {
-        const rows = capacity[grouping].all({ n, model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
-          model: string | null;
-          region: string | null;
-          gpus_offered: number;
-          gpus_leased: number;
-          offers: number;
-          providers: number;
-          carbon_gpu_sum: number;
-          renewable_gpu_sum: number;
-        }>;
-        return rows.map((row) => ({
-          gpuModelId: row.model,
-          region: row.region,
-          gpusOffered: row.gpus_offered,
-          gpusLeased: row.gpus_leased,
-          offers: row.offers,
-          providers: row.providers,
-          carbonGpuSum: row.carbon_gpu_sum,
-          renewableGpuSum: row.renewable_gpu_sum,
-        }));
+        return (capacity[grouping].all({ n, model: filter.gpuModelId ?? null, region: filter.region ?? null }) as CapacityReadRow[]).map(capacityRecord);
       },
       openAsks(filter) {
-        const rows = openAsks.all({ n, model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
-          gpu_model: string;
-          region: string;
-          price_per_gpu_hour: string;
-          gpus_free: number;
-        }>;
-        return rows.map((row) => ({ gpuModelId: row.gpu_model, region: row.region, pricePerGpuHour: row.price_per_gpu_hour, gpusFree: row.gpus_free }));
+        return (openAsks.all({ n, model: filter.gpuModelId ?? null, region: filter.region ?? null }) as OpenAskRow[]).map(openAskRecord);
       },
       rentableOffers: ({ gpuModelId, region, at }) =>
         (rentableOffers.all({ n, model: gpuModelId ?? null, region: region ?? null, at }) as RentableOfferRow[]).map(rentableOfferRecord),

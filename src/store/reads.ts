@@ -614,6 +614,43 @@ export function rentableOffersSql(offers: string, providers: string): string {
        AND (@model IS NULL OR o.gpu_model = @model) AND (@region IS NULL OR o.region = @region)`;
 }
 
+/** A capacity bucket as the capacity queries select it (over the roll-ups, or over the offers as of a block). */
+export interface CapacityReadRow {
+  model: string | null;
+  region: string | null;
+  gpus_offered: number;
+  gpus_leased: number;
+  offers: number;
+  providers: number;
+  carbon_gpu_sum: number;
+  renewable_gpu_sum: number;
+}
+
+export function capacityRecord(row: CapacityReadRow): CapacityRecord {
+  return {
+    gpuModelId: row.model,
+    region: row.region,
+    gpusOffered: row.gpus_offered,
+    gpusLeased: row.gpus_leased,
+    offers: row.offers,
+    providers: row.providers,
+    carbonGpuSum: row.carbon_gpu_sum,
+    renewableGpuSum: row.renewable_gpu_sum,
+  };
+}
+
+/** An open offer's free GPUs at its price, as the open-asks queries select them. */
+export interface OpenAskRow {
+  gpu_model: string;
+  region: string;
+  price_per_gpu_hour: string;
+  gpus_free: number;
+}
+
+export function openAskRecord(row: OpenAskRow): OpenAskRecord {
+  return { gpuModelId: row.gpu_model, region: row.region, pricePerGpuHour: row.price_per_gpu_hour, gpusFree: row.gpus_free };
+}
+
 export interface RentableOfferRow {
   id: number;
   provider: string;
@@ -947,40 +984,10 @@ export function createReads(db: Database): Reads {
       return (termsStatement.all() as Array<Record<string, number>>).map(termsRecord);
     },
     capacity(grouping, filter) {
-      const rows = capacityStatements[grouping].all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
-        model: string | null;
-        region: string | null;
-        gpus_offered: number;
-        gpus_leased: number;
-        offers: number;
-        providers: number;
-        carbon_gpu_sum: number;
-        renewable_gpu_sum: number;
-      }>;
-      return rows.map((row) => ({
-        gpuModelId: row.model,
-        region: row.region,
-        gpusOffered: row.gpus_offered,
-        gpusLeased: row.gpus_leased,
-        offers: row.offers,
-        providers: row.providers,
-        carbonGpuSum: row.carbon_gpu_sum,
-        renewableGpuSum: row.renewable_gpu_sum,
-      }));
+      return (capacityStatements[grouping].all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as CapacityReadRow[]).map(capacityRecord);
     },
     openAsks(filter) {
-      const rows = openAsksStatement.all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as Array<{
-        gpu_model: string;
-        region: string;
-        price_per_gpu_hour: string;
-        gpus_free: number;
-      }>;
-      return rows.map((row) => ({
-        gpuModelId: row.gpu_model,
-        region: row.region,
-        pricePerGpuHour: row.price_per_gpu_hour,
-        gpusFree: row.gpus_free,
-      }));
+      return (openAsksStatement.all({ model: filter.gpuModelId ?? null, region: filter.region ?? null }) as OpenAskRow[]).map(openAskRecord);
     },
     priceBuckets(query) {
       const rows = priceBucketsStatement.all(query.gpuModelId, query.region, query.interval, query.from, query.to) as Array<{
