@@ -1,3 +1,4 @@
+import { Kind, type GraphQLResolveInfo, type SelectionNode } from "graphql";
 import { JOB_STATES, bpsUp, costUp } from "../protocol";
 import { emissionsKg, gpuPowerWatts } from "../protocol/energy";
 import type {
@@ -319,12 +320,15 @@ function jobsOfParent(
   column: JobParentColumn,
   parent: string | number,
   args: PageArguments<JobFilterInput, JobOrderBy>,
+  info: GraphQLResolveInfo,
 ): Promise<Page<JobRecord>> {
   const page = parsePage("job", args, jobWhere(args.where, context), "ID");
-  const key = argumentsKey(page);
+  const columns = selectedJobColumns(info);
+  // Pages of the same arguments but other selections (aliases) read other columns: not one batch.
+  const key = `${argumentsKey(page)}|${columns?.join(",") ?? "*"}`;
   return context.loaders
     .childPages<string | number, JobRecord>(`jobs.${column}`, key, (value) =>
-      context.reads.jobs(pageQuery(page), { column, value }),
+      context.reads.jobs(pageQuery(page), { column, value }, columns ?? undefined),
     )
     .load(parent)
     .then((rows) =>
@@ -388,7 +392,7 @@ function resolvedBlock(context: GraphqlContext, input: BlockInput) {
 // Resolvers
 // ---------------------------------------------------------------------------------------------------------------
 
-type Resolver<Parent, Args = Record<string, never>> = (parent: Parent, args: Args, context: GraphqlContext) => unknown;
+type Resolver<Parent, Args = Record<string, never>> = (parent: Parent, args: Args, context: GraphqlContext, info: GraphQLResolveInfo) => unknown;
 
 const Query: Record<string, Resolver<unknown, any>> = {
   _meta(_parent, args: { block?: BlockInput | null }, context) {
@@ -559,9 +563,9 @@ const Query: Record<string, Resolver<unknown, any>> = {
     return answerAsOf(context, args.block, (scoped) => scoped.loaders.job.load(id));
   },
 
-  jobs(_parent, args: PageArguments<JobFilterInput, JobOrderBy>, context) {
+  jobs(_parent, args: PageArguments<JobFilterInput, JobOrderBy>, context, info) {
     const page = parsePage("job", args, jobWhere(args.where, context), "ID");
-    return toPage(context.reads.jobs(pageQuery(page)), page, () => context.reads.countJobs(page.where));
+    return toPage(context.reads.jobs(pageQuery(page), undefined, selectedJobColumns(info) ?? undefined), page, () => context.reads.countJobs(page.where));
   },
 
   account: (_parent, args: { id: string }) => ({ address: parseAddress(args.id, "id") }),
@@ -637,8 +641,8 @@ const Provider: Record<string, Resolver<ProviderRecord, any>> = {
       );
   },
 
-  jobs: (provider, args: PageArguments<JobFilterInput, JobOrderBy>, context) =>
-    jobsOfParent(context, "provider", provider.address, args),
+  jobs: (provider, args: PageArguments<JobFilterInput, JobOrderBy>, context, info) =>
+    jobsOfParent(context, "provider", provider.address, args, info),
 
   heartbeats(provider, args: PageArguments<never, never>, context) {
     const page = parsePage("heartbeat", { ...args, orderBy: "BLOCK" }, { provider: provider.address }, "BLOCK");
@@ -662,7 +666,7 @@ const Offer: Record<string, Resolver<OfferRecord, any>> = {
   gpusAvailable: (offer) => saturated(offer.gpus - offer.gpusLeased),
   expiresAt: (offer) => saturated(offer.expiresAt),
   price: (offer) => offer.pricePerGpuHour,
-  jobs: (offer, args: PageArguments<JobFilterInput, JobOrderBy>, context) => jobsOfParent(context, "offer_id", offer.id, args),
+  jobs: (offer, args: PageArguments<JobFilterInput, JobOrderBy>, context, info) => jobsOfParent(context, "offer_id", offer.id, args, info),
   async gpusRentable(offer, _args, context) {
     const terms = planningTerms(context);
     if (!terms) return null;
@@ -678,6 +682,91 @@ const QuoteLeg: Record<string, Resolver<{ offerId: number; providerAddress: stri
   offer: (leg, _args, context) => context.loaders.offer.load(leg.offerId),
   provider: (leg, _args, context) => context.loaders.provider.load(leg.providerAddress),
 };
+
+/**
+ * The jobs columns each field of Job reads (its own, or what its resolver below computes from). A page reads only the
+ * columns of the fields its items select; a field missing here makes it read them all. The test "a page reads only
+ * the columns its selection needs" asks every field of Job both ways.
+ */
+const JOB_FIELD_COLUMNS: Record<string, readonly string[]> = {
+  id: ["id"],
+  offer: ["offer_id"],
+  client: ["client"],
+  provider: ["provider"],
+  payer: ["payer"],
+  gpuModel: ["gpu_model"],
+  model: ["gpu_model"],
+  region: ["region"],
+  gpus: ["gpus"],
+  pricePerGpuHour: ["price_per_gpu_hour"],
+  price: ["price_per_gpu_hour"],
+  duration: ["duration"],
+  extensions: ["extensions"],
+  gpuHours: ["gpus", "duration"],
+  cost: ["cost"],
+  escrow: ["escrow"],
+  specHash: ["spec_hash"],
+  state: ["state"],
+  createdAt: ["created_at"],
+  createdBlock: ["created_block"],
+  acceptDeadline: ["accept_deadline"],
+  startedAt: ["started_at"],
+  endsAt: ["started_at", "duration"],
+  endedAt: ["ended_at"],
+  completedAt: ["completed_at"],
+  disputedAt: ["disputed_at"],
+  finalizedAt: ["finalized_at"],
+  endedEarly: ["ended_early"],
+  collateral: ["collateral"],
+  claimed: ["claimed"],
+  earned: ["earned"],
+  paid: ["provider_paid"],
+  providerPaid: ["provider_paid"],
+  refunded: ["refunded"],
+  fee: ["fee"],
+  cancelFee: ["cancel_fee"],
+  slashed: ["slashed"],
+  providerShareBps: ["provider_share_bps"],
+  resultHash: ["result_hash"],
+  reasonHash: ["reason_hash"],
+  terms: ["terms_id"],
+  receiptedUntil: ["receipted_until"],
+  paidUntil: ["paid_until"],
+  darkSince: ["state", "started_at", "provider", "duration", "terms_id"],
+  earnedSoFar: ["state", "started_at", "price_per_gpu_hour", "gpus", "duration", "earned"],
+  claimable: ["state", "claimed", "terms_id", "receipted_until", "started_at", "price_per_gpu_hour", "gpus", "cost", "duration"],
+  secondsLeft: ["state", "started_at", "duration"],
+  bond: ["bond"],
+  resolveDeadline: ["resolve_deadline"],
+  bondToProvider: ["bond_to_provider"],
+  staleFinalized: ["stale_finalized"],
+};
+
+/** The columns a jobs page's items need (fragments included), or null for all of them. */
+function selectedJobColumns(info: GraphQLResolveInfo): string[] | null {
+  const columns = new Set<string>(["id"]);
+  /** False when a selected field has no column map. */
+  const visit = (selections: readonly SelectionNode[], inItems: boolean): boolean => {
+    for (const selection of selections) {
+      if (selection.kind === Kind.FIELD) {
+        const name = selection.name.value;
+        if (!inItems) {
+          if (name === "items" && selection.selectionSet && !visit(selection.selectionSet.selections, true)) return false;
+        } else if (name !== "__typename") {
+          const needs = JOB_FIELD_COLUMNS[name];
+          if (!needs) return false;
+          for (const column of needs) columns.add(column);
+        }
+      } else {
+        const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : info.fragments[selection.name.value];
+        if (!fragment || !visit(fragment.selectionSet.selections, inItems)) return false;
+      }
+    }
+    return true;
+  };
+  for (const node of info.fieldNodes) if (node.selectionSet && !visit(node.selectionSet.selections, false)) return null;
+  return [...columns];
+}
 
 const Job: Record<string, Resolver<JobRecord>> = {
   offer: (job, _args, context) => context.loaders.offer.load(job.offerId),
@@ -746,8 +835,8 @@ const Heartbeat: Record<string, Resolver<HeartbeatRecord>> = {
 const Account: Record<string, Resolver<{ address: string }, any>> = {
   id: (account) => account.address,
   provider: (account, _args, context) => context.loaders.provider.load(account.address),
-  jobs: (account, args: PageArguments<JobFilterInput, JobOrderBy>, context) =>
-    jobsOfParent(context, "client", account.address, args),
+  jobs: (account, args: PageArguments<JobFilterInput, JobOrderBy>, context, info) =>
+    jobsOfParent(context, "client", account.address, args, info),
 };
 
 const StakeMovement: Record<string, Resolver<StakeMovementRecord>> = {

@@ -718,7 +718,15 @@ export interface Reads {
   countOffers(where: OfferWhere): number;
   /** Counts per parent in one statement: Map(parent key -> count), parents without rows absent. */
   countOffersByParent(where: OfferWhere, column: OfferParentColumn, values: readonly string[]): Map<string, number>;
-  jobs(query: PageQuery<JobWhere, JobOrderBy>, parent?: { column: JobParentColumn; value: string | number }): Array<KeyedRecord<JobRecord>>;
+  /**
+   * A page of jobs. With `columns` (of JOB_COLUMNS) only those are read, and the records' other fields are undefined:
+   * for a page whose selection needs only those (materializing all 43 columns is most of a page's cost).
+   */
+  jobs(
+    query: PageQuery<JobWhere, JobOrderBy>,
+    parent?: { column: JobParentColumn; value: string | number },
+    columns?: readonly string[],
+  ): Array<KeyedRecord<JobRecord>>;
   countJobs(where: JobWhere): number;
   countJobsByParent(where: JobWhere, column: JobParentColumn, values: ReadonlyArray<string | number>): Map<string | number, number>;
   stakeMovements(query: PageQuery<StakeMovementWhere, StakeMovementOrderBy>): Array<KeyedRecord<StakeMovementRecord>>;
@@ -1044,6 +1052,7 @@ export function createPageReads(prepare: (sql: string) => Statement, from: Table
     spec: TableSpec<Where, OrderBy, Row, R>,
     query: PageQuery<Where, OrderBy>,
     parent?: { column: string; value: string | number },
+    columns?: readonly string[],
   ): Array<KeyedRecord<R>> {
     const params: unknown[] = [];
     const conditions = spec.conditions(query.where, params, from);
@@ -1055,7 +1064,7 @@ export function createPageReads(prepare: (sql: string) => Statement, from: Table
       params.push(...query.after);
     }
     const sql =
-      `SELECT ${COLUMNS[spec.table]}, ${keys.map((key, index) => `${key.sql} AS _k${index}`).join(", ")} ` +
+      `SELECT ${columns ? columns.join(", ") : COLUMNS[spec.table]}, ${keys.map((key, index) => `${key.sql} AS _k${index}`).join(", ")} ` +
       `FROM ${from(spec.table)}${conditions.length ? ` WHERE ${conditions.join(" AND ")}` : ""} ` +
       `ORDER BY ${keys.map((key) => `${key.sql} ${query.direction}`).join(", ")} LIMIT ?`;
     params.push(query.limit);
@@ -1093,7 +1102,7 @@ export function createPageReads(prepare: (sql: string) => Statement, from: Table
     offers: (query, parent) => page(OFFERS, query, parent),
     countOffers: (where) => count(OFFERS, where),
     countOffersByParent: (where, column, values) => countByParent(OFFERS, where, column, values),
-    jobs: (query, parent) => page(JOBS, query, parent),
+    jobs: (query, parent, columns) => page(JOBS, query, parent, columns),
     countJobs: (where) => count(JOBS, where),
     countJobsByParent: (where, column, values) => countByParent(JOBS, where, column, values),
     stakeMovements: (query) => page(STAKE_MOVEMENTS, query),
