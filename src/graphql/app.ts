@@ -385,8 +385,8 @@ export function createServer(options: { app: GraphqlApp; host?: string; port: nu
         // Stops accepting, lets the requests in flight finish (up to SHUTDOWN_GRACE_MS), then hangs up on the rest and
         // waits for their handlers too: when it resolves, nothing reads the database any more.
         close: async () => {
+          // close() also hangs up on the idle keep-alive connections (Node.js 19 on).
           const closed = new Promise<void>((done, fail) => server.close((error) => (error ? fail(error) : done())));
-          server.closeIdleConnections();
           let timer: NodeJS.Timeout | undefined;
           const grace = new Promise<void>((done) => (timer = setTimeout(done, options.graceMs ?? SHUTDOWN_GRACE_MS)));
           await Promise.race([options.app.settled(), grace]);

@@ -328,7 +328,7 @@ function jobsOfParent(
   const key = `${argumentsKey(page)}|${columns?.join(",") ?? "*"}`;
   return context.loaders
     .childPages<string | number, JobRecord>(`jobs.${column}`, key, (value) =>
-      context.reads.jobs(pageQuery(page), { column, value }, columns ?? undefined),
+      context.reads.jobs(pageQuery(page), { column, value }, columns),
     )
     .load(parent)
     .then((rows) =>
@@ -565,7 +565,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
 
   jobs(_parent, args: PageArguments<JobFilterInput, JobOrderBy>, context, info) {
     const page = parsePage("job", args, jobWhere(args.where, context), "ID");
-    return toPage(context.reads.jobs(pageQuery(page), undefined, selectedJobColumns(info) ?? undefined), page, () => context.reads.countJobs(page.where));
+    return toPage(context.reads.jobs(pageQuery(page), undefined, selectedJobColumns(info)), page, () => context.reads.countJobs(page.where));
   },
 
   account: (_parent, args: { id: string }) => ({ address: parseAddress(args.id, "id") }),
@@ -742,8 +742,8 @@ const JOB_FIELD_COLUMNS: Record<string, readonly string[]> = {
   staleFinalized: ["stale_finalized"],
 };
 
-/** The columns a jobs page's items need (fragments included), or null for all of them. */
-function selectedJobColumns(info: GraphQLResolveInfo): string[] | null {
+/** The columns a jobs page's items need (fragments included), or undefined for all of them. */
+function selectedJobColumns(info: GraphQLResolveInfo): string[] | undefined {
   const columns = new Set<string>(["id"]);
   /** False when a selected field has no column map. */
   const visit = (selections: readonly SelectionNode[], inItems: boolean): boolean => {
@@ -764,7 +764,7 @@ function selectedJobColumns(info: GraphQLResolveInfo): string[] | null {
     }
     return true;
   };
-  for (const node of info.fieldNodes) if (node.selectionSet && !visit(node.selectionSet.selections, false)) return null;
+  for (const node of info.fieldNodes) if (node.selectionSet && !visit(node.selectionSet.selections, false)) return undefined;
   return [...columns];
 }
 

@@ -164,7 +164,7 @@ export function createHistory(db: Database, base: Reads): History {
           .map(({ name, pk }) =>
             kept.has(name) && pk === 0 && !PARENT_COLUMNS.has(name)
               ? `h.${name} AS ${name}`
-              : name in asOf && !kept.has(name)
+              : name in asOf
                 ? `${asOf[name](n)} AS ${name}`
                 : `c.${name} AS ${name}`,
           )

@@ -433,7 +433,7 @@ describe("GraphQL API over a real SQLite store", function () {
       const byId = (items: Array<{ id: string }>) => Object.fromEntries(items.map((item) => [item.id, item]));
       for (const field of fields) {
         const selection = await selectionOf(field);
-        // Alone, beside one other field, and through a fragment on the provider's nested page.
+        // Beside the id on the root page, and through a fragment on a provider's nested page.
         const root = await api.data(`{ jobs(first: 100) { items { id ${selection} } } }`);
         const nested = await api.data(`{ provider(id: "${P1}") { jobs(first: 100) { items { ...F } } } } fragment F on Job { id ${selection} }`);
         const ids: string[] = root.jobs.items.map((item: { id: string }) => item.id);
