@@ -545,7 +545,9 @@ const Query: Record<string, Resolver<unknown, any>> = {
 
   providers(_parent, args: PageArguments<ProviderFilterInput, ProviderOrderBy>, context) {
     const page = parsePage("provider", args, providerWhere(args.where), "ADDRESS");
-    return toPage(context.reads.providers(pageQuery(page)), page, () => context.reads.countProviders(page.where));
+    return toPage(context.reads.providers(pageQuery(page)), page, () =>
+      context.cached(`count.providers:${argumentsKey(page.where)}`, () => context.reads.countProviders(page.where)),
+    );
   },
 
   offer(_parent, args: { id: string; block?: BlockInput | null }, context) {
@@ -555,7 +557,9 @@ const Query: Record<string, Resolver<unknown, any>> = {
 
   offers(_parent, args: PageArguments<OfferFilterInput, OfferOrderBy>, context) {
     const page = parsePage("offer", args, offerWhere(args.where, context), "ID");
-    return toPage(context.reads.offers(pageQuery(page)), page, () => context.reads.countOffers(page.where));
+    return toPage(context.reads.offers(pageQuery(page)), page, () =>
+      context.cached(`count.offers:${argumentsKey(page.where)}`, () => context.reads.countOffers(page.where)),
+    );
   },
 
   job(_parent, args: { id: string; block?: BlockInput | null }, context) {
@@ -565,7 +569,9 @@ const Query: Record<string, Resolver<unknown, any>> = {
 
   jobs(_parent, args: PageArguments<JobFilterInput, JobOrderBy>, context, info) {
     const page = parsePage("job", args, jobWhere(args.where, context), "ID");
-    return toPage(context.reads.jobs(pageQuery(page), undefined, selectedJobColumns(info)), page, () => context.reads.countJobs(page.where));
+    return toPage(context.reads.jobs(pageQuery(page), undefined, selectedJobColumns(info)), page, () =>
+      context.cached(`count.jobs:${argumentsKey(page.where)}`, () => context.reads.countJobs(page.where)),
+    );
   },
 
   account: (_parent, args: { id: string }) => ({ address: parseAddress(args.id, "id") }),

@@ -1,9 +1,11 @@
 import net from "node:net";
 import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 import Database from "better-sqlite3";
 import { expect } from "chai";
 import { getIntrospectionQuery } from "graphql";
 import { createGraphqlApp, createServer, type GraphqlServer } from "../../src/graphql/app";
+import { createExecutionBudget } from "../../src/graphql/budget";
 import { silentLogger } from "../../src/internal/logger";
 import { createFixture, type Fixture } from "./graphql-fixture";
 import { aliasedIntrospection, doublingFragments, HEAVY_QUERY } from "./graphql-hostile-queries";
@@ -145,6 +147,36 @@ describe("GraphQL API under hostile requests", function () {
       expect(answer.body.errors![0].message).to.match(/time budget of \d+ ms/);
       expect(answer.body.errors, "one error, not one per field").to.have.length(1);
       expect(answer.elapsedMs).to.be.below(ANSWER_WITHIN_MS);
+    });
+
+    it("counts the CPU time of the thread that executes, not the process's other threads", async function () {
+      /**
+       * Resolvers that keep this thread busy for `ms` in all, run through the budget within one slice. Wall time: at
+       * most that much CPU time of this thread (less on a busy machine), and the spinner's at the same time.
+       */
+      const execute = (budgetMs: number, ms: number) => {
+        const budget = createExecutionBudget({ budgetMs, sliceMs: 60_000 });
+        try {
+          for (let i = 0; i < ms; i++) {
+            budget.run(() => {
+              const until = performance.now() + 1;
+              while (performance.now() < until);
+            });
+          }
+        } catch {
+          // Past the budget, run() throws to unwind the execution: spent() says why.
+        }
+        return budget.spent();
+      };
+      // A thread that keeps a core busy beside the request, as V8's GC helpers do under a large heap.
+      const spinner = new Worker("const until = Date.now() + 60000; while (Date.now() < until);", { eval: true });
+      try {
+        await new Promise((resolve) => spinner.once("online", resolve));
+        expect(execute(150, 100), "100 ms of the request's own CPU time beside a busy thread: within 150 ms").to.equal(null);
+        expect(execute(20, 100)?.extensions.code, "100 ms against a budget of 20 ms").to.equal("TIME_BUDGET_EXCEEDED");
+      } finally {
+        await spinner.terminate();
+      }
     });
 
     it("answers other requests while a slow one runs", async function () {
