@@ -18,6 +18,7 @@ import {
   type IndexerStatus,
   type StatusProvider,
 } from "./context";
+import { createCompiledExecution } from "./compiled";
 import { applyExecutionBudget, createExecutionBudget, EXECUTION_SLICE_MS, REQUEST_TIME_BUDGET_MS, type BudgetedContext } from "./budget";
 import {
   createCostLimitRule,
@@ -63,6 +64,11 @@ export interface GraphqlAppOptions {
   requestTimeBudgetMs?: number;
   /** Milliseconds a request executes before it lets other requests run (budget.ts). */
   executionSliceMs?: number;
+  /**
+   * Executions of a document by graphql-js before it is compiled (compiled.ts): default COMPILE_AFTER_RUNS, 0 from
+   * the first, Infinity never.
+   */
+  compileAfterRuns?: number;
   /** More Prometheus registries to expose on /metrics (e.g. the indexer's own). */
   registries?: Registry[];
   /** The web app served at / (src/web/static.ts): its build folder and the deployment it talks to. */
@@ -135,11 +141,16 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
   const results = createResultCache();
   const responses = createResponseCache(reads);
   const metrics = createApiMetrics({ reads, status, registries: options.registries });
+  const compiled =
+    options.compileAfterRuns === Infinity
+      ? null
+      : createCompiledExecution({ compileAfterRuns: options.compileAfterRuns, onExecution: (path) => metrics.countExecution(path) });
   const maxCost = options.maxQueryCost ?? MAX_QUERY_COST;
   const depthLimit = createDepthLimitRule(options.maxQueryDepth ?? MAX_QUERY_DEPTH);
   const parseLimits = { maxTokens: MAX_QUERY_TOKENS, maxFields: MAX_QUERY_FIELDS, maxAliases: MAX_QUERY_ALIASES, maxNesting: MAX_QUERY_NESTING };
   const budgetMs = options.requestTimeBudgetMs ?? REQUEST_TIME_BUDGET_MS;
   const sliceMs = options.executionSliceMs ?? EXECUTION_SLICE_MS;
+
 
   // Documents repeat (yoga caches their parse); only the variables that carry `first` (or `__type`'s name) change
   // the cost, so the check is remembered per document and per values of those variables alone.
@@ -191,7 +202,8 @@ export function createGraphqlApp(options: GraphqlAppOptions): GraphqlApp {
         return spent ? { errors: [spent] } : result!;
       };
       setExecuteFn((executionArgs: ExecutionArgs) => {
-        const execution = Promise.resolve(executeFn(executionArgs) as ExecutionResult | Promise<ExecutionResult>).then(answer, (error) => {
+        const executed = compiled ? compiled(executionArgs, executeFn as (args: ExecutionArgs) => ExecutionResult) : executeFn(executionArgs);
+        const execution = Promise.resolve(executed as ExecutionResult | Promise<ExecutionResult>).then(answer, (error) => {
           if (budget.spent()) return answer();
           throw error;
         });

@@ -8,7 +8,16 @@ export interface ApiMetrics {
   observeRequest(statusCode: number, durationSeconds: number): void;
   /** A GraphQL error returned to a client; phase "validation" (bad query, limits) or "execution". */
   countError(phase: "validation" | "execution"): void;
+  /** One execution, by the way it was executed (compiled.ts). */
+  countExecution(path: ExecutionPath): void;
 }
+
+/**
+ * compiled: by a document's compiled code; warming: by graphql-js, the document not yet run COMPILE_AFTER_RUNS
+ * times; uncompilable: by graphql-js, graphql-jit refused the document; error_rerun: compiled code answered an
+ * error and graphql-js answered again (the API's errors are graphql-js's).
+ */
+export type ExecutionPath = "compiled" | "warming" | "uncompilable" | "error_rerun";
 
 /** Sets a counter to a total kept elsewhere (the checkpoint row, the indexer's status). */
 function setTotal(counter: Counter, total: number | undefined): void {
@@ -113,6 +122,13 @@ export function createApiMetrics(options: { reads: Reads; status?: StatusProvide
     registers: [registry],
   });
 
+  const executions = new Counter({
+    name: "gpumesh_graphql_executions_total",
+    help: "GraphQL executions, by path: compiled, warming, uncompilable or error_rerun",
+    labelNames: ["path"],
+    registers: [registry],
+  });
+
   return {
     registry: options.registries?.length ? Registry.merge([registry, ...options.registries]) : registry,
     observeRequest(statusCode, durationSeconds) {
@@ -121,6 +137,9 @@ export function createApiMetrics(options: { reads: Reads; status?: StatusProvide
     },
     countError(phase) {
       errors.inc({ phase });
+    },
+    countExecution(path) {
+      executions.inc({ path });
     },
   };
 }

@@ -184,17 +184,18 @@ function argumentsKey(value: unknown): string {
 interface Page<R> {
   items: R[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: () => number | Promise<number>;
+  /** Counted only when totalCount is asked for: a count can cost more than the page. */
+  count: () => number | Promise<number>;
 }
 
 /** Rows were fetched with limit first + 1: the extra row only tells that a next page exists. */
-function toPage<R>(rows: Array<KeyedRecord<R>>, page: ParsedPage<unknown, string>, totalCount: Page<R>["totalCount"]): Page<R> {
+function toPage<R>(rows: Array<KeyedRecord<R>>, page: ParsedPage<unknown, string>, count: Page<R>["count"]): Page<R> {
   const shown = rows.slice(0, page.first);
   const last = shown[shown.length - 1];
   return {
     items: shown.map((row) => row.record),
     pageInfo: { hasNextPage: rows.length > page.first, endCursor: last ? encodeCursor(page.orderBy, last.key) : null },
-    totalCount,
+    count,
   };
 }
 
@@ -851,8 +852,18 @@ const StakeMovement: Record<string, Resolver<StakeMovementRecord>> = {
   job: (movement, _args, context) => (movement.jobId === null ? null : context.loaders.job.load(movement.jobId)),
 };
 
+/** Every page type (ProviderPage, JobPage, ...). */
+const PageFields: Record<string, Resolver<Page<unknown>>> = {
+  totalCount: (page) => page.count(),
+};
+
 export const resolvers = {
   BigInt: BigIntScalar,
+  ProviderPage: PageFields,
+  OfferPage: PageFields,
+  JobPage: PageFields,
+  HeartbeatPage: PageFields,
+  StakeMovementPage: PageFields,
   Query,
   GpuModel,
   CapacityBucket,
