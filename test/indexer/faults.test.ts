@@ -5,16 +5,13 @@ import { jobStateName } from "../../src/protocol";
 import { openStore, type Db, type Store } from "../../src/store/db";
 import { createIndexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
-import { dumpTables } from "./helpers/dump";
+import { dumpTables, dumpUndoJournal as undoJournal } from "./helpers/dump";
 import { H100, MESH, USDC, marketTx, setUpMarket, type MarketSession } from "./helpers/market";
 import { startFaultProxy } from "./helpers/proxy";
 import { syncToHead } from "./helpers/sync";
 
 const reorgCount = (db: Db) => (db.prepare("SELECT reorgs FROM checkpoint").get() as { reorgs: number }).reorgs;
 const jobState = (db: Db, id: bigint) => (db.prepare("SELECT state FROM jobs WHERE id = ?").get(Number(id)) as { state: string }).state;
-/** The undo journal without its sequence numbers, in a canonical order. */
-const undoJournal = (db: Db) =>
-  db.prepare("SELECT block_number, table_name, row_key, old_row FROM undo_log ORDER BY block_number, table_name, row_key").all();
 
 async function freshDump(anvil: Anvil, m: MarketSession) {
   const fresh = openStore({ file: ":memory:" });

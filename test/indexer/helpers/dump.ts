@@ -19,3 +19,8 @@ export function dumpTables(db: Db): Record<string, unknown[]> {
     .all();
   return dump;
 }
+
+/** The undo journal without its sequence numbers, in a canonical order: what a rollback would restore. */
+export function dumpUndoJournal(db: Db): unknown[] {
+  return db.prepare("SELECT block_number, table_name, row_key, old_row FROM undo_log ORDER BY block_number, table_name, row_key").all();
+}
