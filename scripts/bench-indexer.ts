@@ -4,8 +4,9 @@
  *
  * Dense chain: anvil, GPU Mesh deployed, at least --events contract events (providers, offers, rounds of job
  * lifecycles batched through multicall, many transactions per block), backfilled --runs times into fresh SQLite files
- * in a child process (in-process figures: from the indexer's start to caught up) and once by `gpumesh index
- * --exit-at-head` (end to end, from process start to exit). The ceiling is a bare eth_getLogs of the same chain.
+ * in a child process running the compiled indexer (scripts/lib/backfill-child.js; in-process figures: from the
+ * indexer's start to caught up) and once by `gpumesh index --exit-at-head` (end to end, from process start to exit).
+ * The ceiling is a bare eth_getLogs of the same chain.
  * Sparse chain: the same trades on a Hardhat node with empty blocks between them (--sparse-blocks in all: 40 after
  * every block of trades, the rest between rounds), read through a proxy that drops blockTimestamp from logs as geth
  * does, so that headers must be fetched.
@@ -284,42 +285,10 @@ interface BackfillFigures {
   dbBytes: number;
 }
 
-/** Runs in the child: a fresh store, one indexer, backfill to the head; prints the figures as one JSON line. */
-async function backfillChild(url: string, deploymentFile: string, dbFile: string): Promise<void> {
-  const { openStore } = await import("../src/store/db");
-  const { createIndexer } = await import("../src/sync/indexer");
-  const deployment = loadDeployment(deploymentFile);
-  const store = openStore({ file: dbFile });
-  const indexer = createIndexer({ rpcUrls: [url], deployment, store });
-  const started = performance.now();
-  let batches = 0;
-  for (;;) {
-    const result = await indexer.syncOnce();
-    batches += result.batches;
-    if (result.caughtUp) break;
-  }
-  const seconds = (performance.now() - started) / 1000;
-  const status = indexer.status.snapshot();
-  store.close();
-  const blocks = (status.indexedBlock ?? 0) - deployment.startBlock + 1;
-  const figures: BackfillFigures = {
-    events: status.eventsIngested,
-    blocks,
-    batches,
-    seconds,
-    eventsPerSecond: status.eventsIngested / seconds,
-    blocksPerSecond: blocks / seconds,
-    peakRssMb: process.resourceUsage().maxRSS / 1024,
-    rpcRequests: status.rpcRequests,
-    dbBytes: fs.statSync(dbFile).size + (fs.existsSync(`${dbFile}-wal`) ? fs.statSync(`${dbFile}-wal`).size : 0),
-  };
-  process.stdout.write(JSON.stringify(figures) + "\n");
-}
-
 async function measureBackfill(url: string, deploymentFile: string, dbFile: string, cpuProfile: boolean): Promise<BackfillFigures> {
   const child = spawn(
     process.execPath,
-    [...cpuProfileFlags(cpuProfile, "the backfill"), "-r", "ts-node/register/transpile-only", __filename, "--backfill-child", url, deploymentFile, dbFile],
+    [...cpuProfileFlags(cpuProfile, "the backfill"), path.join(ROOT, "scripts", "lib", "backfill-child.js"), url, deploymentFile, dbFile],
     { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
   );
   let stdout = "";
@@ -615,7 +584,7 @@ const TARGET_DENSE_SHARE_OF_CEILING = 0.5;
 const TARGET_SPARSE_EVENTS_PER_SECOND = 5_000;
 
 async function main() {
-  const { values, positionals } = parseArgs({
+  const { values } = parseArgs({
     options: {
       events: { type: "string", default: "100000" },
       "sparse-events": { type: "string", default: "50000" },
@@ -624,15 +593,9 @@ async function main() {
       "skip-graphql": { type: "boolean", default: false },
       "skip-sparse": { type: "boolean", default: false },
       runs: { type: "string", default: "3" },
-      "backfill-child": { type: "boolean", default: false },
     },
-    allowPositionals: true,
     strict: true,
   });
-  if (values["backfill-child"]) {
-    const [url, deploymentFile, dbFile] = positionals;
-    return backfillChild(url, deploymentFile, dbFile);
-  }
   const targetEvents = Number(values.events);
   if (!Number.isInteger(targetEvents) || targetEvents < 1) throw new Error(`--events must be a positive integer, got ${values.events}`);
   const runCount = Math.max(1, Number(values.runs));
