@@ -675,7 +675,7 @@ async function main() {
       }
       console.log(`graphql capacity and prices p99 target <= ${TARGET_GRAPHQL_P99_MS} ms: ${report.targets.graphqlP99Met ? "met" : "MISSED"}`);
     }
-    console.log("wrote bench/indexer.json");
+    if (whole) console.log("wrote bench/indexer.json");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
