@@ -51,13 +51,17 @@ export interface EventDecoder {
   decode(log: RpcLog): IndexedEvent;
 }
 
+/** Decodes one 32-byte word (64 hex digits, no 0x) of a parameter's static type. */
+type WordDecoder = (word: string) => unknown;
+
 interface CompiledEvent {
   name: string;
   contract: ContractName;
-  indexed: AbiParameter[];
+  /** Each indexed parameter's name and the decoder of its topic (null: a dynamic type, whose topic is its hash). */
+  indexed: Array<{ name: string; decode: WordDecoder | null }>;
   data: AbiParameter[];
-  /** When no data parameter is dynamic, each one is a single 32-byte word at its position. */
-  staticData: boolean;
+  /** Each data parameter's decoder when none is dynamic (each is then a single word at its position), else null. */
+  staticData: Array<{ name: string; decode: WordDecoder }> | null;
 }
 
 const ABIS: Record<ContractName, Abi> = {
@@ -70,20 +74,29 @@ function isStaticWord(type: string): boolean {
   return type === "address" || type === "bool" || /^u?int\d*$/.test(type) || /^bytes([1-9]|[12]\d|3[0-2])$/.test(type);
 }
 
+const ZEROS = "0".repeat(64);
+
 /**
- * Decodes one 32-byte word of a static type exactly as viem's decodeAbiParameters does (uintN up to 48 bits as
- * number, wider as bigint), except that addresses stay lowercase: checksumming costs a keccak per address and the
- * store keeps addresses lowercase anyway.
+ * The decoder of one 32-byte word of a static type, chosen once per parameter: it decodes exactly as viem's
+ * decodeAbiParameters does (uintN up to 48 bits as number, wider as bigint), except that addresses stay lowercase:
+ * checksumming costs a keccak per address and the store keeps addresses lowercase anyway. Null for a dynamic type.
  */
-function decodeWord(type: string, word: string): unknown {
-  if (type === "address") return `0x${word.slice(24)}`;
-  if (type === "bool") return /[^0]/.test(word);
-  if (type.startsWith("bytes")) return `0x${word.slice(0, Number(type.slice(5)) * 2)}`;
+function wordDecoder(type: string): WordDecoder | null {
+  if (!isStaticWord(type)) return null;
+  if (type === "address") return (word) => `0x${word.slice(24)}`;
+  if (type === "bool") return (word) => word !== ZEROS;
+  if (type.startsWith("bytes")) {
+    const digits = Number(type.slice(5)) * 2;
+    return (word) => `0x${word.slice(0, digits)}`;
+  }
   const signed = type.startsWith("int");
   const bits = Number(type.slice(signed ? 3 : 4) || 256);
-  let value = BigInt(`0x${word}`);
-  if (signed) value = BigInt.asIntN(bits, value);
-  return bits > 48 ? value : Number(value);
+  if (signed) {
+    return bits > 48 ? (word) => BigInt.asIntN(bits, BigInt(`0x${word}`)) : (word) => Number(BigInt.asIntN(bits, BigInt(`0x${word}`)));
+  }
+  if (bits > 48) return (word) => BigInt(`0x${word}`);
+  // At most 12 hex digits below 52 zeros (any value of the type): parsed as a number without a bigint.
+  return (word) => (word.startsWith(ZEROS.slice(0, 52)) ? Number.parseInt(word.slice(52), 16) : Number(BigInt(`0x${word}`)));
 }
 
 function hexQuantity(value: Hex | null | undefined, field: string): number {
@@ -106,9 +119,11 @@ export function createEventDecoder(deployment: Pick<Deployment, "contracts">): E
       selectors.set(toEventSelector(event), {
         name: event.name,
         contract,
-        indexed: event.inputs.filter((input) => input.indexed),
+        indexed: event.inputs.filter((input) => input.indexed).map((input) => ({ name: input.name!, decode: wordDecoder(input.type) })),
         data,
-        staticData: data.every((input) => isStaticWord(input.type)),
+        staticData: data.every((input) => isStaticWord(input.type))
+          ? data.map((input) => ({ name: input.name!, decode: wordDecoder(input.type)! }))
+          : null,
       });
     }
     byAddress.set(deployment.contracts[contract].address.toLowerCase(), selectors);
@@ -119,7 +134,8 @@ export function createEventDecoder(deployment: Pick<Deployment, "contracts">): E
     decode(log) {
       const selectors = byAddress.get(log.address.toLowerCase());
       if (!selectors) throw new GpuMeshError(`log from unexpected address ${log.address}`, { code: "ABI_MISMATCH" });
-      const [selector, ...topics] = log.topics;
+      const topics = log.topics;
+      const selector = topics[0];
       const compiled = selector === undefined ? undefined : selectors.get(selector);
       if (!compiled) {
         throw new GpuMeshError(`unknown event ${selector ?? "(anonymous)"} from ${log.address}: ABI does not match the deployment`, {
@@ -127,20 +143,21 @@ export function createEventDecoder(deployment: Pick<Deployment, "contracts">): E
         });
       }
       const args: Record<string, unknown> = {};
-      compiled.indexed.forEach((input, i) => {
-        const topic = topics[i];
+      const indexed = compiled.indexed;
+      for (let i = 0; i < indexed.length; i++) {
+        const topic = topics[i + 1];
+        const input = indexed[i];
         if (topic === undefined) throw new GpuMeshError(`${compiled.name}: missing topic ${input.name}`, { code: "ABI_MISMATCH" });
         // Indexed dynamic values are only their hash in the topic.
-        args[input.name!] = isStaticWord(input.type) ? decodeWord(input.type, topic.slice(2)) : topic;
-      });
-      if (compiled.staticData) {
-        const data = log.data.slice(2);
-        if (data.length < compiled.data.length * 64) {
+        args[input.name] = input.decode === null ? topic : input.decode(topic.slice(2));
+      }
+      const words = compiled.staticData;
+      if (words !== null) {
+        const data = log.data;
+        if (data.length < 2 + words.length * 64) {
           throw new GpuMeshError(`${compiled.name}: data too short`, { code: "ABI_MISMATCH" });
         }
-        compiled.data.forEach((input, i) => {
-          args[input.name!] = decodeWord(input.type, data.slice(i * 64, i * 64 + 64));
-        });
+        for (let i = 0; i < words.length; i++) args[words[i].name] = words[i].decode(data.slice(2 + i * 64, 66 + i * 64));
       } else {
         const values = decodeAbiParameters(compiled.data, log.data);
         compiled.data.forEach((input, i) => {
