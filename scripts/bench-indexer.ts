@@ -28,6 +28,7 @@ import { loadDeployment, type Deployment } from "../src/chain/deployment";
 import { createEventDecoder, type RpcLog } from "../src/chain/events";
 import { freePort } from "../src/internal/net";
 import { cpuProfileFlags } from "./lib/profile-summary";
+import { runLoad } from "./lib/scale-load";
 
 const ROOT = path.join(__dirname, "..");
 const TARGET_RSS_MB = 300;
@@ -375,18 +376,13 @@ const GRAPHQL_QUERIES = {
   },
 } as const;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 /**
- * GraphQL latency at 32 concurrent clients, per query kind: capacity, prices, and paged jobs (each client walks the
- * pages with endCursor). The API runs as `gpumesh serve` in its own process, as in production, so the clients in
- * this process do not share its event loop. Repeated identical queries can be answered from the API's response
+ * GraphQL latency at 32 keep-alive connections, per query kind: capacity, prices (each model), and the first ten
+ * pages of jobs (cursors from endCursor). The API runs as `gpumesh serve` in its own process, as in production, and
+ * the load generator in another. Repeated identical queries can be answered from the API's response
  * cache, which every indexer commit drops: these figures are for a read-mostly API between commits.
  */
-export async function measureGraphqlLatency(dbFile: string, options: { clients?: number; requestsPerClient?: number } = {}) {
+export async function measureGraphqlLatency(dbFile: string, options: { clients?: number } = {}) {
   const serve = spawn(process.execPath, [path.join(__dirname, "..", "bin", "gpumesh.js"), "serve", "--db", dbFile, "--port", "0"], {
     stdio: ["ignore", "pipe", "ignore"],
   });
@@ -408,7 +404,6 @@ export async function measureGraphqlLatency(dbFile: string, options: { clients?:
       }),
   };
   const clients = options.clients ?? 32;
-  const requestsPerClient = options.requestsPerClient ?? 50;
   const endpoint = `${server.url}/graphql`;
   const post = async (query: string, variables: Record<string, unknown>) => {
     const response = await fetch(endpoint, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
@@ -417,40 +412,35 @@ export async function measureGraphqlLatency(dbFile: string, options: { clients?:
     return body.data;
   };
   const results: Record<string, LatencyFigures> = {};
-  // The fetch-based generator below shares this 2-core machine with the server and spends more CPU per request
-  // than the server does (a profile of the server under it showed the server idle half the time), so wrk is used
-  // when it is installed; the JSON says which generator measured.
+  // wrk when it is installed (C, one thread); else autocannon in its own process (scripts/lib/scale-load.ts, as
+  // bench:scale measures). A generator in this process would share its event loop with the clients' JSON work and,
+  // on this 2-core machine, take more CPU per request than the server (a fetch-based one left the server idle half
+  // the time). The JSON says which generator measured.
   const wrk = findWrk();
   try {
     for (const [name, spec] of Object.entries(GRAPHQL_QUERIES)) {
+      const variables = spec.variables(0);
+      await post(spec.query, variables); // answers without errors before it is measured
       if (wrk) {
-        const variables = spec.variables(0);
-        await post(spec.query, variables); // answers without errors before it is measured
         results[name] = await runWrk(wrk, endpoint, JSON.stringify({ query: spec.query, variables }), clients, 8);
         continue;
       }
-      const samples: number[] = [];
-      await Promise.all(
-        Array.from({ length: clients }, async (_, client) => {
-          let after: string | null = null;
-          for (let i = 0; i < requestsPerClient; i++) {
-            const variables: Record<string, unknown> = { ...spec.variables(client + i) };
-            if (name === "jobsPage") variables.after = after;
-            const started = performance.now();
-            const data = await post(spec.query, variables);
-            samples.push(performance.now() - started);
-            if (name === "jobsPage") after = data.jobs.pageInfo.hasNextPage ? data.jobs.pageInfo.endCursor : null;
-          }
-        }),
-      );
-      samples.sort((a, b) => a - b);
-      const ms = (value: number) => Number(value.toFixed(1));
-      results[name] = {
-        requests: samples.length,
-        p50Ms: ms(percentile(samples, 50)),
-        p99Ms: ms(percentile(samples, 99)),
-        maxMs: ms(samples[samples.length - 1]),
-      };
+      // Variants: each model for prices; for the jobs page the first ten pages, walked with endCursor.
+      const variants: Array<Record<string, unknown>> = [];
+      if (name === "jobsPage") {
+        let after: string | null = null;
+        do {
+          variants.push({ after });
+          const data = await post(spec.query, { after });
+          after = data.jobs.pageInfo.hasNextPage ? data.jobs.pageInfo.endCursor : null;
+        } while (after !== null && variants.length < 10);
+      } else {
+        for (let i = 0; i < MODELS.length; i++) variants.push({ ...spec.variables(i) });
+      }
+      const figures = await runLoad({ url: endpoint, connections: clients, seconds: 8, warmupSeconds: 2, query: spec.query, variants, distinct: false });
+      const failed = figures.non2xx + figures.errors + figures.timeouts + figures.graphqlErrors;
+      if (failed > 0) throw new Error(`graphql ${name}: ${failed} failed requests (${figures.firstGraphqlError ?? "non-2xx, errors or timeouts"})`);
+      results[name] = { requests: figures.requests, p50Ms: figures.p50Ms, p99Ms: figures.p99Ms, maxMs: figures.maxMs, requestsPerSecond: figures.requestsPerSecond };
     }
   } finally {
     await server.close();
@@ -458,7 +448,9 @@ export async function measureGraphqlLatency(dbFile: string, options: { clients?:
   return {
     clients,
     server: "gpumesh serve (separate process)",
-    loadGenerator: wrk ? "wrk, 1 thread, 8 s per query, keep-alive connections" : `node fetch, ${requestsPerClient} requests per client`,
+    loadGenerator: wrk
+      ? "wrk, 1 thread, 8 s per query, keep-alive connections"
+      : "autocannon in its own process, keep-alive connections, 8 s per query after 2 s of warm-up",
     queries: results,
   };
 }

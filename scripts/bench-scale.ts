@@ -39,7 +39,7 @@ import { ENTITY_TABLES } from "../src/store/schema";
 import { createStoreWriter } from "../src/store/writer";
 import { SCALE_CHAIN_ID, SCALE_START_TIME, createScaleMarket, type ChainState, type ScaleMarketOptions } from "./lib/scale-market";
 import { cpuProfileFlags } from "./lib/profile-summary";
-import type { LoadFigures, LoadSpec } from "./lib/scale-load";
+import { runLoad, type LoadFigures, type LoadSpec } from "./lib/scale-load";
 
 const ROOT = path.join(__dirname, "..");
 const TARGET_P99_MS = 50;
@@ -427,24 +427,6 @@ async function drained(endpoint: string): Promise<void> {
 }
 
 const failuresOf = (figures: LoadFigures) => figures.non2xx + figures.errors + figures.timeouts + figures.graphqlErrors;
-
-function runLoad(spec: LoadSpec): Promise<LoadFigures> {
-  const specFile = path.join(os.tmpdir(), `gpumesh-scale-load-${process.pid}.json`);
-  fs.writeFileSync(specFile, JSON.stringify(spec));
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "lib", "scale-load.ts"), specFile], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => {
-      fs.rmSync(specFile, { force: true });
-      if (code !== 0) return reject(new Error(`the load generator exited with ${code}`));
-      resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadFigures);
-    });
-  });
-}
 
 // ------------------------------------------------------------------ main
 /** The comma-separated names of a flag, each one of `known`; all of them when the flag is not given. */

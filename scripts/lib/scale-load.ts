@@ -1,6 +1,6 @@
 /**
  * The scale benchmark's load generator, run as its own process (never in the server's or the benchmark's event loop):
- * `node -r ts-node/register/transpile-only scripts/lib/scale-load.ts SPEC.json`. autocannon keeps `connections`
+ * `node -r ts-node/register/transpile-only scripts/lib/scale-load.ts SPEC.json`, or `runLoad(spec)`. autocannon keeps `connections`
  * keep-alive connections POSTing GraphQL for `seconds`, after `warmupSeconds` of the same load unmeasured (the server's
  * JIT, SQLite's and the OS's caches). Request i sends variant i mod n; with `distinct` it adds an unused variable
  * `n: i`, so that no two bodies are equal and the server's whole-response cache never answers. With `commit`, the
@@ -8,7 +8,10 @@
  * before every request it sends: each commit starts the server's caches over (and SQLite's page cache), as an
  * indexer's commit does. Prints one JSON line of figures.
  */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { openStore } from "../../src/store/db";
 import { acquireWriterLock } from "../../src/store/writer-lock";
 
@@ -138,7 +141,28 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+/** Runs the load generator in its own process (as the header says) and resolves with its figures. */
+export function runLoad(spec: LoadSpec): Promise<LoadFigures> {
+  const specFile = path.join(os.tmpdir(), `gpumesh-load-${process.pid}-${Date.now()}.json`);
+  fs.writeFileSync(specFile, JSON.stringify(spec));
+  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", __filename, specFile], {
+    cwd: path.join(__dirname, "..", ".."),
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => {
+      fs.rmSync(specFile, { force: true });
+      if (code !== 0) return reject(new Error(`the load generator exited with ${code}`));
+      resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadFigures);
+    });
+  });
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
