@@ -75,6 +75,8 @@ function isStaticWord(type: string): boolean {
 }
 
 const ZEROS = "0".repeat(64);
+/** The 52 leading zero digits of a word whose value fits in 48 bits (12 hex digits). */
+const ZEROS_ABOVE_48_BITS = ZEROS.slice(0, 52);
 
 /**
  * The decoder of one 32-byte word of a static type, chosen once per parameter: it decodes exactly as viem's
@@ -96,7 +98,7 @@ function wordDecoder(type: string): WordDecoder | null {
   }
   if (bits > 48) return (word) => BigInt(`0x${word}`);
   // At most 12 hex digits below 52 zeros (any value of the type): parsed as a number without a bigint.
-  return (word) => (word.startsWith(ZEROS.slice(0, 52)) ? Number.parseInt(word.slice(52), 16) : Number(BigInt(`0x${word}`)));
+  return (word) => (word.startsWith(ZEROS_ABOVE_48_BITS) ? Number.parseInt(word.slice(52), 16) : Number(BigInt(`0x${word}`)));
 }
 
 function hexQuantity(value: Hex | null | undefined, field: string): number {

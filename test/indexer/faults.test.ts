@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import path from "node:path";
 import { createBloomFilter } from "../../src/chain/bloom";
 import { GpuMeshError } from "../../src/internal/errors";
 import { jobStateName } from "../../src/protocol";
@@ -6,7 +7,7 @@ import { openStore, type Db, type Store } from "../../src/store/db";
 import { createIndexer } from "../../src/sync/indexer";
 import { startAnvil, type Anvil } from "./helpers/anvil";
 import { dumpTables, dumpUndoJournal as undoJournal } from "./helpers/dump";
-import { H100, MESH, USDC, marketTx, setUpMarket, type MarketSession } from "./helpers/market";
+import { H100, MESH, USDC, marketTx, setUpMarket, temporaryDir, type MarketSession } from "./helpers/market";
 import { startFaultProxy } from "./helpers/proxy";
 import { syncToHead } from "./helpers/sync";
 
@@ -101,7 +102,7 @@ describe("indexer: faults that used to leave it silently wrong", function () {
 
   it("refuses a database indexed from another chain with the same id (a restarted dev node) or another deployment", async function () {
     const first = await startMarket(anvil);
-    const file = `${require("node:os").tmpdir()}/gpumesh-identity-${process.pid}-${Date.now()}.db`;
+    const file = path.join(temporaryDir("gpumesh-identity-"), "index.db");
     let store = openStore({ file });
     await createIndexer({ rpcUrls: [anvil.url], deployment: first.m.deployment, store }).syncOnce();
     store.close();

@@ -66,6 +66,18 @@ export function marketTx(m: MarketSession, from: Address, functionName: string, 
   return [{ from, to: m.deployment.contracts.JobMarket.address, data, gas: "0x1e8480" }, blockOffset] as const;
 }
 
+const temporaryDirs: string[] = [];
+process.once("exit", () => {
+  for (const dir of temporaryDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system's temp directory, removed when the test process exits. */
+export function temporaryDir(prefix: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  temporaryDirs.push(dir);
+  return dir;
+}
+
 /** Deploys GPU Mesh on an anvil and returns typed-enough helpers to drive it from anvil's unlocked accounts. */
 export async function setUpMarket(url: string, options: { dir?: string } = {}) {
   const transport = http(url);
@@ -75,7 +87,7 @@ export async function setUpMarket(url: string, options: { dir?: string } = {}) {
   const accounts = await createWalletClient({ chain: foundry, transport }).getAddresses();
   const deployer = accounts[0];
   const walletClient = createWalletClient({ chain: foundry, transport, account: deployer });
-  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-indexer-"));
+  const dir = options.dir ?? temporaryDir("gpumesh-indexer-");
   fs.mkdirSync(dir, { recursive: true });
   const deploymentFile = path.join(dir, "deployment.json");
   const written = await deployGpuMesh({ publicClient, walletClient, network: "anvil" });
