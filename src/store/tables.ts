@@ -49,13 +49,6 @@ export interface Table<R extends Row> {
   readonly dirtyCount: number;
 }
 
-/** A row version of an earlier block of the batch, already replaced in memory (row null: the row was deleted). */
-interface ClosedVersion {
-  row: Row | null;
-  fromBlock: number;
-  toBlock: number;
-}
-
 interface Entry {
   key: readonly KeyValue[];
   row: Row | null;
@@ -66,8 +59,8 @@ interface Entry {
   journaledBlock: number;
   /** History only: the block of the in-memory row's version not yet written (-1: none). */
   versionBlock: number;
-  /** History only: versions of earlier blocks since the last flush, oldest first. */
-  closed: ClosedVersion[];
+  /** History only: a version was written since the last flush (the open version stored before it is settled). */
+  versionsWritten: boolean;
   /**
    * History only: valid_from_block of the key's open version in the history table; null when it has none, undefined
    * when it has one of unknown block (a row read from the database: every current row has an open version).
@@ -164,22 +157,20 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
   };
 
   /**
-   * Writes the entry's versions since the last flush: closes the open version already stored (at the first new
-   * version's block; a version of the same block is then replaced whole), and inserts each version, the last open.
+   * Writes one version of the entry: `row` as it stood from `fromBlock` to `toBlock` (null: still open; row null: the
+   * row did not exist). The first since the last flush settles the key's open version already stored: it is closed
+   * at `fromBlock`, or, being of the same block, replaced whole by the insert (removed when the block ended with no
+   * row). Versions of earlier blocks of a batch are written as soon as a later block changes the row (inside the
+   * batch's transaction), so no copy of the row is held until the flush.
    */
-  const writeVersions = (entry: Entry) => {
-    const versions: ClosedVersion[] = [...entry.closed, { row: entry.row, fromBlock: entry.versionBlock, toBlock: -1 }];
-    const first = versions[0].fromBlock;
-    const open = entry.storedOpenFrom === undefined ? history!.openFrom(entry.key) : entry.storedOpenFrom;
-    if (open !== null && open !== first) history!.close(entry.key, open, first);
-    // A version of the same block is rewritten whole below, or removed when the block ended with no row.
-    else if (open !== null && versions[0].row === null) history!.remove(entry.key, open);
-    for (const version of versions) {
-      if (version.row !== null) history!.insert(version.row, version.fromBlock, version.toBlock === -1 ? null : version.toBlock);
+  const writeVersion = (entry: Entry, row: Row | null, fromBlock: number, toBlock: number | null) => {
+    if (!entry.versionsWritten) {
+      const open = entry.storedOpenFrom === undefined ? history!.openFrom(entry.key) : entry.storedOpenFrom;
+      if (open !== null && open !== fromBlock) history!.close(entry.key, open, fromBlock);
+      else if (open !== null && row === null) history!.remove(entry.key, open);
+      entry.versionsWritten = true;
     }
-    entry.storedOpenFrom = entry.row === null ? null : entry.versionBlock;
-    entry.closed = [];
-    entry.versionBlock = -1;
+    if (row !== null) history!.insert(row, fromBlock, toBlock);
   };
 
   const cache = new Map<KeyValue, Entry>();
@@ -191,7 +182,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
     if (!entry) {
       const values = Array.isArray(key) ? (key as readonly KeyValue[]) : [key as KeyValue];
       const row = options.appendOnly ? null : ((selectOne.get(...values) as Row | undefined) ?? null);
-      entry = { key: values, row, inDb: row !== null, dirty: false, changed: null, journaledBlock: -1, versionBlock: -1, closed: [], storedOpenFrom: row === null ? null : undefined };
+      entry = { key: values, row, inDb: row !== null, dirty: false, changed: null, journaledBlock: -1, versionBlock: -1, versionsWritten: false, storedOpenFrom: row === null ? null : undefined };
       cache.set(id, entry);
     }
     return entry;
@@ -210,10 +201,8 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
     }
     const versionBlock = journal.versionBlock;
     if (history && versioned && versionBlock !== null && entry.versionBlock !== versionBlock) {
-      // The row as the earlier block left it: update() changes it in place, so it is copied.
-      if (entry.versionBlock !== -1) {
-        entry.closed.push({ row: entry.row && { ...entry.row }, fromBlock: entry.versionBlock, toBlock: versionBlock });
-      }
+      // The row as the earlier block left it, written before this block changes it in place.
+      if (entry.versionBlock !== -1) writeVersion(entry, entry.row, entry.versionBlock, versionBlock);
       entry.versionBlock = versionBlock;
     }
     if (!entry.dirty) {
@@ -273,7 +262,7 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       let entry = cache.get(id);
       if (entry?.row) throw new Error(`${name}: row ${JSON.stringify(key)} already exists`);
       if (!entry) {
-        entry = { key, row: null, inDb: false, dirty: false, changed: null, journaledBlock: -1, versionBlock: -1, closed: [], storedOpenFrom: null };
+        entry = { key, row: null, inDb: false, dirty: false, changed: null, journaledBlock: -1, versionBlock: -1, versionsWritten: false, storedOpenFrom: null };
         cache.set(id, entry);
       }
       beforeWrite(entry);
@@ -312,7 +301,12 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
         entry.inDb = row !== null;
         entry.dirty = false;
         entry.changed = null;
-        if (history && entry.versionBlock !== -1) writeVersions(entry);
+        if (history && entry.versionBlock !== -1) {
+          writeVersion(entry, row, entry.versionBlock, null);
+          entry.storedOpenFrom = row === null ? null : entry.versionBlock;
+          entry.versionsWritten = false;
+          entry.versionBlock = -1;
+        }
       }
       dirty = [];
       if (cache.size > maxCachedRows) cache.clear();
