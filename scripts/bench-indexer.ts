@@ -30,7 +30,7 @@ import { loadDeployment, type Deployment } from "../src/chain/deployment";
 import { createEventDecoder, type RpcLog } from "../src/chain/events";
 import { freePort } from "../src/internal/net";
 import { cpuProfileFlags } from "./lib/profile-summary";
-import { runLoad } from "./lib/scale-load";
+import { failuresOf, runLoad } from "./lib/scale-load";
 
 const ROOT = path.join(__dirname, "..");
 const TARGET_RSS_MB = 300;
@@ -440,7 +440,7 @@ export async function measureGraphqlLatency(dbFile: string, options: { clients?:
         for (let i = 0; i < MODELS.length; i++) variants.push({ ...spec.variables(i) });
       }
       const figures = await runLoad({ url: endpoint, connections: clients, seconds: 8, warmupSeconds: 2, query: spec.query, variants, distinct: false });
-      const failed = figures.non2xx + figures.errors + figures.timeouts + figures.graphqlErrors;
+      const failed = failuresOf(figures);
       if (failed > 0) throw new Error(`graphql ${name}: ${failed} failed requests (${figures.firstGraphqlError ?? "non-2xx, errors or timeouts"})`);
       results[name] = { requests: figures.requests, p50Ms: figures.p50Ms, p99Ms: figures.p99Ms, maxMs: figures.maxMs, requestsPerSecond: figures.requestsPerSecond };
     }
@@ -492,7 +492,9 @@ async function bareGetLogsPass(url: string, deployment: Deployment): Promise<{ l
   return { logs, seconds: (performance.now() - started) / 1000 };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** The middle item by `key` (the upper one of an even count), as every figure of several runs is reported. */
+const medianBy = <T>(items: readonly T[], key: (item: T) => number): T => [...items].sort((a, b) => key(a) - key(b))[Math.floor(items.length / 2)];
+const median = (values: readonly number[]) => medianBy(values, (value) => value);
 
 /**
  * A JSON-RPC proxy on loopback that answers like geth: its logs carry no blockTimestamp (anvil adds it), so the
@@ -558,14 +560,14 @@ async function runScenario(
     process.stderr.write(`${name}: in-process run ${run + 1}/${runCount}: ${Math.round(figures.eventsPerSecond)} events/s, ${Math.round(figures.blocksPerSecond)} blocks/s, peak RSS ${Math.round(figures.peakRssMb)} MB\n`);
     runs.push(figures);
   }
-  const middle = [...runs].sort((a, b) => a.eventsPerSecond - b.eventsPerSecond)[Math.floor(runs.length / 2)];
+  const middle = medianBy(runs, (run) => run.eventsPerSecond);
   const endToEndRuns: Array<Awaited<ReturnType<typeof measureEndToEnd>>> = [];
   for (let run = 0; run < runCount; run++) {
     const figures = await measureEndToEnd(indexUrl, generated.deploymentFile, path.join(dir, `${name}-cli-${run}.db`));
     process.stderr.write(`${name}: end to end (gpumesh index --exit-at-head) run ${run + 1}/${runCount}: ${figures.eventsPerSecond} events/s in ${figures.seconds} s\n`);
     endToEndRuns.push(figures);
   }
-  const endToEnd = [...endToEndRuns].sort((a, b) => a.seconds - b.seconds)[Math.floor(endToEndRuns.length / 2)];
+  const endToEnd = medianBy(endToEndRuns, (run) => run.seconds);
   return {
     chain: { blocks: generated.blocks, events: middle.events, generateSeconds: Number(generated.generateSeconds.toFixed(1)) },
     inProcess: {

@@ -39,7 +39,7 @@ import { ENTITY_TABLES } from "../src/store/schema";
 import { createStoreWriter } from "../src/store/writer";
 import { SCALE_CHAIN_ID, SCALE_START_TIME, createScaleMarket, type ChainState, type ScaleMarketOptions } from "./lib/scale-market";
 import { cpuProfileFlags } from "./lib/profile-summary";
-import { runLoad, type LoadFigures, type LoadSpec } from "./lib/scale-load";
+import { failuresOf, runLoad, type LoadFigures, type LoadSpec } from "./lib/scale-load";
 
 const ROOT = path.join(__dirname, "..");
 const TARGET_P99_MS = 50;
@@ -425,8 +425,6 @@ async function drained(endpoint: string): Promise<void> {
     if (performance.now() - started > 300_000) throw new Error("the server is still busy 5 minutes after a run");
   }
 }
-
-const failuresOf = (figures: LoadFigures) => figures.non2xx + figures.errors + figures.timeouts + figures.graphqlErrors;
 
 // ------------------------------------------------------------------ main
 /** The comma-separated names of a flag, each one of `known`; all of them when the flag is not given. */

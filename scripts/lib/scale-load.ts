@@ -141,6 +141,9 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
+/** The requests of a run that did not answer data: non-2xx, connection errors, timeouts and GraphQL errors. */
+export const failuresOf = (figures: LoadFigures) => figures.non2xx + figures.errors + figures.timeouts + figures.graphqlErrors;
+
 /** Runs the load generator in its own process (as the header says) and resolves with its figures. */
 export function runLoad(spec: LoadSpec): Promise<LoadFigures> {
   const specFile = path.join(os.tmpdir(), `gpumesh-load-${process.pid}-${Date.now()}.json`);
