@@ -149,7 +149,30 @@ export async function runAgentMarket(options: AgentMarketOptions): Promise<void>
       child.once("exit", () => resolve());
       child.kill(signal);
     });
+  /**
+   * Waits until the agent's API answers /health. It listens only once it has loaded its state and reached the chain,
+   * and its offer names its /metadata: a job placed before then could not be handed over and would expire unaccepted.
+   */
+  const agentReady = async (provider: LabProvider, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const child = provider.process!;
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the agent of ${provider.address} exited (${child.exitCode ?? child.signalCode}) before it listened; see ${provider.logFile}`);
+      }
+      try {
+        const response = await fetch(`http://127.0.0.1:${provider.port}/health`, { signal: AbortSignal.timeout(1_000) });
+        if (response.ok) return;
+      } catch {
+        // Not listening yet.
+      }
+      if (options.signal.aborted) return;
+      if (Date.now() > deadline) throw new Error(`the agent of ${provider.address} did not answer /health within ${timeoutMs / 1000} s; see ${provider.logFile}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
   for (const provider of providers) startAgent(provider);
+  await Promise.all(providers.map((provider) => agentReady(provider)));
   options.say(
     `agents: ${providers.length} providers run by \`gpumesh agent\` (offers in region "${LAB_REGION}", logs in ${path.relative(process.cwd(), options.dir) || options.dir}); ` +
       `a workload every ${Math.round(options.workloadEveryMs / 1000)} s with \`gpumesh client run --failover\`` +
@@ -229,6 +252,7 @@ export async function runAgentMarket(options: AgentMarketOptions): Promise<void>
     if (killed && !options.signal.aborted) {
       options.say(`workload ${number}: restarting the agent of ${killed.address}; it reconciles its jobs with the chain`);
       startAgent(killed);
+      await agentReady(killed);
     }
   }
 }

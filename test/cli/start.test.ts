@@ -90,6 +90,8 @@ describe("npm start: the whole market in one command", function () {
     // Real agents run real workloads: the first completes with a verified result; the second's agent is killed once
     // its job runs, the job is reported dark, and the other agent finishes the work.
     await waitFor("workload 1's verified result", async () => (/workload 1: job #\d+: completed; result 0x[0-9a-f]{64} verified/.test(output) ? true : undefined), 120_000);
+    // The agents answered before the first workload was placed: its first job was handed over, with no failover.
+    expect(output).to.not.match(/workload 1: .*(cannot read provider|failover)/);
     await waitFor("workload 2's failover", async () => (/workload 2: job #\d+: completed; result 0x[0-9a-f]{64} verified/.test(output) ? true : undefined), 180_000);
     expect(output).to.match(/workload 2: killing the agent of 0x[0-9a-fA-F]{40}/);
     expect(output).to.match(/workload 2: job #\d+: dark; paid until .*, refund .* USDC, SLA credit/);
