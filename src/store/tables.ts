@@ -170,7 +170,10 @@ export function createTable<R extends Row>(db: Db, name: string, journal: Journa
       else if (open !== null && row === null) history!.remove(entry.key, open);
       entry.versionsWritten = true;
     }
-    if (row !== null) history!.insert(row, fromBlock, toBlock);
+    if (row === null) return;
+    // The open version a flush writes is the row the flush has just stored.
+    if (toBlock === null) history!.insertCurrent(entry.key, fromBlock);
+    else history!.insert(row, fromBlock, toBlock);
   };
 
   const cache = new Map<KeyValue, Entry>();
@@ -354,6 +357,11 @@ interface HistoryWriter {
   /** The table's columns the history versions (the key included). */
   columns: ReadonlySet<string>;
   insert(row: Row, fromBlock: number, toBlock: number | null): void;
+  /**
+   * Inserts the open version from `fromBlock` as a copy of the key's current row in the table (just written by the
+   * flush): SQLite copies the columns, instead of each being bound from JavaScript (half the cost of an insert).
+   */
+  insertCurrent(key: readonly KeyValue[], fromBlock: number): void;
   /** valid_from_block of the key's open version, null when it has none. */
   openFrom(key: readonly KeyValue[]): number | null;
   close(key: readonly KeyValue[], fromBlock: number, toBlock: number): void;
@@ -403,6 +411,9 @@ function createHistoryWriter(
       values[columns.length] = fromBlock;
       values[columns.length + 1] = toBlock;
       insert.run(values);
+    },
+    insertCurrent(key, fromBlock) {
+      insertCurrent.run(fromBlock, ...key);
     },
     openFrom: (key) => (openFrom.get(...key) as number | undefined) ?? null,
     close(key, fromBlock, toBlock) {
