@@ -395,6 +395,9 @@ function createHistoryWriter(
   const keyWhere = keyColumns.map((c) => `${c} = ?`).join(" AND ");
   const all = [...columns, "valid_from_block", "valid_to_block"];
   const insert = db.prepare(`INSERT OR REPLACE INTO ${history} (${all.join(", ")}) VALUES (${all.map(() => "?").join(", ")})`);
+  const insertCurrent = db.prepare(
+    `INSERT OR REPLACE INTO ${history} (${all.join(", ")}) SELECT ${columns.join(", ")}, ?, NULL FROM ${table} WHERE ${keyWhere}`,
+  );
   const openFrom = db
     .prepare(`SELECT valid_from_block FROM ${history} WHERE ${keyWhere} AND valid_to_block IS NULL ORDER BY valid_from_block DESC LIMIT 1`)
     .pluck();
