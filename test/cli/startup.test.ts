@@ -44,7 +44,7 @@ describe("gpumesh start-up", function () {
       [["index", "--db", "x.db"], "gpumesh index: --rpc is required (or set GPUMESH_RPC_URL)\nusage: gpumesh index --rpc"],
       [["index", "--rpc", "http://127.0.0.1:9", "--db", "x.db"], "gpumesh index: --deployment is required (or set GPUMESH_DEPLOYMENT)\n"],
       [["run", "--db", "x.db", "--port", "99999"], 'gpumesh run: --port must be a TCP port (0 to 65535), got "99999"\nusage: gpumesh run'],
-      [["run", "--db", "x.db", "--confirmations", "-1"], "gpumesh run: option --confirmations needs a value\n"],
+      [["run", "--db", "x.db", "--confirmations", "-1"], "gpumesh run: option --confirmations needs a value, and \"-1\" reads as an option: write --confirmations=-1 to give it as the value\n"],
       [["start", "--seed", "abc"], 'gpumesh start: --seed: "abc" is not a whole number\nusage: gpumesh start'],
       [["start", "--chain-port", "0"], 'gpumesh start: --chain-port must be a TCP port (1 to 65535), got "0"\n'],
       [["start", "now"], 'gpumesh start: unexpected argument "now"\n'],

@@ -92,7 +92,7 @@ export function parseCommandArgs<T extends OptionSpecs>(
   try {
     parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(describeParseError(error as Error & { code?: string }));
+    throw new UsageError(describeParseError(error as Error & { code?: string }, argv));
   }
   const [min, max] = typeof positionals === "number" ? [positionals, positionals] : positionals;
   const values = parsed.values as ParsedArgs<T>["values"];
@@ -107,16 +107,21 @@ export function parseCommandArgs<T extends OptionSpecs>(
   return { values, positionals: parsed.positionals };
 }
 
-function describeParseError(error: Error & { code?: string }): string {
+function describeParseError(error: Error & { code?: string }, argv: readonly string[]): string {
   const quoted = /'([^']+)'/.exec(error.message)?.[1] ?? "";
   const flag = quoted.split(/\s/)[0] ?? quoted;
   switch (error.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
       return `unknown option ${flag}`;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      return /does not take an argument/.test(error.message)
-        ? `option ${flag} does not take a value`
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
+      if (/does not take an argument/.test(error.message)) return `option ${flag} does not take a value`;
+      // `--flag -1`: what follows starts with a dash, so it reads as another option rather than the value.
+      const at = argv.indexOf(flag);
+      const next = at >= 0 ? argv[at + 1] : undefined;
+      return /argument is ambiguous/.test(error.message) && next !== undefined
+        ? `option ${flag} needs a value, and "${next}" reads as an option: write ${flag}=${next} to give it as the value`
         : `option ${flag} needs a value`;
+    }
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
       return `unexpected argument "${quoted}"`;
     default:
