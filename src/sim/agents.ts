@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { mnemonicToAccount } from "viem/accounts";
-import { REPOSITORY_ROOT, spawnNodeTiedToParent } from "../cli/lib/processes";
+import { REPOSITORY_ROOT, spawnNodeTiedToParent, untilChildAnswers } from "../cli/lib/processes";
 import { freePort } from "../internal/net";
 
 /**
@@ -154,22 +154,13 @@ export async function runAgentMarket(options: AgentMarketOptions): Promise<void>
    * and its offer names its /metadata: a job placed before then could not be handed over and would expire unaccepted.
    */
   const agentReady = async (provider: LabProvider, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const child = provider.process!;
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`the agent of ${provider.address} exited (${child.exitCode ?? child.signalCode}) before it listened; see ${provider.logFile}`);
-      }
-      try {
-        const response = await fetch(`http://127.0.0.1:${provider.port}/health`, { signal: AbortSignal.timeout(1_000) });
-        if (response.ok) return;
-      } catch {
-        // Not listening yet.
-      }
-      if (options.signal.aborted) return;
-      if (Date.now() > deadline) throw new Error(`the agent of ${provider.address} did not answer /health within ${timeoutMs / 1000} s; see ${provider.logFile}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    const child = provider.process!;
+    const probe = () => fetch(`http://127.0.0.1:${provider.port}/health`, { signal: AbortSignal.timeout(1_000) });
+    const outcome = await untilChildAnswers(child, probe, { timeoutMs, intervalMs: 100, signal: options.signal });
+    if (outcome === "exited") {
+      throw new Error(`the agent of ${provider.address} exited (${child.exitCode ?? child.signalCode}) before it listened; see ${provider.logFile}`);
     }
+    if (outcome === "timeout") throw new Error(`the agent of ${provider.address} did not answer /health within ${timeoutMs / 1000} s; see ${provider.logFile}`);
   };
   for (const provider of providers) startAgent(provider);
   await Promise.all(providers.map((provider) => agentReady(provider)));

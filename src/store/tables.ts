@@ -356,7 +356,8 @@ export function createRowRestorer(db: Db, derivedByTable: Record<string, Record<
 interface HistoryWriter {
   /** The table's columns the history versions (the key included). */
   columns: ReadonlySet<string>;
-  insert(row: Row, fromBlock: number, toBlock: number | null): void;
+  /** Inserts `row` as the version of `fromBlock` to `toBlock` (a closed one: the open one is insertCurrent's). */
+  insert(row: Row, fromBlock: number, toBlock: number): void;
   /**
    * Inserts the open version from `fromBlock` as a copy of the key's current row in the table (just written by the
    * flush): SQLite copies the columns, instead of each being bound from JavaScript (half the cost of an insert).

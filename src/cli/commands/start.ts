@@ -5,7 +5,7 @@ import path from "node:path";
 import { ConfigError } from "../../internal/errors";
 import { optionalInteger, resolveHistoryBlocks, resolvePort } from "../lib/args";
 import { parseOrHelp, type Command } from "../lib/command";
-import { REPOSITORY_ROOT, findPortHolder, spawnNodeTiedToParent, stopWhenParentIsGone, untilShutdownSignal } from "../lib/processes";
+import { REPOSITORY_ROOT, findPortHolder, spawnNodeTiedToParent, stopWhenParentIsGone, untilChildAnswers, untilShutdownSignal } from "../lib/processes";
 
 const HELP = `usage: gpumesh start [options]
 Starts a Hardhat node on 127.0.0.1, deploys GPU Mesh with dev tokens, runs a seeded market simulation, and indexes
@@ -92,22 +92,15 @@ function portInUse(port: number, flag: string): ConfigError {
 }
 
 async function waitForRpc(url: string, node: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (node.exitCode !== null) throw new ConfigError(`the embedded chain exited with code ${node.exitCode}`);
-    try {
-      const response = await fetch(url, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
-      });
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new ConfigError(`the embedded chain did not answer at ${url} within ${timeoutMs / 1000} s`);
+  const probe = () =>
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+    });
+  const outcome = await untilChildAnswers(node, probe, { timeoutMs, intervalMs: 250 });
+  if (outcome === "exited") throw new ConfigError(`the embedded chain exited with code ${node.exitCode ?? node.signalCode}`);
+  if (outcome === "timeout") throw new ConfigError(`the embedded chain did not answer at ${url} within ${timeoutMs / 1000} s`);
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

@@ -51,6 +51,29 @@ export function stopWhenParentIsGone(intervalMs = 500): void {
   timer.unref();
 }
 
+/**
+ * Polls the server of a child process with `probe` until it answers 2xx: "ready"; "exited" when the child ends first,
+ * "timeout" once `timeoutMs` have passed, "aborted" when `signal` aborts.
+ */
+export async function untilChildAnswers(
+  child: ChildProcess,
+  probe: () => Promise<Response>,
+  options: { timeoutMs: number; intervalMs: number; signal?: AbortSignal },
+): Promise<"ready" | "exited" | "timeout" | "aborted"> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) return "exited";
+    try {
+      if ((await probe()).ok) return "ready";
+    } catch {
+      // Not listening yet.
+    }
+    if (options.signal?.aborted) return "aborted";
+    if (Date.now() >= deadline) return "timeout";
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+  }
+}
+
 export interface PortHolder {
   pid: number;
   /** The command line, arguments joined by spaces. */
