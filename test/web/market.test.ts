@@ -3,7 +3,7 @@ import { expect } from "chai";
 import type { Browser } from "playwright-core";
 import { formatBps } from "../../src/protocol/units";
 import { H100, MESH } from "../indexer/helpers/market";
-import { expectNoProblems, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
+import { expectNoProblems, figureLayouts, horizontalOverflow, launchBrowser, openPage, readmeScreenshot, screenshot, VIEWPORTS, type ViewportName, type WatchedPage } from "./helpers/browser";
 import { seriousAxeViolations } from "./helpers/audit";
 import { startWebMarket, type WebMarket } from "./helpers/market";
 
@@ -122,6 +122,14 @@ describe("web app: market pages against a real chain", function () {
       expect(await page.getByTestId("price-summary").textContent()).to.match(/with jobs; last close \d+\.\d{2} USDC/);
       expect(await page.getByTestId("offer-row").count()).to.equal(3);
       expect(await horizontalOverflow(page)).to.equal(0);
+      // A headline figure never breaks inside its number nor spills out of its box; at desktop width number and unit
+      // ("57.195 USDC") read on one line.
+      const figures = await figureLayouts(page);
+      expect(figures.length).to.be.greaterThan(8);
+      for (const figure of figures) {
+        expect(figure, JSON.stringify(figure)).to.include({ numberLines: 1, overflowPx: 0 });
+        if (viewport === "desktop") expect(figure.lines, JSON.stringify(figure)).to.equal(1);
+      }
       await screenshot(page, "market", viewport);
       if (viewport === "desktop") await readmeScreenshot(page, "market");
       expect(await seriousAxeViolations(page)).to.deep.equal([]);

@@ -16,11 +16,23 @@ export function Section(props: { title: string; id?: string; actions?: Component
   );
 }
 
+/**
+ * A headline figure. Its value ("1114.797105 USDC", "17.9%") is a number and an optional unit after the first space:
+ * the number never breaks, and the font shrinks to the box (styles.css, .figure-value) so that number and unit share
+ * one line down to a floor size, below which only the unit moves to the next line.
+ */
 export function Figure(props: { label: string; value: string; detail?: string; testId?: string }) {
+  const space = props.value.indexOf(" ");
+  const number = space === -1 ? props.value : props.value.slice(0, space);
+  const unit = space === -1 ? "" : props.value.slice(space + 1);
+  const style = { "--number-chars": number.length, "--unit-chars": unit.length };
   return (
     <div class="figure" data-testid={props.testId}>
       <div class="figure-label">{props.label}</div>
-      <div class="figure-value">{props.value}</div>
+      <div class="figure-value" style={style}>
+        <span class="figure-number">{number}</span>
+        {unit ? <> <span class="figure-unit">{unit}</span></> : null}
+      </div>
       {props.detail ? <div class="figure-detail">{props.detail}</div> : null}
     </div>
   );

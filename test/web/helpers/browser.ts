@@ -95,3 +95,69 @@ export async function horizontalOverflow(page: Page): Promise<number> {
     return Math.max(0, root.scrollWidth - root.clientWidth);
   });
 }
+
+export interface FigureLayout {
+  text: string;
+  /** Lines the whole value takes. */
+  lines: number;
+  /** Lines its number (the text before the first space) takes: more than 1 means the number broke. */
+  numberLines: number;
+  /** How far the value's text reaches past the right edge of its box, in px (0 when it fits). */
+  overflowPx: number;
+}
+
+/**
+ * How each headline figure's value (`.figure-value`) is laid out, measured on its text whatever its markup: lines
+ * from the text's line boxes (a smaller unit on the number's line counts as the same line).
+ */
+export async function figureLayouts(page: Page): Promise<FigureLayout[]> {
+  return page.$$eval(".figure-value", (elements) =>
+    elements.map((element) => {
+      const doc = (globalThis as any).document;
+      const nodes: any[] = [];
+      const walker = doc.createTreeWalker(element, 4 /* NodeFilter.SHOW_TEXT */);
+      for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node);
+      const rangeOf = (start: number, end: number) => {
+        const range = doc.createRange();
+        let position = 0;
+        let started = false;
+        for (const node of nodes) {
+          const length = node.data.length;
+          if (!started && start <= position + length) {
+            range.setStart(node, start - position);
+            started = true;
+          }
+          if (end <= position + length) {
+            range.setEnd(node, end - position);
+            break;
+          }
+          position += length;
+        }
+        return range;
+      };
+      const lines = (range: any) => {
+        const rects = [...range.getClientRects()].filter((rect: any) => rect.width > 0).sort((a: any, b: any) => a.top - b.top);
+        let count = 0;
+        let bottom = -Infinity;
+        for (const rect of rects as any[]) {
+          if (rect.top >= bottom - 1) {
+            count += 1;
+            bottom = rect.bottom;
+          } else {
+            bottom = Math.max(bottom, rect.bottom);
+          }
+        }
+        return count;
+      };
+      const text: string = element.textContent ?? "";
+      const space = text.indexOf(" ");
+      const whole = rangeOf(0, text.length);
+      return {
+        text,
+        lines: lines(whole),
+        numberLines: lines(rangeOf(0, space === -1 ? text.length : space)),
+        overflowPx: Math.max(0, Math.round(whole.getBoundingClientRect().right - element.getBoundingClientRect().right)),
+      };
+    }),
+  );
+}
