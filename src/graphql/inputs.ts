@@ -26,12 +26,21 @@ export function parseAddress(value: unknown, argument: string): string {
   return value.toLowerCase();
 }
 
-/** Offer and job ids: non-negative decimal integers. */
+/** Ids have at most this many digits: the store keys them as numbers (an id is a count of offers or jobs). */
+const MAX_ID_DIGITS = 15;
+
+/** Offer and job ids: non-negative decimal integers below 10^15. */
 export function parseEntityId(value: unknown, argument: string): number {
   const text = typeof value === "number" ? String(value) : value;
-  if (typeof text !== "string" || !/^\d{1,15}$/.test(text)) {
-    throw badUserInput(`malformed id in argument "${argument}": ${JSON.stringify(value)} is not a decimal integer`, argument);
-  }
+  const problem =
+    typeof text !== "string" || !/^-?\d+$/.test(text)
+      ? "is not a decimal integer"
+      : text.startsWith("-")
+        ? "is negative"
+        : text.replace(/^0+(?=\d)/, "").length > MAX_ID_DIGITS
+          ? `is out of range: ids have at most ${MAX_ID_DIGITS} digits`
+          : null;
+  if (problem) throw badUserInput(`malformed id in argument "${argument}": ${JSON.stringify(value)} ${problem}`, argument);
   return Number(text);
 }
 

@@ -298,7 +298,9 @@ export function createCostLimitRule(maxCost: number, variables: Record<string, u
 
     const pageSize = (field: FieldNode, definition: GraphQLField<unknown, unknown>, operation: OperationDefinitionNode): number => {
       const value = argumentValue(field, "first", operation);
-      if (typeof value === "number" && Number.isFinite(value)) return Math.max(value, 0);
+      // Only a value that is an Int counts: any other (1e300, 2.5, "10") fails the variables' coercion, whose error
+      // names the variable, rather than costing as much as it says.
+      if (typeof value === "number" && Number.isInteger(value) && Math.abs(value) <= 2 ** 31 - 1) return Math.max(value, 0);
       const declaredDefault = definition.args.find((arg) => arg.name === "first")?.defaultValue;
       return typeof declaredDefault === "number" ? declaredDefault : DEFAULT_PAGE_SIZE;
     };

@@ -647,6 +647,11 @@ describe("GraphQL API over a real SQLite store", function () {
         { a: 1000, b: 1000 },
       );
       expect(variables.message).to.contain("cost");
+      // A `first` that is no Int is refused by the variables' coercion, naming the variable, not priced at its value.
+      for (const f of [1e300, 2.5]) {
+        const notInt = await api.error("query($f: Int) { jobs(first: $f) { items { id } } }", { f });
+        expect(notInt.message).to.contain('Variable "$f" got invalid value').and.contain("Int cannot represent");
+      }
       const small = await api.data(
         "query($a: Int, $b: Int) { providers(first: $a) { items { offers(first: $b) { items { jobs(first: $b) { items { id } } } } } } }",
         { a: 2, b: 2 },
@@ -660,7 +665,14 @@ describe("GraphQL API over a real SQLite store", function () {
       const negative = await api.error("query($p: BigInt) { offers(where: { maxPricePerGpuHour: $p }) { totalCount } }", { p: "-5" });
       expect(negative.message).to.contain("BigInt");
       const id = await api.error('{ job(id: "abc") { id } }');
-      expect(id.message).to.contain('"id"');
+      expect(id.message).to.contain('"id"').and.contain("is not a decimal integer");
+      // A decimal integer is refused for what is wrong with it, not as "not a decimal integer".
+      expect((await api.error('{ job(id: "-1") { id } }')).message).to.contain('"-1" is negative');
+      const huge = await api.error('{ offer(id: "99999999999999999999") { id } }');
+      expect(huge.message).to.contain('"99999999999999999999" is out of range: ids have at most 15 digits');
+      expect(huge.extensions?.argument).to.equal("id");
+      const { job } = await api.data('{ job(id: "0001") { id } }');
+      expect(job.id).to.equal("1");
       const cursor = await api.error('{ jobs(after: "not-a-cursor") { totalCount } }');
       expect(cursor.message).to.contain('"after"');
       const { jobs } = await api.data("{ jobs(first: 1, orderBy: PRICE) { pageInfo { endCursor } } }");
