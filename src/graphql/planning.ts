@@ -1,4 +1,4 @@
-import { formatAmount, type TokenUnits } from "../protocol/units";
+import { formatAmount, formatDuration, type TokenUnits } from "../protocol/units";
 import { jobMoney, type MarketParameters } from "../protocol";
 import type { RentableOfferRecord } from "../store/reads";
 
@@ -71,6 +71,8 @@ export interface QuoteRequest {
   minReliabilityPpm?: number;
   /** Distinct providers to split the GPUs over (1: cheapest wherever it is). */
   spreadAcross: number;
+  /** What `offers` were chosen by, for the sentence when none is left: the model's name, the region, left-out providers. */
+  scope?: { gpuModel: string; region?: string; excludedProviders?: number };
 }
 
 export interface QuoteLeg {
@@ -149,7 +151,13 @@ const shares = (gpus: number, parts: number) =>
 export function planQuote(offers: readonly RentableOfferRecord[], request: QuoteRequest, terms: PlanningTerms, paymentToken?: TokenUnits): Quote {
   const { gpus, duration } = request;
   const stages: Array<[QuoteShortfall, (offer: RentableOfferRecord) => boolean, (left: readonly RentableOfferRecord[]) => string]> = [
-    ["DURATION", (o) => o.minDuration <= duration && duration <= o.maxDuration, () => `no offer with free GPUs takes a ${duration}-second job`],
+    [
+      "DURATION",
+      (o) => o.minDuration <= duration && duration <= o.maxDuration,
+      (left) =>
+        `no offer with free GPUs takes a ${duration}-second job: they take ${formatDuration(Math.min(...left.map((o) => o.minDuration)))} ` +
+        `to ${formatDuration(Math.max(...left.map((o) => o.maxDuration)))}`,
+    ],
     [
       "PRICE",
       (o) => request.maxPricePerGpuHour === undefined || o.pricePerGpuHour <= request.maxPricePerGpuHour,
@@ -192,7 +200,12 @@ export function planQuote(offers: readonly RentableOfferRecord[], request: Quote
     escrow: 0n,
     collateral: 0n,
   });
-  if (offers.length === 0) return empty("NO_OFFERS", "no open offer of this GPU model has free GPUs");
+  if (offers.length === 0) {
+    const scope = request.scope;
+    const where = scope ? `of ${scope.gpuModel}${scope.region ? ` in ${scope.region}` : ""}` : "of this GPU model";
+    const excluded = scope?.excludedProviders ? ` (${scope.excludedProviders} provider${scope.excludedProviders === 1 ? "" : "s"} left out)` : "";
+    return empty("NO_OFFERS", `no open offer ${where} has free GPUs${excluded}`);
+  }
   let candidates = offers;
   for (const [shortfall, keep, why] of stages) {
     const kept = candidates.filter(keep);

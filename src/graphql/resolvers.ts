@@ -449,6 +449,7 @@ const Query: Record<string, Resolver<unknown, any>> = {
         gpus,
         duration,
         spreadAcross,
+        scope: { gpuModel: args.gpuModel, region: args.region ?? undefined, excludedProviders: excluded.size },
         maxPricePerGpuHour: args.maxPricePerGpuHour ?? undefined,
         maxCarbonIntensity: given(args.maxCarbonIntensity) ? atLeast(args.maxCarbonIntensity, 0, "maxCarbonIntensity") : undefined,
         minRenewableBps: given(args.minRenewableBps) ? atLeast(args.minRenewableBps, 0, "minRenewableBps") : undefined,

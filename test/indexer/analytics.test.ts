@@ -126,12 +126,16 @@ describe("GraphQL analytics: rentable capacity, quotes and reliability, against 
     expect((await shortfall("gpus: 2, duration: 3600, maxPricePerGpuHour: \"1234567\"")).message).to.match(/above maxPricePerGpuHour 1\.234567 USDC \(1234567\)$/);
     expect(await shortfall("gpus: 2, duration: 3600, maxCarbonIntensity: 10")).to.deep.include({ shortfall: "CARBON" });
     expect(await shortfall("gpus: 2, duration: 3600, minRenewableBps: 9500")).to.deep.include({ shortfall: "RENEWABLE" });
-    expect(await shortfall("gpus: 2, duration: 30")).to.deep.include({ shortfall: "DURATION" });
+    // The sentence says what would do: the durations the offers take, the model and region nothing is offered in.
+    expect(await shortfall("gpus: 2, duration: 30")).to.deep.include({ shortfall: "DURATION", message: "no offer with free GPUs takes a 30-second job: they take 1h to 30d" });
     // O2 alone (the low-carbon one) has 6 free GPUs but no stake left behind them.
     expect(await shortfall("gpus: 2, duration: 3600, maxCarbonIntensity: 100")).to.deep.include({ shortfall: "STAKE", gpusPlanned: 0 });
     expect(await shortfall("gpus: 20, duration: 3600")).to.deep.include({ shortfall: "NOT_ENOUGH_GPUS", gpusPlanned: 6 });
     expect(await shortfall("gpus: 4, duration: 3600, spreadAcross: 2")).to.deep.include({ shortfall: "NOT_ENOUGH_PROVIDERS", gpusPlanned: 2 });
-    expect(await shortfall("gpus: 4, duration: 3600, region: \"ap-south\"")).to.deep.include({ shortfall: "NO_OFFERS" });
+    expect(await shortfall("gpus: 4, duration: 3600, region: \"ap-south\"")).to.deep.include({
+      shortfall: "NO_OFFERS",
+      message: "no open offer of H100-SXM-80GB in ap-south has free GPUs",
+    });
 
     // Without the deployment's token (`gpumesh serve` without --deployment): base units only, and said so.
     const unitless = await createServer({ app: createGraphqlApp({ db: store.db, logger: silentLogger() }), port: 0 });
