@@ -4,6 +4,7 @@ import path from "node:path";
 import { mnemonicToAccount } from "viem/accounts";
 import { REPOSITORY_ROOT, spawnNodeTiedToParent, untilChildAnswers } from "../cli/lib/processes";
 import { freePort } from "../internal/net";
+import { sleepUnlessAborted } from "./simulate";
 
 /**
  * The part of the local market that real software delivers: providers run by `gpumesh agent` processes (process
@@ -173,19 +174,15 @@ export async function runAgentMarket(options: AgentMarketOptions): Promise<void>
   const specFile = path.join(options.dir, "primes.json");
   fs.writeFileSync(specFile, JSON.stringify({ version: 1, command: [process.execPath, "-e", WORKLOAD_SOURCE], outputs: ["out/"], maxRuntimeSeconds: 120 }, null, 2) + "\n");
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      options.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-    });
-
   let run = 0;
   try {
     while (!options.signal.aborted) {
       run += 1;
       const kill = options.killEvery > 0 && run % options.killEvery === 0;
       await clientRun(run, kill);
-      await sleep(options.workloadEveryMs);
+      // Aborted while the workload ran, the signal is already set: the pause must not wait for it (it did, for the
+      // whole pause, so a Ctrl-C during a workload took 20 s to stop).
+      await sleepUnlessAborted(options.workloadEveryMs, options.signal);
     }
   } finally {
     await Promise.all(providers.map((provider) => stopAgent(provider, "SIGTERM")));
@@ -212,6 +209,7 @@ export async function runAgentMarket(options: AgentMarketOptions): Promise<void>
     );
     const stopOnAbort = () => child.kill("SIGINT");
     options.signal.addEventListener("abort", stopOnAbort, { once: true });
+    if (options.signal.aborted) stopOnAbort();
     let killed: LabProvider | undefined;
     let buffered = "";
     let serving: string | undefined;

@@ -972,7 +972,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     recordActions = false;
     while (!live.signal.aborted) {
       await tick();
-      await sleep(live.tickDelayMs, live.signal);
+      await sleepUnlessAborted(live.tickDelayMs, live.signal);
     }
     result = await summarize();
   }
@@ -988,8 +988,8 @@ function withGasMargin(estimate: bigint): bigint {
   return estimate + estimate / 5n + 10_000n;
 }
 
-/** Waits, or returns early when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits, or returns early when the signal aborts (at once when it already has). */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);

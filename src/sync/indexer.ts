@@ -458,7 +458,7 @@ export function createIndexer(options: IndexerOptions): Indexer {
         if (result.caughtUp && exitWhenCaughtUp && (await headConfirmed(result.headBlock))) break;
         if (result.headBlock === lastHead) {
           stalledPolls += 1;
-          if (stalledPolls >= sync.stallPolls) {
+          if (sync.stallPolls !== null && stalledPolls >= sync.stallPolls) {
             client.recreate(`head stuck at ${lastHead} for ${stalledPolls} polls`);
             stalledPolls = 0;
           }

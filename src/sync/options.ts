@@ -8,16 +8,21 @@ interface ChainDefaults {
   confirmations: number;
   finalityDepth: number;
   pollIntervalMs: number;
+  /**
+   * Polls at one head before the watchdog recreates the RPC clients; null: no watchdog. A dev chain (Hardhat, anvil)
+   * mines only when it is sent a transaction, so a head that stands still there is the normal case, not a stuck node.
+   */
+  stallPolls: number | null;
 }
 
-const LOCAL: ChainDefaults = { confirmations: 0, finalityDepth: 12, pollIntervalMs: 1000 };
+const LOCAL: ChainDefaults = { confirmations: 0, finalityDepth: 12, pollIntervalMs: 1000, stallPolls: null };
 // Ethereum finalizes after two epochs (64 slots).
-const ETHEREUM: ChainDefaults = { confirmations: 2, finalityDepth: 64, pollIntervalMs: 6000 };
+const ETHEREUM: ChainDefaults = { confirmations: 2, finalityDepth: 64, pollIntervalMs: 6000, stallPolls: 30 };
 // Rollups: blocks every 0.25-2 s and finality through L1, so a deeper window in blocks.
-const ROLLUP: ChainDefaults = { confirmations: 0, finalityDepth: 300, pollIntervalMs: 2000 };
+const ROLLUP: ChainDefaults = { confirmations: 0, finalityDepth: 300, pollIntervalMs: 2000, stallPolls: 30 };
 // Polygon PoS has seen reorgs of over a hundred blocks.
-const POLYGON: ChainDefaults = { confirmations: 5, finalityDepth: 256, pollIntervalMs: 2000 };
-const UNKNOWN: ChainDefaults = { confirmations: 2, finalityDepth: 128, pollIntervalMs: 4000 };
+const POLYGON: ChainDefaults = { confirmations: 5, finalityDepth: 256, pollIntervalMs: 2000, stallPolls: 30 };
+const UNKNOWN: ChainDefaults = { confirmations: 2, finalityDepth: 128, pollIntervalMs: 4000, stallPolls: 30 };
 
 const CHAIN_DEFAULTS: Record<number, ChainDefaults> = {
   1: ETHEREUM,
@@ -58,8 +63,8 @@ export interface SyncOptions {
   initialBlockRange: number;
   /** The range adapts so that one eth_getLogs returns about this many logs (bounds memory per batch). */
   targetLogsPerBatch: number;
-  /** Polls without a new head before the watchdog recreates the RPC clients. */
-  stallPolls: number;
+  /** Polls without a new head before the watchdog recreates the RPC clients; null: no watchdog (dev chains). */
+  stallPolls: number | null;
   /** Heap size past which garbage is collected between batches (0: leave it to V8). See createHeapBudget. */
   maxHeapMb: number;
 }
@@ -89,7 +94,7 @@ export function resolveSyncOptions(chainId: number, input: SyncOptionsInput): Sy
     // Small at first: the log density is unknown, and the range grows fourfold per batch while it is sparse.
     initialBlockRange: integer("initialBlockRange", input.initialBlockRange, Math.min(10, maxBlockRange), 1, maxBlockRange),
     targetLogsPerBatch: integer("targetLogsPerBatch", input.targetLogsPerBatch, 5_000, 1, 1_000_000),
-    stallPolls: integer("stallPolls", input.stallPolls, 30, 1, 1_000_000),
+    stallPolls: input.stallPolls === undefined ? defaults.stallPolls : integer("stallPolls", input.stallPolls, 30, 1, 1_000_000),
     maxHeapMb: integer("maxHeapMb", input.maxHeapMb, 96, 0, 1_000_000),
   };
 }

@@ -14,6 +14,8 @@ async function graphql(url: string, query: string): Promise<any> {
   return body.data;
 }
 
+const WORKLOAD_PAUSE_MS = 15_000;
+
 describe("npm start: the whole market in one command", function () {
   this.timeout(600_000);
   let child: ChildProcess | null = null;
@@ -48,8 +50,9 @@ describe("npm start: the whole market in one command", function () {
         // 10 simulated minutes every 3 s, as by default: the agents' 30-minute accept windows last 9 s of real time.
         "--live-tick-ms",
         "3000",
+        // A pause between workloads longer than a clean stop takes: a Ctrl-C during a workload must not wait it out.
         "--workload-every-ms",
-        "2000",
+        String(WORKLOAD_PAUSE_MS),
         "--failover-every",
         "2",
         "--db",
@@ -97,9 +100,13 @@ describe("npm start: the whole market in one command", function () {
     expect(output).to.match(/workload 2: job #\d+: dark; paid until .*, refund .* USDC, SLA credit/);
     expect(output).to.match(/workload 2: failover: .* go to offer #\d+ of 0x/);
 
+    // SIGINT while workload 2 winds up (its client exits, the killed agent restarts): the stop does not wait for the
+    // pause before workload 3, which it did when the pause began after the abort.
+    const stopping = Date.now();
     child.kill("SIGINT");
     const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 60_000))]);
     expect(code, output.slice(-2_000)).to.equal(0);
+    expect(Date.now() - stopping, output.slice(-2_000)).to.be.below(WORKLOAD_PAUSE_MS * 0.75);
     expect(output).to.include("GPU Mesh stopped.");
     // Nothing left behind: neither the API nor the embedded chain answers any more.
     expect(await portAnswers(apiPort)).to.equal(false);

@@ -5,6 +5,7 @@ import { Registry } from "prom-client";
 import type { IndexerStatus as ApiIndexerStatus } from "../../src/graphql/app";
 import { openStore, type Store } from "../../src/store/db";
 import { createIndexer } from "../../src/sync/indexer";
+import { resolveSyncOptions } from "../../src/sync/options";
 import { createIndexerStatus, isCaughtUp, registerIndexerMetrics } from "../../src/sync/status";
 import { startAnvil, type Anvil } from "./helpers/anvil";
 import { H100, MESH, USDC, setUpMarket, type MarketSession } from "./helpers/market";
@@ -61,6 +62,28 @@ describe("indexer: following the head, watchdog, status and metrics", function (
     await indexer.stop();
     await running;
     expect(status.snapshot().phase).to.equal("stopped");
+  });
+
+  it("keeps its RPC clients on a dev chain whose head stands still: it mines only when sent a transaction", async function () {
+    let logged = "";
+    const logger = pino({ level: "info" }, new Writable({ write: (chunk, _encoding, done) => ((logged += chunk), done()) }));
+    const status = createIndexerStatus(m.deployment.chainId);
+    // The chain's defaults (31337: no watchdog), polled fast: 40 polls at one head, past any watchdog's 30.
+    const indexer = createIndexer({ rpcUrls: [anvil.url], deployment: m.deployment, store, logger, status, pollIntervalMs: 20 });
+    expect(indexer.options.stallPolls).to.equal(null);
+    expect(resolveSyncOptions(1, {}).stallPolls).to.equal(30);
+    const running = indexer.start();
+    const head = Number(await m.publicClient.getBlockNumber());
+    for (let i = 0; i < 1000 && !(status.snapshot().rpcRequests >= 80 && status.snapshot().phase === "realtime"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const polled = status.snapshot().rpcRequests;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(status.snapshot().rpcRequests - polled).to.be.greaterThan(60);
+    expect(Number(await m.publicClient.getBlockNumber())).to.equal(head);
+    expect(logged).to.not.include("rpc clients recreated");
+    await indexer.stop();
+    await running;
   });
 
   it("exposes a status the GraphQL app accepts, and Prometheus metrics", async function () {
