@@ -64,6 +64,20 @@ describe("gpumesh start-up", function () {
     }
   });
 
+  it("says that the API cannot be reached, and nothing else, when market commands run without a deployment file", function () {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("GPUMESH_")));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-nodeployment-"));
+    try {
+      for (const args of [["stats"], ["capacity"], ["prices", "--model", "H100"], ["stats", "--json"]]) {
+        const result = spawnSync(process.execPath, [path.join(ROOT, "bin/gpumesh.js"), "market", ...args, "--api", "http://127.0.0.1:9/graphql"], { cwd: dir, env, encoding: "utf8" });
+        expect(result.status, args.join(" ")).to.equal(1);
+        expect(result.stderr, args.join(" ")).to.match(new RegExp(`^gpumesh market ${args[0]}: cannot reach the GraphQL API at http://127\\.0\\.0\\.1:9/graphql [^\\n]*\\n$`));
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("says how to build the CLI when dist/ is missing", function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gpumesh-unbuilt-"));
     try {

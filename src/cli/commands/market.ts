@@ -19,8 +19,12 @@ const API_HELP = [
   "  --json                machine-readable output (amounts in base units)",
 ];
 
-/** Token units from the deployment file; without one, amounts are shown in base units. */
-async function tokenUnits(values: { deployment?: string }): Promise<{ payment: TokenUnits; stake: TokenUnits }> {
+/**
+ * Token units from the deployment file; without one, amounts are shown in base units, which a line on stderr says
+ * (not under --json, whose amounts are base units anyway). Read once the API has answered, so that a command that
+ * fails for the API says that alone.
+ */
+async function tokenUnits(values: { deployment?: string; json?: boolean }): Promise<{ payment: TokenUnits; stake: TokenUnits }> {
   // Loaded here, not at the top: `gpumesh market --help` then loads no viem.
   const { loadDeployment } = await import("../../chain/deployment");
   try {
@@ -28,7 +32,7 @@ async function tokenUnits(values: { deployment?: string }): Promise<{ payment: T
     return { payment: deployment.tokens.payment, stake: deployment.tokens.stake };
   } catch (error) {
     if (!(error instanceof GpuMeshError)) throw error;
-    process.stderr.write(`${error.message}; amounts are in base units\n`);
+    if (!values.json) process.stderr.write(`${error.message}; amounts are in base units\n`);
     const base = { symbol: "units", decimals: 0 };
     return { payment: base, stake: base };
   }
@@ -107,7 +111,6 @@ const capacity: Subcommand = {
     if (!groupBy) throw new UsageError(`--by: "${values.by}" is not one of model, region, model-region`);
     const apiUrl = resolveApiUrl(values);
     const block = await asOfBlock(apiUrl, values);
-    const units = await tokenUnits(values);
     const gpuModel = values.model ? await resolveModelName(apiUrl, values.model) : undefined;
     const { capacity: buckets, _meta: meta } = await graphqlRequest<{ capacity: CapacityBucket[]; _meta?: { block: AsOf } }>(
       apiUrl,
@@ -119,6 +122,7 @@ const capacity: Subcommand = {
       }`,
       { groupBy, gpuModel, region: values.region, ...(block ? { block } : {}) },
     );
+    const units = await tokenUnits(values);
     const out = createOutput(Boolean(values.json));
     if (meta) out.line(asOfLine(meta.block));
     const withModel = groupBy !== "REGION";
@@ -200,7 +204,6 @@ const prices: Subcommand = {
     const now = await chainNow(apiUrl, [values.since, values.until]);
     const from = parsePastTime(values.since, "--since", now);
     const to = parsePastTime(values.until, "--until", now);
-    const units = await tokenUnits(values);
     const gpuModel = await resolveModelName(apiUrl, modelText);
     const { prices: points } = await graphqlRequest<{ prices: PricePoint[] }>(
       apiUrl,
@@ -211,6 +214,7 @@ const prices: Subcommand = {
       }`,
       { gpuModel, region: values.region, interval, from, to },
     );
+    const units = await tokenUnits(values);
     const out = createOutput(Boolean(values.json));
     out.line(`${gpuModel}${values.region ? ` in ${values.region}` : ""}, price per GPU-hour by ${interval.toLowerCase()}`);
     out.table(
@@ -264,7 +268,6 @@ const stats: Subcommand = {
     if (!parsed) return 0;
     const apiUrl = resolveApiUrl(parsed.values);
     const block = await asOfBlock(apiUrl, parsed.values);
-    const units = await tokenUnits(parsed.values);
     const { market, _meta: meta } = await graphqlRequest<{ market: MarketStats; _meta?: { block: AsOf } }>(
       apiUrl,
       `query Market${block ? "($block: BlockInput)" : ""} { market${block ? "(block: $block)" : ""} {
@@ -273,6 +276,7 @@ const stats: Subcommand = {
       } ${block ? "_meta(block: $block) { block { number timestamp } }" : ""} }`,
       block ? { block } : {},
     );
+    const units = await tokenUnits(parsed.values);
     const pay = (value: string) => formatAmount(BigInt(value), units.payment);
     const stake = (value: string) => formatAmount(BigInt(value), units.stake);
     const out = createOutput(Boolean(parsed.values.json));
